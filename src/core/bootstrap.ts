@@ -1,0 +1,93 @@
+// What starts the remote side: a one-line `python -c` program that reads the real source from
+// stdin, and that source (a CONFIG literal, codec.py and gateway.py). The sources are read and
+// compressed once per process; only the small config part differs between gateways.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import type { GatewaySpec } from './spec';
+import { PROTOCOL_VERSION } from './protocol';
+
+const REMOTE_FILES = ['codec.py', 'gateway.py'];
+
+let compressed: Buffer | undefined;
+
+/** Where the Python sources live: `remote/` beside this module, in the bundle and in src alike. */
+export function remoteSourceDir(): string {
+  return path.join(__dirname, 'remote');
+}
+
+function compressedSources(): Buffer {
+  if (!compressed) {
+    const dir = remoteSourceDir();
+    const source = REMOTE_FILES.map((name) => fs.readFileSync(path.join(dir, name), 'utf8')).join(
+      '\n\n',
+    );
+    compressed = zlib.deflateSync(Buffer.from(source, 'utf8'), { level: 9 });
+  }
+  return compressed;
+}
+
+export interface RemoteConfig {
+  readonly id: string;
+  readonly chdir?: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly nice?: number;
+  readonly dont_write_bytecode: boolean;
+  readonly execmodel: string;
+  readonly debug: number;
+  readonly protocol: number;
+}
+
+export function remoteConfig(spec: GatewaySpec, id: string, debug: number): RemoteConfig {
+  return {
+    id,
+    chdir: spec.chdir,
+    env: spec.env,
+    nice: spec.nice,
+    dont_write_bytecode: spec.dontWriteBytecode,
+    execmodel: spec.execmodel,
+    debug,
+    protocol: PROTOCOL_VERSION,
+  };
+}
+
+/** A Python literal for plain data (JSON string escapes are valid in Python string literals). */
+export function pythonLiteral(value: unknown): string {
+  if (value === null || value === undefined) {
+    return 'None';
+  }
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'True' : 'False';
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'None';
+    case 'string':
+      return JSON.stringify(value);
+    case 'object':
+      if (Array.isArray(value)) {
+        return `[${value.map(pythonLiteral).join(', ')}]`;
+      }
+      return `{${Object.entries(value)
+        .map(([k, v]) => `${JSON.stringify(k)}: ${pythonLiteral(v)}`)
+        .join(', ')}}`;
+    default:
+      throw new TypeError(`no Python literal for a ${typeof value}`);
+  }
+}
+
+export interface Bootstrap {
+  /** The program for `python -c`. */
+  readonly line: string;
+  /** The bytes to write to the interpreter's stdin right after it starts. */
+  readonly payload: Buffer;
+}
+
+export function makeBootstrap(config: RemoteConfig): Bootstrap {
+  const head = Buffer.from(`CONFIG = ${pythonLiteral(config)}\n`, 'utf8');
+  const body = compressedSources();
+  const line =
+    `import sys,zlib;r=sys.stdin.buffer.read;` +
+    `exec(compile(r(${head.length})+zlib.decompress(r(${body.length})),'<execnet-remote>','exec'))`;
+  return { line, payload: Buffer.concat([head, body]) };
+}

@@ -1,0 +1,406 @@
+// A channel: one bidirectional pipe of values between the local side and remote code, with
+// execnet's semantics (receive with timeout, callbacks with an endmarker, files, close with an
+// error) as promises. Items that arrive before anyone asks are queued in order.
+// Invariant: once `receiveClosed` is set no item is added, and every waiter has been settled.
+
+import { Readable, Writable } from 'node:stream';
+import { ChannelClosedError, EOFError, ExecnetError, TimeoutError } from './errors';
+import { Emitter, type Event } from './events';
+import { ChannelReference } from './serializer';
+
+/** The part of a gateway a channel talks to. */
+export interface ChannelHost {
+  readonly id: string;
+  /** Encode and send one value; throws DumpError or GatewayClosedError synchronously. */
+  sendItem(channel: Channel, item: unknown): Promise<void>;
+  sendClose(channel: Channel, error?: string): void;
+  sendInterrupt(channel: Channel): void;
+  /** Keep the Node process alive while someone waits on this gateway (or stop doing so). */
+  hold(delta: 1 | -1): void;
+  channelClosed(channel: Channel): void;
+}
+
+export type OutputStream = 'stdout' | 'stderr';
+
+export interface ChannelOutput {
+  readonly stream: OutputStream;
+  readonly data: Buffer;
+}
+
+/** What a channel runs, for people looking at it (the tree view, logs). */
+export interface ChannelOrigin {
+  readonly kind: 'source' | 'file' | 'module' | 'status' | 'channel';
+  /** File path, module name, or a short description of the source. */
+  readonly label: string;
+}
+
+interface Waiter {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  timer?: NodeJS.Timeout;
+}
+
+const NO_ENDMARKER: unique symbol = Symbol('no endmarker');
+
+export type ChannelState = 'open' | 'sendonly' | 'closed';
+
+export class Channel extends ChannelReference implements AsyncIterable<unknown> {
+  private readonly queue: unknown[] = [];
+  private head = 0;
+  private readonly waiters: Waiter[] = [];
+  private readonly closeWaiters: Waiter[] = [];
+  private sendClosed = false;
+  private receiveClosed = false;
+  private closeError: Error | undefined;
+  private callback: { fn: (item: unknown) => void; endmarker: unknown } | undefined;
+  private holding = false;
+
+  private readonly outputEmitter = new Emitter<ChannelOutput>();
+  private readonly closeEmitter = new Emitter<Channel>();
+  /** The remote's prints and stderr writes made while running this channel's code. */
+  readonly onOutput: Event<ChannelOutput> = this.outputEmitter.event;
+  /** Fires once, when nothing more will arrive on this channel. */
+  readonly onClose: Event<Channel> = this.closeEmitter.event;
+
+  /** When remote code on this channel started (for execs). */
+  readonly startedAt = new Date();
+  /** When nothing more could arrive. */
+  closedAt: Date | undefined;
+  /** Set when the remote code ended with SystemExit; 0 for a normal end of an exec. */
+  exitCode: number | undefined;
+
+  constructor(
+    private readonly host: ChannelHost,
+    readonly id: number,
+    readonly origin: ChannelOrigin = { kind: 'channel', label: `channel ${id}` },
+  ) {
+    super();
+  }
+
+  /** The id of the gateway this channel belongs to. */
+  get gatewayId(): string {
+    return this.host.id;
+  }
+
+  toString(): string {
+    return `<Channel id=${this.id} ${this.isClosed() ? 'closed' : 'open'}>`;
+  }
+
+  get state(): ChannelState {
+    if (this.receiveClosed && this.sendClosed) {
+      return 'closed';
+    }
+    return this.receiveClosed ? 'sendonly' : 'open';
+  }
+
+  /** The error the channel closed with (a RemoteError, GatewayClosedError...), if any. */
+  get error(): Error | undefined {
+    return this.closeError;
+  }
+
+  /** True once the channel is closed for sending (locally or by the other side). */
+  isClosed(): boolean {
+    return this.sendClosed;
+  }
+
+  /**
+   * Send a value to the other side. Resolves when it is handed to the transport (or buffered
+   * below the high-water mark); rejects if the channel or the gateway is closed or the value
+   * cannot be serialized. A caller that does not await it never sees an unhandled rejection.
+   */
+  send(item: unknown): Promise<void> {
+    let result: Promise<void>;
+    if (this.sendClosed) {
+      result = Promise.reject(new ChannelClosedError(`cannot send to ${this}: it is closed`));
+    } else {
+      try {
+        result = this.host.sendItem(this, item);
+      } catch (error) {
+        result = Promise.reject(error);
+      }
+    }
+    result.catch(() => undefined);
+    return result;
+  }
+
+  /**
+   * The next item. Rejects with EOFError once the channel is closed and drained, with the
+   * RemoteError if the remote code failed, with GatewayClosedError if the gateway died, and with
+   * TimeoutError after `timeout` seconds (the channel stays usable).
+   */
+  receive(timeout?: number): Promise<unknown> {
+    if (this.callback) {
+      return Promise.reject(
+        new ExecnetError(`cannot receive() on ${this}: it has a receive callback`),
+      );
+    }
+    if (this.head < this.queue.length) {
+      return Promise.resolve(this.shift());
+    }
+    if (this.receiveClosed) {
+      return Promise.reject(this.endError());
+    }
+    return this.wait(this.waiters, timeout, () => `no item after ${timeout} seconds on ${this}`);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<unknown> {
+    for (;;) {
+      let item: unknown;
+      try {
+        item = await this.receive();
+      } catch (error) {
+        if (error instanceof EOFError && !this.closeError) {
+          return;
+        }
+        throw error;
+      }
+      yield item;
+    }
+  }
+
+  /**
+   * Deliver every item to `callback` instead of receive(): the queued ones now, the rest as
+   * they arrive. When the channel closes (normally or with an error) the callback gets
+   * `endmarker`, if one was given.
+   */
+  setCallback(callback: (item: unknown) => void, ...endmarker: [] | [unknown]): void {
+    if (this.callback) {
+      throw new ExecnetError(`${this} has a callback already`);
+    }
+    const marker = endmarker.length > 0 ? endmarker[0] : NO_ENDMARKER;
+    this.callback = { fn: callback, endmarker: marker };
+    while (this.head < this.queue.length) {
+      callback(this.shift());
+    }
+    if (this.receiveClosed) {
+      if (marker !== NO_ENDMARKER) {
+        callback(marker);
+      }
+    } else {
+      this.setHolding(true);
+    }
+  }
+
+  /**
+   * Wait until nothing more will arrive. Rejects with the remote's error if it failed, and with
+   * TimeoutError after `timeout` seconds (the channel stays usable).
+   */
+  waitClose(timeout?: number): Promise<void> {
+    if (this.receiveClosed) {
+      return this.closeError ? Promise.reject(this.closeError) : Promise.resolve();
+    }
+    return this.wait(
+      this.closeWaiters,
+      timeout,
+      () => `${this} not closed after ${timeout} seconds`,
+    ) as Promise<void>;
+  }
+
+  /**
+   * Close the channel, with an optional error message the other side receives as a
+   * RemoteError. Items already queued here can still be received.
+   */
+  close(error?: string | Error): void {
+    if (this.sendClosed) {
+      return;
+    }
+    const message = error instanceof Error ? error.message : error;
+    this.host.sendClose(this, message);
+    this.markClosed(undefined, false);
+  }
+
+  /** Raise KeyboardInterrupt in the remote thread running this channel's code. */
+  interrupt(): void {
+    if (!this.receiveClosed) {
+      this.host.sendInterrupt(this);
+    }
+  }
+
+  /**
+   * A stream on the channel: 'w' sends each chunk written (strings as str, buffers as bytes),
+   * 'r' yields received str/bytes items as bytes. With `proxyClose`, ending the stream closes
+   * the channel.
+   */
+  makeFile(mode: 'r', options?: { proxyClose?: boolean }): Readable;
+  makeFile(mode: 'w', options?: { proxyClose?: boolean }): Writable;
+  makeFile(mode: 'r' | 'w', options: { proxyClose?: boolean } = {}): Readable | Writable {
+    if (mode === 'w') {
+      return new Writable({
+        decodeStrings: false,
+        write: (chunk: string | Buffer, _encoding, done) => {
+          this.send(chunk).then(() => done(), done);
+        },
+        final: (done) => {
+          if (options.proxyClose) {
+            this.close();
+          }
+          done();
+        },
+      });
+    }
+    if (mode === 'r') {
+      const readable: Readable = new Readable({
+        read: () => {
+          this.receive().then(
+            (item) => {
+              if (typeof item === 'string') {
+                readable.push(Buffer.from(item, 'utf8'));
+              } else if (item instanceof Uint8Array) {
+                readable.push(item);
+              } else {
+                readable.destroy(
+                  new ExecnetError(`makeFile('r') received a ${typeof item}, not str or bytes`),
+                );
+              }
+            },
+            (error: unknown) => {
+              if (error instanceof EOFError && !this.closeError) {
+                readable.push(null);
+              } else {
+                readable.destroy(error as Error);
+              }
+            },
+          );
+        },
+        destroy: (error, done) => {
+          if (options.proxyClose) {
+            this.close();
+          }
+          done(error);
+        },
+      });
+      return readable;
+    }
+    throw new ExecnetError(`makeFile: mode ${String(mode)} is not 'r' or 'w'`);
+  }
+
+  // -- called by the gateway -----------------------------------------------------------------
+
+  /** @internal An item arrived from the other side. */
+  deliver(item: unknown): void {
+    if (this.receiveClosed) {
+      return;
+    }
+    if (this.callback) {
+      try {
+        this.callback.fn(item);
+      } catch (error) {
+        // execnet: a failing callback closes the channel, and the other side learns why
+        const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+        if (!this.sendClosed) {
+          this.host.sendClose(this, `local callback failed: ${message}`);
+        }
+        this.markClosed(error instanceof Error ? error : new ExecnetError(message), false);
+      }
+      return;
+    }
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      this.settle(waiter);
+      waiter.resolve(item);
+    } else {
+      this.queue.push(item);
+    }
+  }
+
+  /** @internal Output of the remote code running on this channel. */
+  output(stream: OutputStream, data: Buffer): void {
+    this.outputEmitter.fire({ stream, data });
+  }
+
+  /**
+   * @internal Nothing more will arrive (the other side closed, the gateway died, or we closed).
+   * `sendonly`: the other side only said it will send no more; we may still send.
+   */
+  markClosed(error: Error | undefined, sendonly: boolean): void {
+    if (error && !this.closeError) {
+      this.closeError = error;
+    }
+    if (!sendonly) {
+      this.sendClosed = true;
+    }
+    if (this.receiveClosed) {
+      if (this.sendClosed) {
+        this.host.channelClosed(this);
+      }
+      return;
+    }
+    this.receiveClosed = true;
+    this.closedAt = new Date();
+    const endError = this.endError();
+    for (const waiter of this.waiters.splice(0)) {
+      this.settle(waiter);
+      waiter.reject(endError);
+    }
+    for (const waiter of this.closeWaiters.splice(0)) {
+      this.settle(waiter);
+      if (this.closeError) {
+        waiter.reject(this.closeError);
+      } else {
+        waiter.resolve(undefined);
+      }
+    }
+    const callback = this.callback;
+    if (callback && callback.endmarker !== NO_ENDMARKER) {
+      callback.fn(callback.endmarker);
+    }
+    this.setHolding(false);
+    if (this.sendClosed) {
+      this.host.channelClosed(this);
+    }
+    this.closeEmitter.fire(this);
+    this.outputEmitter.dispose();
+    this.closeEmitter.dispose();
+  }
+
+  // -- internals -----------------------------------------------------------------------------
+
+  private shift(): unknown {
+    const item = this.queue[this.head];
+    this.queue[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  private endError(): Error {
+    return this.closeError ?? new EOFError(`${this} is closed: no more items`);
+  }
+
+  private wait(list: Waiter[], timeout: number | undefined, what: () => string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject };
+      if (timeout !== undefined && timeout !== null) {
+        waiter.timer = setTimeout(
+          () => {
+            const index = list.indexOf(waiter);
+            if (index >= 0) {
+              list.splice(index, 1);
+            }
+            this.host.hold(-1);
+            reject(new TimeoutError(what()));
+          },
+          Math.max(0, timeout * 1000),
+        );
+      }
+      this.host.hold(1);
+      list.push(waiter);
+    });
+  }
+
+  private settle(waiter: Waiter): void {
+    if (waiter.timer) {
+      clearTimeout(waiter.timer);
+    }
+    this.host.hold(-1);
+  }
+
+  private setHolding(holding: boolean): void {
+    if (this.holding !== holding) {
+      this.holding = holding;
+      this.host.hold(holding ? 1 : -1);
+    }
+  }
+}

@@ -1,0 +1,91 @@
+// Typed errors of the engine. Each message names the thing that failed and, where it helps, what to do.
+
+/** Base class of every error the engine raises on purpose. */
+export class ExecnetError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A gateway spec string that cannot be parsed or names an unknown option. */
+export class SpecError extends ExecnetError {
+  constructor(
+    message: string,
+    /** The offending part of the spec, e.g. `nice=abc`. */
+    readonly part?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A wait (receive, waitClose, terminate) ran out of time. The channel stays usable. */
+export class TimeoutError extends ExecnetError {}
+
+/**
+ * No more items will arrive on a channel: it was closed by the other side or locally.
+ * execnet raises Python's EOFError in this case.
+ */
+export class EOFError extends ExecnetError {}
+
+/** The gateway's connection ended (the remote exited, was killed, or was terminated). */
+export class GatewayClosedError extends EOFError {}
+
+/** Bytes on the wire or given to `loads` are corrupt, truncated, oversized or of an unknown version. */
+export class DataFormatError extends ExecnetError {}
+
+/** A value that cannot be serialized (a function, a symbol, a class instance...). */
+export class DumpError extends ExecnetError {}
+
+/** The interpreter could not be started or did not complete the handshake. */
+export class GatewayStartError extends ExecnetError {}
+
+/** A frame of a remote traceback: file, line, function. */
+export interface RemoteFrame {
+  readonly file: string;
+  readonly line: number;
+  readonly function: string;
+}
+
+export interface RemoteErrorInfo {
+  /** Python exception type name, e.g. `NameError`. Empty when the other side closed with a plain message. */
+  readonly type: string;
+  /** `str(exception)`. */
+  readonly message: string;
+  /** The full traceback text as Python formats it. */
+  readonly traceback: string;
+  /** Parsed frames, outermost first. */
+  readonly frames: readonly RemoteFrame[];
+  /** Set when the remote raised SystemExit: the exit status it asked for. */
+  readonly exitCode?: number;
+}
+
+/** Remote code raised an exception (or the other side closed the channel with an error). */
+export class RemoteError extends ExecnetError implements RemoteErrorInfo {
+  readonly type: string;
+  readonly traceback: string;
+  readonly frames: readonly RemoteFrame[];
+  readonly exitCode?: number;
+  /** The remote exception's own message (Error.message holds the whole traceback, like execnet's str()). */
+  readonly remoteMessage: string;
+
+  constructor(info: RemoteErrorInfo) {
+    super(info.traceback || info.message);
+    this.type = info.type;
+    this.traceback = info.traceback;
+    this.frames = info.frames;
+    this.exitCode = info.exitCode;
+    this.remoteMessage = info.message;
+  }
+
+  /** The last line of the traceback, e.g. `NameError: name 'x' is not defined`. */
+  get summary(): string {
+    if (this.type) {
+      return this.remoteMessage ? `${this.type}: ${this.remoteMessage}` : this.type;
+    }
+    return this.remoteMessage;
+  }
+}
+
+/** A send on a channel that is already closed (execnet raises IOError here). */
+export class ChannelClosedError extends ExecnetError {}

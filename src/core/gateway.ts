@@ -1,0 +1,659 @@
+// A gateway: one remote Python interpreter and the frames to and from it. It starts the remote
+// (bootstrap + handshake), owns the channels, turns frames into channel events, and ends the
+// remote politely or by force. Channel ids: the local side allocates odd, the remote even.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { makeBootstrap, remoteConfig } from './bootstrap';
+import { Channel, type ChannelHost, type ChannelOrigin, type OutputStream } from './channel';
+import {
+  DataFormatError,
+  ExecnetError,
+  GatewayClosedError,
+  GatewayStartError,
+  RemoteError,
+  type RemoteFrame,
+} from './errors';
+import { Emitter, type Event } from './events';
+import { encodeFrame, encodeHeader, FrameDecoder, Msg, PROTOCOL_VERSION } from './protocol';
+import { Codec } from './serializer';
+import type { GatewaySpec } from './spec';
+import { trace, traceLevel } from './trace';
+import { openPopen } from './transports/popen';
+import type { Transport, TransportExit } from './transports/transport';
+
+export type GatewayState = 'connecting' | 'alive' | 'closing' | 'dead';
+
+/** What the remote interpreter told us about itself in the handshake. */
+export interface RemoteInfo {
+  readonly executable: string;
+  readonly version: readonly [number, number, number];
+  readonly versionString: string;
+  readonly implementation: string;
+  readonly platform: string;
+  readonly pid: number;
+  readonly cwd: string;
+  readonly hostname: string;
+  readonly execmodel: string;
+}
+
+/** `gateway.remoteStatus()`: what runs on the remote right now. */
+export interface RemoteStatus {
+  readonly numchannels: number;
+  readonly numexecuting: number;
+  readonly execmodel: string;
+  readonly pid: number;
+}
+
+/** What remoteExec runs: source text, a local Python file, a remote module, or a function. */
+export type RemoteSource =
+  | string
+  | {
+      readonly source: string;
+      /** Shown in tracebacks; defaults to `<remote exec>`. */
+      readonly filename?: string;
+      /** Call this function of the source with `(channel, **kwargs)` after running it. */
+      readonly call?: string;
+      readonly kwargs?: Readonly<Record<string, unknown>>;
+    }
+  | {
+      /** A local Python file: its text runs remotely, tracebacks name this path and its lines. */
+      readonly file: string;
+      readonly call?: string;
+      readonly kwargs?: Readonly<Record<string, unknown>>;
+    }
+  | {
+      /** A module found on the remote's sys.path; its source runs like a file would. */
+      readonly module: string;
+      readonly call?: string;
+      readonly kwargs?: Readonly<Record<string, unknown>>;
+    };
+
+export interface GatewayOutput {
+  /** The channel whose code wrote it, or undefined for output of no exec. */
+  readonly channel: Channel | undefined;
+  readonly stream: OutputStream;
+  readonly data: Buffer;
+}
+
+export interface GatewayOptions {
+  /** Seconds to wait for the interpreter to start and answer; default 60. */
+  readonly startTimeout?: number;
+}
+
+export const DEFAULT_TERMINATE_TIMEOUT = 10;
+
+export class Gateway implements ChannelHost {
+  private readonly channels = new Map<number, Channel>();
+  private nextId = 1;
+  private readonly codec: Codec;
+  private readonly decoder: FrameDecoder;
+  private stateValue: GatewayState = 'connecting';
+  private closeReasonValue: Error | undefined;
+  private infoValue: RemoteInfo | undefined;
+  private holds = 0;
+  private corked = false;
+  private stderrTail = '';
+  private terminating: Promise<void> | undefined;
+  private helloWaiter:
+    | { resolve: (info: RemoteInfo) => void; reject: (error: Error) => void }
+    | undefined;
+
+  private readonly stateEmitter = new Emitter<GatewayState>();
+  private readonly outputEmitter = new Emitter<GatewayOutput>();
+  private readonly channelEmitter = new Emitter<Channel>();
+  /** Fires on every state change: connecting → alive → closing → dead. */
+  readonly onDidChangeState: Event<GatewayState> = this.stateEmitter.event;
+  /** All output of the remote, each piece with the channel whose code wrote it. */
+  readonly onOutput: Event<GatewayOutput> = this.outputEmitter.event;
+  /** A channel was opened (by remoteExec, newChannel, or the remote sending one). */
+  readonly onDidOpenChannel: Event<Channel> = this.channelEmitter.event;
+
+  private constructor(
+    readonly id: string,
+    readonly spec: GatewaySpec,
+    private readonly transport: Transport,
+  ) {
+    this.codec = new Codec((cid) => this.channelFor(cid));
+    this.decoder = new FrameDecoder((type, cid, payload) => this.onFrame(type, cid, payload));
+  }
+
+  /**
+   * Start the interpreter a spec describes and complete the handshake. Rejects with
+   * GatewayStartError (naming the interpreter and what it printed) if it cannot start.
+   */
+  static async start(spec: GatewaySpec, id: string, options: GatewayOptions = {}): Promise<Gateway> {
+    if (spec.type !== 'popen') {
+      throw new GatewayStartError(
+        `gateway type '${spec.type}' (${spec.raw}) is not available in this version: use popen`,
+      );
+    }
+    const bootstrap = makeBootstrap(remoteConfig(spec, id, traceLevel()));
+    const transport = openPopen(spec, bootstrap.line);
+    const gateway = new Gateway(id, spec, transport);
+    trace(`[${id}] starting ${transport.description}`);
+    await gateway.handshake(bootstrap.payload, options.startTimeout ?? 60);
+    return gateway;
+  }
+
+  // -- public API ------------------------------------------------------------------------------
+
+  get state(): GatewayState {
+    return this.stateValue;
+  }
+
+  /** Why the gateway is dead or closing (set once the remote is gone). */
+  get closeReason(): Error | undefined {
+    return this.closeReasonValue;
+  }
+
+  /** The remote interpreter's executable, version, platform, pid, cwd and host. */
+  get info(): RemoteInfo {
+    if (!this.infoValue) {
+      throw new ExecnetError(`gateway ${this.id} has not finished starting`);
+    }
+    return this.infoValue;
+  }
+
+  /** Local process id of what runs the remote, if any (the interpreter for popen). */
+  get pid(): number | undefined {
+    return this.transport.pid;
+  }
+
+  /** Open channels (including those still sending). */
+  get openChannels(): Channel[] {
+    return [...this.channels.values()];
+  }
+
+  toString(): string {
+    return `<Gateway id=${this.id} ${this.spec.raw} ${this.stateValue}>`;
+  }
+
+  /**
+   * Run code remotely; returns at once with the channel its `channel` talks to. The channel
+   * closes when the code returns, or with a RemoteError carrying the remote traceback.
+   */
+  remoteExec(source: RemoteSource, kwargs?: Readonly<Record<string, unknown>>): Channel {
+    const { request, origin } = this.execRequest(source, kwargs);
+    this.assertAlive();
+    const channel = this.newChannel(origin);
+    this.write(encodeFrame(Msg.ChannelExec, channel.id, this.codec.encode(request)));
+    return channel;
+  }
+
+  /** A new channel with no code attached; send it to remote code inside a value. */
+  newChannel(origin?: ChannelOrigin): Channel {
+    this.assertAlive();
+    const id = this.nextId;
+    this.nextId += 2;
+    return this.addChannel(new Channel(this, id, origin));
+  }
+
+  /** Ask the remote how many channels are open and how many execs run. */
+  async remoteStatus(timeout = 30): Promise<RemoteStatus> {
+    const channel = this.newChannel({ kind: 'status', label: 'remote status' });
+    this.write(encodeFrame(Msg.Status, channel.id));
+    const reply = await channel.receive(timeout);
+    const map = reply instanceof Map ? reply : new Map();
+    return {
+      numchannels: Number(map.get('numchannels') ?? 0),
+      numexecuting: Number(map.get('numexecuting') ?? 0),
+      execmodel: String(map.get('execmodel') ?? ''),
+      pid: Number(map.get('pid') ?? 0),
+    };
+  }
+
+  /** Reserved for execnet compatibility (string coercion between Python 2 and 3). */
+  reconfigure(options: { py2strAsPy3str?: boolean; py3strAsPy2str?: boolean } = {}): void {
+    this.assertAlive();
+    this.write(encodeFrame(Msg.Reconfigure, 0, this.codec.encode(options)));
+  }
+
+  /** Ask the remote to close its channels and exit once its running code returns. */
+  exit(): void {
+    if (this.stateValue !== 'alive') {
+      return;
+    }
+    this.setState('closing');
+    trace(`[${this.id}] exit requested`);
+    this.write(encodeFrame(Msg.GatewayTerminate, 0));
+  }
+
+  /**
+   * End the remote: ask politely (exit), then after `timeout` seconds kill it and everything it
+   * started. Resolves when the remote is gone; never waits longer than the timeout plus a
+   * moment for the kill to land.
+   */
+  terminate(timeout: number = DEFAULT_TERMINATE_TIMEOUT): Promise<void> {
+    if (!this.terminating) {
+      this.terminating = this.doTerminate(timeout);
+    }
+    return this.terminating;
+  }
+
+  // -- ChannelHost -----------------------------------------------------------------------------
+
+  sendItem(channel: Channel, item: unknown): Promise<void> {
+    this.assertAlive();
+    const payload = this.codec.encode(item);
+    let ok: boolean;
+    if (payload.length > 65536) {
+      this.write(encodeHeader(Msg.ChannelData, channel.id, payload.length));
+      ok = this.write(payload);
+    } else {
+      ok = this.write(encodeFrame(Msg.ChannelData, channel.id, payload));
+    }
+    return ok ? Promise.resolve() : this.drained();
+  }
+
+  sendClose(channel: Channel, error?: string): void {
+    if (this.stateValue === 'dead') {
+      return;
+    }
+    if (error !== undefined) {
+      this.write(encodeFrame(Msg.ChannelCloseError, channel.id, this.codec.encode(error)));
+    } else {
+      this.write(encodeFrame(Msg.ChannelClose, channel.id));
+    }
+  }
+
+  sendInterrupt(channel: Channel): void {
+    if (this.stateValue === 'alive' || this.stateValue === 'closing') {
+      this.write(encodeFrame(Msg.Interrupt, channel.id));
+    }
+  }
+
+  hold(delta: 1 | -1): void {
+    const before = this.holds;
+    this.holds += delta;
+    if ((before === 0) !== (this.holds === 0) && this.stateValue !== 'dead') {
+      this.transport.setKeepAlive(this.holds > 0);
+    }
+  }
+
+  channelClosed(channel: Channel): void {
+    if (this.channels.get(channel.id) === channel) {
+      this.channels.delete(channel.id);
+    }
+  }
+
+  // -- start-up --------------------------------------------------------------------------------
+
+  private async handshake(payload: Buffer, timeout: number): Promise<void> {
+    const transport = this.transport;
+    this.hold(1);
+    transport.output.on('data', (chunk: Buffer) => this.onData(chunk));
+    transport.stderr?.on('data', (chunk: Buffer) => this.onStderr(chunk));
+    void transport.exited.then((exit) => this.onExit(exit));
+    const hello = new Promise<RemoteInfo>((resolve, reject) => {
+      this.helloWaiter = { resolve, reject };
+    });
+    transport.input.write(payload);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new GatewayStartError(
+              `${transport.description} did not answer within ${timeout} seconds`,
+            ),
+          ),
+        timeout * 1000,
+      );
+    });
+    try {
+      this.infoValue = await Promise.race([hello, expired]);
+      this.setState('alive');
+      trace(`[${this.id}] alive: ${this.infoValue.executable} ${this.infoValue.version.join('.')}`);
+    } catch (error) {
+      transport.kill();
+      await transport.exited;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      this.helloWaiter = undefined;
+      this.hold(-1);
+    }
+  }
+
+  private onHello(payload: Buffer): void {
+    const map = this.codec.decode(payload);
+    if (!(map instanceof Map)) {
+      throw new DataFormatError('handshake: the remote did not send a map');
+    }
+    if (map.has('error')) {
+      throw new GatewayStartError(
+        `${this.transport.description}: the remote could not apply the spec '${this.spec.raw}': ${String(map.get('error'))}`,
+      );
+    }
+    const protocol = Number(map.get('protocol'));
+    if (protocol !== PROTOCOL_VERSION) {
+      throw new GatewayStartError(
+        `${this.transport.description} speaks protocol ${protocol}, this side ${PROTOCOL_VERSION}`,
+      );
+    }
+    const version = (map.get('version') as number[] | undefined) ?? [0, 0, 0];
+    this.helloWaiter?.resolve({
+      executable: String(map.get('executable')),
+      version: [version[0], version[1], version[2]],
+      versionString: String(map.get('version_string')),
+      implementation: String(map.get('implementation')),
+      platform: String(map.get('platform')),
+      pid: Number(map.get('pid')),
+      cwd: String(map.get('cwd')),
+      hostname: String(map.get('hostname')),
+      execmodel: String(map.get('execmodel')),
+    });
+  }
+
+  // -- incoming --------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.stateValue === 'dead') {
+      return;
+    }
+    try {
+      this.decoder.push(chunk);
+    } catch (error) {
+      this.fail(
+        error instanceof ExecnetError
+          ? error
+          : new DataFormatError(`corrupt frame from ${this.id}: ${String(error)}`, {
+              cause: error,
+            }),
+      );
+    }
+  }
+
+  private onFrame(type: Msg, cid: number, payload: Buffer): void {
+    switch (type) {
+      case Msg.ChannelData:
+        this.channelFor(cid).deliver(this.codec.decode(payload));
+        return;
+      case Msg.Stdout:
+      case Msg.Stderr:
+        this.onOutputFrame(type === Msg.Stdout ? 'stdout' : 'stderr', cid, payload);
+        return;
+      case Msg.ChannelClose:
+        this.channels.get(cid)?.markClosed(undefined, false);
+        return;
+      case Msg.ChannelCloseError: {
+        const error = remoteErrorFrom(this.codec.decode(payload));
+        const channel = this.channels.get(cid);
+        if (channel) {
+          if (error.exitCode !== undefined) {
+            channel.exitCode = error.exitCode;
+          }
+          channel.markClosed(error, false);
+        }
+        return;
+      }
+      case Msg.ChannelLastMessage:
+        this.channels.get(cid)?.markClosed(undefined, true);
+        return;
+      case Msg.Hello:
+        this.onHello(payload);
+        return;
+      case Msg.Trace:
+        trace(`[${this.id} remote] ${payload.toString('utf8')}`);
+        return;
+      default:
+        throw new DataFormatError(`unexpected message type ${type} from the remote`);
+    }
+  }
+
+  private onOutputFrame(stream: OutputStream, cid: number, data: Buffer): void {
+    // the frame's buffer may be a slice of a larger chunk: copy so listeners may keep it
+    const copy = Buffer.from(data);
+    const channel = cid === 0 ? undefined : this.channels.get(cid);
+    channel?.output(stream, copy);
+    this.outputEmitter.fire({ channel, stream, data: copy });
+  }
+
+  private onStderr(chunk: Buffer): void {
+    const text = chunk.toString('utf8');
+    this.stderrTail = (this.stderrTail + text).slice(-4000);
+    for (const line of text.split('\n')) {
+      if (line) {
+        trace(`[${this.id} stderr] ${line}`);
+      }
+    }
+  }
+
+  private onExit(exit: TransportExit): void {
+    const what = this.transport.description;
+    let reason: string;
+    if (this.stateValue === 'closing') {
+      reason = `gateway ${this.id} was terminated (${what} ${
+        exit.signal ? `killed by ${exit.signal}` : `exited with status ${exit.code}`
+      })`;
+    } else if (exit.error) {
+      reason = `${what} failed: ${exit.error.message}`;
+    } else if (exit.signal) {
+      reason = `${what} was killed by ${exit.signal}`;
+    } else {
+      reason = `${what} exited with status ${exit.code}`;
+    }
+    if (this.decoder.bufferedBytes > 0) {
+      reason += ` in the middle of a frame (${this.decoder.bufferedBytes} bytes of a truncated frame)`;
+    }
+    const stderr = this.stderrTail.trim();
+    if (stderr) {
+      reason += `\n${stderr}`;
+    }
+    trace(`[${this.id}] gone: ${reason}`);
+    if (this.helloWaiter) {
+      this.helloWaiter.reject(new GatewayStartError(startFailure(this.spec, exit, stderr, what)));
+    }
+    this.fail(new GatewayClosedError(reason), true);
+  }
+
+  private channelFor(cid: number): Channel {
+    return this.channels.get(cid) ?? this.addChannel(new Channel(this, cid));
+  }
+
+  private addChannel(channel: Channel): Channel {
+    this.channels.set(channel.id, channel);
+    this.channelEmitter.fire(channel);
+    return channel;
+  }
+
+  // -- outgoing --------------------------------------------------------------------------------
+
+  private write(data: Buffer): boolean {
+    const input = this.transport.input;
+    if (!this.corked) {
+      // Frames written in the same tick leave in one writev.
+      this.corked = true;
+      input.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        input.uncork();
+      });
+    }
+    return input.write(data);
+  }
+
+  private drained(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const input = this.transport.input;
+      const onDrain = (): void => {
+        cleanup();
+        resolve();
+      };
+      const onGone = (): void => {
+        cleanup();
+        reject(this.closedError());
+      };
+      const cleanup = (): void => {
+        input.off('drain', onDrain);
+        input.off('close', onGone);
+        this.hold(-1);
+      };
+      this.hold(1);
+      input.on('drain', onDrain);
+      input.on('close', onGone);
+    });
+  }
+
+  private assertAlive(): void {
+    if (this.stateValue !== 'alive') {
+      throw this.closedError();
+    }
+  }
+
+  private closedError(): GatewayClosedError {
+    const reason = this.closeReasonValue;
+    if (reason instanceof GatewayClosedError) {
+      return reason;
+    }
+    const detail = reason ? `: ${reason.message}` : '';
+    return new GatewayClosedError(`gateway ${this.id} is ${this.stateValue}${detail}`, {
+      cause: reason,
+    });
+  }
+
+  // -- ending ----------------------------------------------------------------------------------
+
+  private async doTerminate(timeout: number): Promise<void> {
+    if (this.stateValue === 'dead') {
+      return;
+    }
+    this.hold(1);
+    try {
+      if (this.stateValue === 'alive') {
+        this.exit();
+      }
+      this.setState('closing');
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), Math.max(0, timeout) * 1000);
+      });
+      const outcome = await Promise.race([this.transport.exited, timedOut]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        trace(`[${this.id}] did not exit within ${timeout}s: killing`);
+        this.transport.kill();
+        await this.transport.exited;
+      }
+    } finally {
+      this.hold(-1);
+    }
+  }
+
+  /** The gateway is unusable: settle every channel and make sure the remote is gone. */
+  private fail(reason: Error, exited = false): void {
+    if (this.stateValue === 'dead') {
+      return;
+    }
+    this.closeReasonValue ??= reason;
+    if (!exited) {
+      trace(`[${this.id}] closing: ${reason.message}`);
+      this.helloWaiter?.reject(reason);
+      this.transport.kill();
+    }
+    const closed =
+      reason instanceof GatewayClosedError
+        ? reason
+        : new GatewayClosedError(`gateway ${this.id} closed: ${reason.message}`, { cause: reason });
+    for (const channel of [...this.channels.values()]) {
+      channel.markClosed(closed, false);
+    }
+    this.channels.clear();
+    this.setState('dead');
+    this.transport.setKeepAlive(false);
+  }
+
+  private setState(state: GatewayState): void {
+    if (this.stateValue !== state) {
+      this.stateValue = state;
+      this.stateEmitter.fire(state);
+    }
+  }
+
+  private execRequest(
+    source: RemoteSource,
+    kwargs: Readonly<Record<string, unknown>> | undefined,
+  ): { request: Map<string, unknown>; origin: ChannelOrigin } {
+    const request = new Map<string, unknown>();
+    let origin: ChannelOrigin;
+    if (typeof source === 'string') {
+      request.set('source', source);
+      origin = { kind: 'source', label: describeSource(source) };
+    } else if ('file' in source) {
+      const file = path.resolve(source.file);
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch (error) {
+        throw new ExecnetError(`remoteExec: cannot read ${file}: ${(error as Error).message}`);
+      }
+      request.set('source', text).set('filename', file);
+      origin = { kind: 'file', label: file };
+    } else if ('module' in source) {
+      request.set('module', source.module);
+      origin = { kind: 'module', label: source.module };
+    } else {
+      request.set('source', source.source);
+      if (source.filename) {
+        request.set('filename', source.filename);
+      }
+      origin = { kind: 'source', label: source.filename ?? describeSource(source.source) };
+    }
+    const call = typeof source === 'string' ? undefined : source.call;
+    const callKwargs = kwargs ?? (typeof source === 'string' ? undefined : source.kwargs);
+    if (call) {
+      request.set('call', call).set('kwargs', callKwargs ?? {});
+    } else if (callKwargs && Object.keys(callKwargs).length > 0) {
+      throw new ExecnetError('remoteExec: kwargs need a function to call (`call`)');
+    }
+    return { request, origin };
+  }
+}
+
+function describeSource(source: string): string {
+  const first = source.split('\n').find((line) => line.trim()) ?? '';
+  const trimmed = first.trim();
+  return trimmed.length > 60 ? `${trimmed.slice(0, 57)}...` : trimmed || '(empty source)';
+}
+
+/** Turn a CHANNEL_CLOSE_ERROR payload (a map from a failed exec, or a plain message) into an error. */
+function remoteErrorFrom(value: unknown): RemoteError {
+  if (value instanceof Map) {
+    const frames: RemoteFrame[] = [];
+    const raw = value.get('frames');
+    if (Array.isArray(raw)) {
+      for (const frame of raw) {
+        if (Array.isArray(frame)) {
+          frames.push({
+            file: String(frame[0]),
+            line: Number(frame[1]),
+            function: String(frame[2]),
+          });
+        }
+      }
+    }
+    const exitCode = value.get('exit_code');
+    return new RemoteError({
+      type: String(value.get('type') ?? ''),
+      message: String(value.get('message') ?? ''),
+      traceback: String(value.get('traceback') ?? ''),
+      frames,
+      exitCode: typeof exitCode === 'number' ? exitCode : undefined,
+    });
+  }
+  const text = String(value);
+  return new RemoteError({ type: '', message: text, traceback: text, frames: [] });
+}
+
+function startFailure(spec: GatewaySpec, exit: TransportExit, stderr: string, what: string): string {
+  const python = spec.python?.join(' ') ?? 'the default python';
+  if (exit.error && (exit.error as NodeJS.ErrnoException).code === 'ENOENT') {
+    return `cannot start ${python}: no such interpreter (spec '${spec.raw}'). Check python= or PATH.`;
+  }
+  if (exit.code === 127 || /not found|No such file/i.test(stderr)) {
+    return `cannot start ${python} (spec '${spec.raw}'): ${stderr || 'command not found'}`;
+  }
+  const status = exit.signal ? `killed by ${exit.signal}` : `exited with status ${exit.code}`;
+  return `${what} ${status} before the handshake (spec '${spec.raw}')${stderr ? `:\n${stderr}` : ''}`;
+}

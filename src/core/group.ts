@@ -1,0 +1,184 @@
+// Groups create gateways, name them (gw0, gw1... or the spec's id) and end them together.
+// Every gateway belongs to exactly one group; `makeGateway()` at top level uses the default group.
+
+import type { Channel } from './channel';
+import { ExecnetError } from './errors';
+import { Emitter, type Event } from './events';
+import {
+  DEFAULT_TERMINATE_TIMEOUT,
+  Gateway,
+  type GatewayOptions,
+  type GatewayState,
+  type RemoteSource,
+} from './gateway';
+import { parseSpec, withId, type GatewaySpec } from './spec';
+
+export type GroupChange =
+  | { readonly kind: 'added'; readonly gateway: Gateway }
+  | { readonly kind: 'removed'; readonly gateway: Gateway }
+  | { readonly kind: 'state'; readonly gateway: Gateway; readonly state: GatewayState };
+
+export class Group implements Iterable<Gateway> {
+  private readonly gateways = new Map<string, Gateway>();
+  /** Ids taken by gateways still starting, so two concurrent starts cannot pick the same. */
+  private readonly reserved = new Set<string>();
+  private nextIndex = 0;
+  private readonly changeEmitter = new Emitter<GroupChange>();
+  /** Gateways added, removed, or changing state. */
+  readonly onDidChange: Event<GroupChange> = this.changeEmitter.event;
+
+  /** The spec `makeGateway()` uses when given none. */
+  defaultSpec = 'popen';
+
+  constructor(
+    readonly name = 'default',
+    private readonly options: GatewayOptions = {},
+  ) {}
+
+  /** Start a gateway from a spec (a string or a parsed spec) and add it to this group. */
+  async makeGateway(spec: string | GatewaySpec = this.defaultSpec): Promise<Gateway> {
+    let parsed = typeof spec === 'string' ? parseSpec(spec) : spec;
+    const id = parsed.id ?? this.allocateId();
+    if (parsed.id !== undefined && (this.gateways.has(id) || this.reserved.has(id))) {
+      throw new ExecnetError(`a gateway with id '${id}' already exists in group '${this.name}'`);
+    }
+    parsed = withId(parsed, id);
+    this.reserved.add(id);
+    let gateway: Gateway;
+    try {
+      gateway = await Gateway.start(parsed, id, this.options);
+    } finally {
+      this.reserved.delete(id);
+    }
+    this.gateways.set(id, gateway);
+    gateway.onDidChangeState((state) => {
+      this.changeEmitter.fire({ kind: 'state', gateway, state });
+      if (state === 'dead') {
+        this.remove(gateway);
+      }
+    });
+    this.changeEmitter.fire({ kind: 'added', gateway });
+    return gateway;
+  }
+
+  /** The gateway with this id, if it is in the group. */
+  get(id: string): Gateway | undefined {
+    return this.gateways.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.gateways.has(id);
+  }
+
+  get size(): number {
+    return this.gateways.size;
+  }
+
+  [Symbol.iterator](): Iterator<Gateway> {
+    return [...this.gateways.values()][Symbol.iterator]();
+  }
+
+  toString(): string {
+    return `<Group ${this.name} [${[...this.gateways.keys()].join(', ')}]>`;
+  }
+
+  /** Run the same code on every gateway of the group. */
+  remoteExec(source: RemoteSource, kwargs?: Readonly<Record<string, unknown>>): MultiChannel {
+    return new MultiChannel([...this].map((gateway) => gateway.remoteExec(source, kwargs)));
+  }
+
+  /**
+   * End every gateway: ask each to exit, then kill those still running after `timeout`
+   * seconds. Resolves when all are gone.
+   */
+  async terminate(timeout: number = DEFAULT_TERMINATE_TIMEOUT): Promise<void> {
+    const all = [...this];
+    await Promise.all(all.map((gateway) => gateway.terminate(timeout)));
+    for (const gateway of all) {
+      this.remove(gateway);
+    }
+  }
+
+  private remove(gateway: Gateway): void {
+    if (this.gateways.get(gateway.id) === gateway) {
+      this.gateways.delete(gateway.id);
+      this.changeEmitter.fire({ kind: 'removed', gateway });
+    }
+  }
+
+  private allocateId(): string {
+    for (;;) {
+      const id = `gw${this.nextIndex++}`;
+      if (!this.gateways.has(id) && !this.reserved.has(id)) {
+        return id;
+      }
+    }
+  }
+}
+
+/** Channels of one remoteExec on many gateways, handled together. */
+export class MultiChannel implements Iterable<Channel> {
+  constructor(readonly channels: readonly Channel[]) {}
+
+  [Symbol.iterator](): Iterator<Channel> {
+    return this.channels[Symbol.iterator]();
+  }
+
+  get length(): number {
+    return this.channels.length;
+  }
+
+  /** Send the same value on every channel. */
+  async send(item: unknown): Promise<void> {
+    await Promise.all(this.channels.map((channel) => channel.send(item)));
+  }
+
+  /** One item from each channel, in channel order. */
+  receiveEach(timeout?: number): Promise<unknown[]> {
+    return Promise.all(this.channels.map((channel) => channel.receive(timeout)));
+  }
+
+  /** Wait until every channel is closed; rejects with the first remote error. */
+  async waitClose(timeout?: number): Promise<void> {
+    const results = await Promise.allSettled(
+      this.channels.map((channel) => channel.waitClose(timeout)),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      throw failed.reason;
+    }
+  }
+
+  /**
+   * Items of all channels as they arrive, each as `[channel, item]`; a channel that closes
+   * yields `[channel, endmarker]` once if an endmarker is given. Ends when all are closed.
+   */
+  async *receiveQueue(...endmarker: [] | [unknown]): AsyncGenerator<[Channel, unknown]> {
+    const pending: Array<[Channel, unknown]> = [];
+    let wake: (() => void) | undefined;
+    let open = this.channels.length;
+    for (const channel of this.channels) {
+      channel.setCallback((item) => {
+        if (item === CLOSED) {
+          open--;
+          if (endmarker.length > 0) {
+            pending.push([channel, endmarker[0]]);
+          }
+        } else {
+          pending.push([channel, item]);
+        }
+        wake?.();
+      }, CLOSED);
+    }
+    while (open > 0 || pending.length > 0) {
+      if (pending.length === 0) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        continue;
+      }
+      yield pending.shift() as [Channel, unknown];
+    }
+  }
+}
+
+const CLOSED = Symbol('closed');

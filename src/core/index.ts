@@ -1,0 +1,34 @@
+// The engine's public API: what the editor, the CLI and users' scripts import.
+
+import { Group } from './group';
+import type { Gateway } from './gateway';
+import type { GatewaySpec } from './spec';
+
+export { Channel } from './channel';
+export type { ChannelOrigin, ChannelOutput, ChannelState, OutputStream } from './channel';
+export * from './errors';
+export { Emitter } from './events';
+export type { Disposable, Event } from './events';
+export { DEFAULT_TERMINATE_TIMEOUT, Gateway } from './gateway';
+export type {
+  GatewayOptions,
+  GatewayOutput,
+  GatewayState,
+  RemoteInfo,
+  RemoteSource,
+  RemoteStatus,
+} from './gateway';
+export { Group, MultiChannel } from './group';
+export type { GroupChange } from './group';
+export { Complex, dumps, FrozenSet, loads, Tuple } from './serializer';
+export { formatSpec, parseSpec, validateSpec } from './spec';
+export type { GatewaySpec } from './spec';
+export { setTraceSink } from './trace';
+
+/** The group `makeGateway()` adds to, like execnet's `default_group`. */
+export const defaultGroup = new Group('default');
+
+/** Start a gateway in the default group: `await makeGateway('popen//python=python3.12')`. */
+export function makeGateway(spec?: string | GatewaySpec): Promise<Gateway> {
+  return defaultGroup.makeGateway(spec);
+}

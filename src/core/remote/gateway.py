@@ -1,0 +1,979 @@
+# The remote half of a gateway: frames in and out over the protocol fds, channels, and the
+# executor that runs remote_exec code. Runs on CPython 3.6+ with nothing but the standard
+# library. It is not imported: the local side sends CONFIG, codec.py and this file as one source
+# that the bootstrap line exec()s, so names here share one namespace with codec.py.
+# Invariant: only the reader thread dispatches incoming frames; any thread may send.
+
+import collections
+import os
+import signal
+import struct
+import sys
+import threading
+import time
+
+PROTOCOL_VERSION = 1
+MAX_PAYLOAD = 1 << 30
+_HEADER = struct.Struct(">BII")
+
+(HELLO, STATUS, RECONFIGURE, GATEWAY_TERMINATE, CHANNEL_EXEC, CHANNEL_DATA, CHANNEL_CLOSE,
+ CHANNEL_CLOSE_ERROR, CHANNEL_LAST_MESSAGE, STDOUT, STDERR, INTERRUPT, TRACE) = range(13)
+
+_OWN_FILENAME = "<execnet-remote>"
+_builtin_TimeoutError = TimeoutError
+
+
+class RemoteError(Exception):
+    """The other side closed the channel with an error (for us: the local side's message)."""
+
+    def __init__(self, formatted):
+        Exception.__init__(self, formatted)
+        self.formatted = formatted
+
+    def __str__(self):
+        return self.formatted
+
+    def __repr__(self):
+        return "%s: %s" % (self.__class__.__name__, self.formatted)
+
+
+class TimeoutError(_builtin_TimeoutError):  # noqa: A001 - execnet's name, still a builtin subclass
+    """A receive() or waitclose() ran out of time; the channel stays usable."""
+
+
+class _EndMarker(object):
+    def __repr__(self):
+        return "<end of channel>"
+
+
+ENDMARKER = _EndMarker()
+NO_ENDMARKER = object()
+
+
+# ---------------------------------------------------------------------------------------------
+# tracing (EXECNET_DEBUG=1: a file per process, =2: the original stderr)
+
+class _Tracer(object):
+    def __init__(self, level, errfd):
+        self._level = level
+        self._fd = None
+        if level == 1:
+            import tempfile
+            path = os.path.join(tempfile.gettempdir(), "execnet-debug-%d" % os.getpid())
+            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        elif level == 2:
+            self._fd = errfd
+
+    def __call__(self, *msg):
+        if self._fd is None:
+            return
+        line = "[%s remote %d] %s\n" % (time.strftime("%H:%M:%S"), os.getpid(), " ".join(map(str, msg)))
+        try:
+            os.write(self._fd, line.encode("utf-8", "replace"))
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------------------------------------
+# writing frames
+
+class _FrameWriter(object):
+    """Writes frames to the protocol fd from any thread, in order.
+
+    A sender appends to a queue and, if no other thread is writing, drains the queue itself, so a
+    lone sender pays one write per frame with no thread hand-off, while concurrent senders are
+    combined into one write. Past _BACKLOG queued frames a sender waits its turn (backpressure).
+    """
+
+    _BACKLOG = 64
+
+    def __init__(self, fd):
+        self._fd = fd
+        self._queue = collections.deque()
+        self._lock = threading.Lock()
+        self.error = None
+
+    def send(self, msgtype, channel_id, payload=b""):
+        if self.error is not None:
+            raise OSError("gateway connection lost: %s" % (self.error,))
+        queue = self._queue
+        if len(payload) > 65536:
+            queue.append(_HEADER.pack(msgtype, channel_id, len(payload)))
+            queue.append(payload)
+        else:
+            queue.append(_HEADER.pack(msgtype, channel_id, len(payload)) + payload)
+        lock = self._lock
+        if len(queue) > self._BACKLOG:
+            lock.acquire()
+            self._drain()
+        while queue and lock.acquire(False):
+            self._drain()
+
+    def _drain(self):
+        # called with the lock held; releases it
+        queue = self._queue
+        popleft = queue.popleft
+        try:
+            while queue:
+                parts = [popleft()]
+                size = len(parts[0])
+                while queue and size < 262144:
+                    part = popleft()
+                    parts.append(part)
+                    size += len(part)
+                self._writeall(parts)
+        except OSError as exc:
+            self.error = exc
+            queue.clear()
+            raise
+        finally:
+            self._lock.release()
+
+    def _writeall(self, parts):
+        fd = self._fd
+        if len(parts) == 1:
+            data = parts[0]
+        elif len(parts) < 8 and sum(len(p) for p in parts) < 65536:
+            data = b"".join(parts)
+        else:
+            data = None
+        if data is not None:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            return
+        pending = [memoryview(p) for p in parts]
+        while pending:
+            written = os.writev(fd, pending[:512])
+            while written:
+                first = pending[0]
+                if written >= len(first):
+                    written -= len(first)
+                    pending.pop(0)
+                else:
+                    pending[0] = first[written:]
+                    written = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# channels
+
+class Channel(object):
+    """execnet's Channel: a bidirectional pipe of values between the two sides."""
+
+    RemoteError = RemoteError
+    TimeoutError = TimeoutError
+
+    def __init__(self, gateway, id):
+        self.gateway = gateway
+        self.id = id
+        self._items = collections.deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._closed = False          # no more sending: closed here or by the other side
+        self._receiveclosed = threading.Event()   # nothing more will arrive
+        self._remoteerrors = []
+        self._executing = False
+        self._callback = None         # (callback, endmarker) once setcallback() was called
+        self._callback_mode = False
+
+    def __repr__(self):
+        flag = self.isclosed() and "closed" or "open"
+        return "<Channel id=%d %s>" % (self.id, flag)
+
+    def isclosed(self):
+        """Return True if the channel is closed. A closed channel may still hold items."""
+        return self._closed
+
+    def send(self, item):
+        """Send item to the other side; OSError if the channel is closed."""
+        if self._closed:
+            raise OSError("cannot send to %r" % (self,))
+        self.gateway._send(CHANNEL_DATA, self.id, self.gateway._dumps(item))
+
+    def receive(self, timeout=None):
+        """Receive the next item; EOFError after the other side closed, RemoteError if it
+        closed with an error, channel.TimeoutError when timeout seconds pass."""
+        if self._callback_mode:
+            raise OSError("cannot receive(), channel has receiver callback")
+        cond = self._cond
+        with cond:
+            items = self._items
+            if not items:
+                if timeout is None:
+                    while not items:
+                        cond.wait()
+                else:
+                    deadline = time.monotonic() + timeout
+                    while not items:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            raise self.TimeoutError("no item after %r seconds" % (timeout,))
+                        cond.wait(remaining)
+            item = items[0]
+            if item is ENDMARKER:
+                raise self._getremoteerror() or EOFError()
+            items.popleft()
+            return item
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return self.receive()
+        except EOFError:
+            raise StopIteration
+
+    next = __next__
+
+    def setcallback(self, callback, endmarker=NO_ENDMARKER):
+        """Call callback(item) for every item (the queued ones at once, the rest in the
+        receiver thread); receive() is refused afterwards. When the channel closes, the
+        callback gets endmarker if one was given."""
+        with self.gateway._receivelock:
+            if self._callback_mode:
+                raise OSError("%r has callback already registered" % (self,))
+            self._callback_mode = True
+            with self._cond:
+                queued = list(self._items)
+                self._items.clear()
+            for item in queued:
+                if item is ENDMARKER:
+                    self._items.append(ENDMARKER)
+                    if endmarker is not NO_ENDMARKER:
+                        callback(endmarker)
+                    return
+                callback(item)
+            self._callback = (callback, endmarker)
+
+    def makefile(self, mode="w", proxyclose=False):
+        """A file-like object on the channel: 'w' sends each write, 'r' reads sent data."""
+        if mode == "w":
+            return ChannelFileWrite(self, proxyclose)
+        if mode == "r":
+            return ChannelFileRead(self, proxyclose)
+        raise ValueError("mode %r not available" % (mode,))
+
+    def close(self, error=None):
+        """Close the channel, optionally with an error message for the other side.
+        A channel tied to a running remote_exec closes when the code returns."""
+        if self._executing:
+            raise OSError("cannot explicitly close channel within remote_exec")
+        if self._closed:
+            return
+        if error is not None:
+            self.gateway._send(CHANNEL_CLOSE_ERROR, self.id, self.gateway._dumps(str(error)))
+        else:
+            self.gateway._send(CHANNEL_CLOSE, self.id)
+        self.gateway._local_close(self.id, sendonly=False)
+
+    def waitclose(self, timeout=None):
+        """Wait until nothing more will arrive; re-raise the other side's error if any."""
+        if not self._receiveclosed.wait(timeout):
+            raise self.TimeoutError("Timeout after %r seconds" % (timeout,))
+        error = self._getremoteerror()
+        if error:
+            raise error
+
+    def _getremoteerror(self):
+        if self._remoteerrors:
+            return self._remoteerrors[0]
+        return None
+
+    # called from the reader thread
+    def _deliver(self, item):
+        callback = self._callback
+        if callback is not None:
+            callback[0](item)
+            return
+        with self._cond:
+            self._items.append(item)
+            self._cond.notify()
+
+    def _mark_closed(self, error, sendonly):
+        if error is not None:
+            self._remoteerrors.append(error)
+        if not sendonly:
+            self._closed = True
+        if self._receiveclosed.is_set():
+            return
+        with self._cond:
+            self._items.append(ENDMARKER)
+            self._cond.notify_all()
+        self._receiveclosed.set()
+        callback = self._callback
+        if callback is not None and callback[1] is not NO_ENDMARKER:
+            callback[0](callback[1])
+
+
+class ChannelFile(object):
+    def __init__(self, channel, proxyclose=True):
+        self.channel = channel
+        self._proxyclose = proxyclose
+
+    def isatty(self):
+        return False
+
+    def close(self):
+        if self._proxyclose:
+            self.channel.close()
+
+    def __repr__(self):
+        state = self.channel.isclosed() and "closed" or "open"
+        return "<ChannelFile %d %s>" % (self.channel.id, state)
+
+
+class ChannelFileWrite(ChannelFile):
+    def write(self, out):
+        self.channel.send(out)
+
+    def flush(self):
+        pass
+
+
+class ChannelFileRead(ChannelFile):
+    def __init__(self, channel, proxyclose=True):
+        ChannelFile.__init__(self, channel, proxyclose)
+        self._buffer = None
+
+    def read(self, n):
+        try:
+            if self._buffer is None:
+                self._buffer = self.channel.receive()
+            while len(self._buffer) < n:
+                self._buffer += self.channel.receive()
+        except EOFError:
+            self.close()
+        if self._buffer is None:
+            ret = ""
+        else:
+            ret = self._buffer[:n]
+            self._buffer = self._buffer[n:]
+        return ret
+
+    def readline(self):
+        if self._buffer is not None:
+            i = self._buffer.find("\n")
+            if i != -1:
+                return self.read(i + 1)
+            line = self.read(len(self._buffer) + 1)
+        else:
+            line = self.read(1)
+        while line and line[-1] != "\n":
+            c = self.read(1)
+            if not c:
+                break
+            line += c
+        return line
+
+
+# ---------------------------------------------------------------------------------------------
+# the remote's stdout/stderr
+
+class _ExecContext(threading.local):
+    channel_id = 0
+
+
+class _StreamBytes(object):
+    """sys.stdout.buffer: raw bytes, sent as output frames of the current exec."""
+
+    def __init__(self, gateway, msgtype, fd):
+        self._gateway = gateway
+        self._msgtype = msgtype
+        self._fd = fd
+
+    def write(self, data):
+        data = bytes(data)
+        if data:
+            self._gateway._send_output(self._msgtype, data)
+        return len(data)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        pass
+
+    def fileno(self):
+        return self._fd
+
+    def isatty(self):
+        return False
+
+    def writable(self):
+        return True
+
+    def readable(self):
+        return False
+
+    @property
+    def closed(self):
+        return False
+
+
+class _StreamText(object):
+    """sys.stdout / sys.stderr: text sent as output frames attributed to the running exec."""
+
+    encoding = "utf-8"
+    errors = "surrogateescape"
+    newlines = None
+    line_buffering = True
+
+    def __init__(self, gateway, msgtype, fd, name):
+        self.buffer = _StreamBytes(gateway, msgtype, fd)
+        self.name = name
+        self._send = gateway._send_output
+        self._msgtype = msgtype
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError("write() argument must be str, not %s" % type(text).__name__)
+        if text:
+            self._send(self._msgtype, text.encode("utf-8", "surrogateescape"))
+        return len(text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        pass
+
+    def fileno(self):
+        return self.buffer.fileno()
+
+    def isatty(self):
+        return False
+
+    def writable(self):
+        return True
+
+    def readable(self):
+        return False
+
+    def seekable(self):
+        return False
+
+    @property
+    def closed(self):
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# the gateway
+
+class _ExecTask(object):
+    __slots__ = ("channel", "request", "thread_id", "is_main")
+
+    def __init__(self, channel, request):
+        self.channel = channel
+        self.request = request
+        self.thread_id = None
+        self.is_main = False
+
+
+class RemoteGateway(object):
+    """The remote end of one gateway. `channel.gateway` in remote code is this object."""
+
+    _startcount = 2
+
+    def __init__(self, config, rfd, wfd, errfd):
+        self.id = config.get("id") or "gw"
+        self.execmodel = config.get("execmodel") or "thread"
+        self._trace = _Tracer(config.get("debug") or 0, errfd)
+        self._rfd = rfd
+        self._writer = _FrameWriter(wfd)
+        self._channels = {}
+        self._channels_lock = threading.Lock()
+        self._nextid = 2
+        self._receivelock = threading.RLock()
+        self._dumps, self._loads = make_codec(Channel, self._getchannel)
+        self._context = _ExecContext()
+        self._running = []            # _ExecTask, in start order
+        self._running_cond = threading.Condition()
+        self._main_queue = collections.deque()
+        self._main_cond = threading.Condition()
+        self._main_idle = False
+        self._main_running = None     # the _ExecTask the main thread runs, if any
+        self._sigint_target = None    # channel id an INTERRUPT asked the main thread to stop
+        self._terminating = False
+
+    def __repr__(self):
+        return "<RemoteGateway %s pid=%d>" % (self.id, os.getpid())
+
+    # -- channels ------------------------------------------------------------------------
+
+    def newchannel(self):
+        """A new channel of this gateway (even ids: the local side allocates odd ones)."""
+        with self._channels_lock:
+            cid = self._nextid
+            self._nextid += 2
+            channel = self._channels[cid] = Channel(self, cid)
+        return channel
+
+    def _getchannel(self, cid):
+        channel = self._channels.get(cid)
+        if channel is None:
+            with self._channels_lock:
+                channel = self._channels.get(cid)
+                if channel is None:
+                    channel = self._channels[cid] = Channel(self, cid)
+        return channel
+
+    def _local_close(self, cid, error=None, sendonly=False):
+        channel = self._channels.get(cid)
+        if channel is None:
+            return
+        if not sendonly:
+            self._channels.pop(cid, None)
+        channel._mark_closed(error, sendonly)
+
+    # -- sending -------------------------------------------------------------------------
+
+    def _send(self, msgtype, cid, payload=b""):
+        self._writer.send(msgtype, cid, payload)
+
+    def _send_output(self, msgtype, data):
+        try:
+            self._writer.send(msgtype, self._context.channel_id, data)
+        except OSError:
+            pass
+
+    # -- receiving -----------------------------------------------------------------------
+
+    def _reader(self):
+        """Reader thread: parse frames from the protocol fd and dispatch them."""
+        fd = self._rfd
+        read = os.read
+        unpack_from = _HEADER.unpack_from
+        buf = bytearray()
+        reason = "EOF"
+        try:
+            while True:
+                data = read(fd, 262144)
+                if not data:
+                    if buf:
+                        reason = "truncated frame"
+                    break
+                buf += data
+                pos = 0
+                end = len(buf)
+                while end - pos >= 9:
+                    msgtype, cid, size = unpack_from(buf, pos)
+                    if size > MAX_PAYLOAD:
+                        raise DataFormatError("frame of %d bytes exceeds the limit" % size)
+                    start = pos + 9
+                    stop = start + size
+                    if stop > end:
+                        if size > 262144:
+                            payload = self._read_large(buf, start, size)
+                            if payload is None:
+                                reason = "truncated frame"
+                                return
+                            pos = end = 0
+                            del buf[:]
+                            self._dispatch(msgtype, cid, payload)
+                            if self._terminating:
+                                return
+                        break
+                    self._dispatch(msgtype, cid, bytes(buf[start:stop]))
+                    if self._terminating:
+                        return
+                    pos = stop
+                if pos:
+                    del buf[:pos]
+        except Exception as exc:
+            reason = "%s: %s" % (type(exc).__name__, exc)
+            self._trace("reader failed:", reason)
+        finally:
+            if not self._terminating:
+                self._trace("connection lost:", reason)
+                self._on_lost_connection()
+
+    def _read_large(self, buf, start, size):
+        payload = bytearray(size)
+        have = len(buf) - start
+        payload[:have] = buf[start:]
+        view = memoryview(payload)
+        fd = self._rfd
+        readinto = getattr(os, "readv", None)
+        while have < size:
+            if readinto is not None:
+                n = readinto(fd, [view[have:]])
+            else:
+                chunk = os.read(fd, size - have)
+                n = len(chunk)
+                view[have:have + n] = chunk
+            if not n:
+                return None
+            have += n
+        return payload
+
+    def _dispatch(self, msgtype, cid, payload):
+        if msgtype == CHANNEL_DATA:
+            channel = self._channels.get(cid) or self._getchannel(cid)
+            item = self._loads(payload)
+            with self._receivelock:
+                try:
+                    channel._deliver(item)
+                except Exception as exc:
+                    self._callback_failed(channel, exc)
+        elif msgtype == CHANNEL_EXEC:
+            self._schedule(self._getchannel(cid), self._loads(payload))
+        elif msgtype == CHANNEL_CLOSE:
+            with self._receivelock:
+                self._local_close(cid)
+        elif msgtype == CHANNEL_CLOSE_ERROR:
+            error = self._loads(payload)
+            if isinstance(error, dict):
+                error = error.get("traceback") or error.get("message") or ""
+            with self._receivelock:
+                self._local_close(cid, RemoteError(str(error)))
+        elif msgtype == CHANNEL_LAST_MESSAGE:
+            with self._receivelock:
+                self._local_close(cid, sendonly=True)
+        elif msgtype == STATUS:
+            self._send(CHANNEL_DATA, cid, self._dumps(self._status()))
+            self._send(CHANNEL_CLOSE, cid)
+        elif msgtype == INTERRUPT:
+            self._interrupt(cid)
+        elif msgtype == RECONFIGURE:
+            pass
+        elif msgtype == GATEWAY_TERMINATE:
+            self._terminate()
+        else:
+            raise DataFormatError("unknown message type %d" % msgtype)
+
+    def _callback_failed(self, channel, exc):
+        import traceback
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self._trace("exception during callback:", text)
+        try:
+            self._send(CHANNEL_CLOSE_ERROR, channel.id, self._dumps(text))
+        except OSError:
+            pass
+        self._local_close(channel.id, RemoteError(text))
+
+    def _status(self):
+        with self._running_cond:
+            executing = len(self._running)
+        return {
+            "numchannels": len(self._channels),
+            "numexecuting": executing,
+            "execmodel": self.execmodel,
+            "pid": os.getpid(),
+        }
+
+    # -- executing -----------------------------------------------------------------------
+
+    def _schedule(self, channel, request):
+        task = _ExecTask(channel, request)
+        channel._executing = True
+        with self._main_cond:
+            if self.execmodel == "main_thread_only" or self._main_idle:
+                self._main_idle = False
+                self._main_queue.append(task)
+                self._main_cond.notify()
+                return
+        thread = threading.Thread(target=self._run_task, args=(task,), name="exec-%d" % channel.id)
+        thread.daemon = True
+        thread.start()
+
+    def serve_main(self):
+        """Run execs in the main thread (GUI loops and signals want it) until terminated."""
+        cond = self._main_cond
+        queue = self._main_queue
+        while True:
+            with cond:
+                while not queue:
+                    self._main_idle = True
+                    cond.wait()
+                task = queue.popleft()
+            task.is_main = True
+            self._main_running = task
+            try:
+                self._run_task(task)
+            finally:
+                self._main_running = None
+
+    def _run_task(self, task):
+        channel = task.channel
+        task.thread_id = threading.get_ident()
+        context = self._context
+        context.channel_id = channel.id
+        with self._running_cond:
+            self._running.append(task)
+        self._trace("exec start on channel", channel.id)
+        try:
+            self._execute(channel, task.request)
+        except BaseException:
+            info = _error_info(*sys.exc_info())
+            channel._executing = False
+            self._trace("exec failed on channel", channel.id, info["type"])
+            if info["type"] == "SystemExit" and info["exit_code"] == 0:
+                self._close_exec_channel(channel, None)
+            else:
+                self._close_exec_channel(channel, info)
+        else:
+            channel._executing = False
+            self._close_exec_channel(channel, None)
+        finally:
+            context.channel_id = 0
+            with self._running_cond:
+                self._running.remove(task)
+                self._running_cond.notify_all()
+
+    def _execute(self, channel, request):
+        if request.get("module"):
+            source, filename = _module_source(request["module"])
+        else:
+            source = request.get("source") or ""
+            filename = request.get("filename") or "<remote exec>"
+        if filename[:1] != "<" or request.get("filename"):
+            import linecache
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        code = compile(source, filename, "exec", dont_inherit=True)
+        namespace = {"channel": channel, "__name__": "__channelexec__", "__file__": filename}
+        exec(code, namespace)
+        call = request.get("call")
+        if call:
+            function = namespace.get(call)
+            if function is None:
+                raise NameError("remote_exec: %r is not defined in the source" % (call,))
+            function(channel, **(request.get("kwargs") or {}))
+
+    def _close_exec_channel(self, channel, error_info):
+        if channel._closed:
+            return
+        try:
+            if error_info is None:
+                self._send(CHANNEL_CLOSE, channel.id)
+            else:
+                self._send(CHANNEL_CLOSE_ERROR, channel.id, self._dumps(error_info))
+        except OSError:
+            pass
+        with self._receivelock:
+            self._local_close(channel.id, sendonly=False)
+
+    def _interrupt(self, cid):
+        with self._running_cond:
+            task = None
+            for candidate in self._running:
+                if candidate.channel.id == cid:
+                    task = candidate
+        if task is None:
+            return
+        self._trace("interrupt exec on channel", cid)
+        if task.is_main:
+            self._sigint_target = cid
+            os.kill(os.getpid(), signal.SIGINT)
+        else:
+            import ctypes
+            tid = ctypes.c_ulong(task.thread_id) if sys.version_info >= (3, 7) else ctypes.c_long(task.thread_id)
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(tid, ctypes.py_object(KeyboardInterrupt))
+
+    def _on_sigint(self, signum, frame):
+        # Only an interrupt we asked for, aimed at the exec running in the main thread, raises.
+        target, self._sigint_target = self._sigint_target, None
+        running = self._main_running
+        if target is not None and running is not None and running.channel.id == target:
+            raise KeyboardInterrupt()
+
+    def _fd_owner(self):
+        """The exec that fd-level output (os.write, subprocesses) is attributed to."""
+        running = self._running
+        if running:
+            try:
+                return running[-1].channel.id
+            except IndexError:
+                pass
+        return 0
+
+    # -- ending --------------------------------------------------------------------------
+
+    def _close_all_channels(self):
+        with self._receivelock:
+            for cid in list(self._channels):
+                self._local_close(cid)
+
+    def _terminate(self):
+        """GATEWAY_TERMINATE: close every channel (blocked receives raise EOFError), wait for
+        running execs to return, then exit. The local side kills us if that takes too long."""
+        self._terminating = True
+        self._trace("terminate requested")
+        self._close_all_channels()
+        with self._running_cond:
+            while self._running:
+                self._running_cond.wait()
+        self._exit(0)
+
+    def _on_lost_connection(self):
+        """The local side is gone: nobody can receive results. Give execs a moment, then go."""
+        self._terminating = True
+        self._close_all_channels()
+        deadline = time.monotonic() + 1.0
+        with self._running_cond:
+            while self._running and time.monotonic() < deadline:
+                self._running_cond.wait(deadline - time.monotonic())
+        self._exit(0)
+
+    def _exit(self, status):
+        _restore_output_fds()
+        for thread in _output_threads:
+            thread.join(0.2)
+        try:
+            # popen gateways lead their own process group: take what remote code started along
+            if os.getpgrp() == os.getpid():
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                os.killpg(os.getpgrp(), signal.SIGTERM)
+        except OSError:
+            pass
+        self._trace("exit", status)
+        os._exit(status)
+
+
+def _error_info(exc_type, exc, tb):
+    import traceback
+    while tb is not None and tb.tb_frame.f_code.co_filename == _OWN_FILENAME:
+        tb = tb.tb_next
+    text = "".join(traceback.format_exception(exc_type, exc, tb))
+    frames = [[f[0], f[1], f[2]] for f in traceback.extract_tb(tb)]
+    if isinstance(exc, SyntaxError) and exc.filename:
+        frames.append([exc.filename, exc.lineno or 0, "<module>"])
+    exit_code = None
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        exit_code = 0 if code is None else code if isinstance(code, int) else 1
+    return {
+        "type": exc_type.__name__,
+        "message": str(exc),
+        "traceback": text,
+        "frames": frames,
+        "exit_code": exit_code,
+    }
+
+
+def _module_source(name):
+    import importlib.util
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError("no module named %r on the remote sys.path" % (name,), name=name)
+    source = spec.loader.get_source(name)
+    if source is None:
+        raise ImportError("module %r has no source to run" % (name,), name=name)
+    return source, spec.origin or name
+
+
+# ---------------------------------------------------------------------------------------------
+# start-up
+
+_output_threads = []
+_saved_fds = {}
+
+
+def _pump_output(gateway, fd, msgtype):
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            return
+        if not data:
+            return
+        try:
+            gateway._send(msgtype, gateway._fd_owner(), data)
+        except OSError:
+            return
+
+
+def _restore_output_fds():
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        try:
+            os.dup2(devnull, fd)
+        except OSError:
+            pass
+    os.close(devnull)
+
+
+def _apply_config(config):
+    if config.get("nice"):
+        os.nice(int(config["nice"]))
+    env = config.get("env") or {}
+    for name, value in env.items():
+        os.environ[name] = value
+    if "PYTHONPATH" in env:
+        # the interpreter read PYTHONPATH before we set it: do what it would have done
+        entries = [p for p in env["PYTHONPATH"].split(os.pathsep) if p]
+        sys.path[1:1] = [p for p in entries if p not in sys.path]
+    if config.get("dont_write_bytecode"):
+        sys.dont_write_bytecode = True
+    chdir = config.get("chdir")
+    if chdir:
+        chdir = os.path.expanduser(chdir)
+        if not os.path.isdir(chdir):
+            os.makedirs(chdir)
+        os.chdir(chdir)
+    model = config.get("execmodel") or "thread"
+    if model in ("eventlet", "gevent"):
+        __import__(model)
+
+
+def _hello_info(config):
+    import platform
+    import socket
+    return {
+        "protocol": PROTOCOL_VERSION,
+        "executable": sys.executable,
+        "version": list(sys.version_info[:3]),
+        "version_string": sys.version,
+        "implementation": platform.python_implementation(),
+        "platform": sys.platform,
+        "pid": os.getpid(),
+        "cwd": os.getcwd(),
+        "hostname": socket.gethostname(),
+        "execmodel": config.get("execmodel") or "thread",
+    }
+
+
+def _main(config):
+    # Move the protocol off fds 0/1 so that nothing remote code does with them can corrupt it.
+    rfd = os.dup(0)
+    wfd = os.dup(1)
+    errfd = os.dup(2)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    dumps_hello = make_codec()[0]
+    try:
+        _apply_config(config)
+        hello = _hello_info(config)
+    except Exception as exc:
+        message = "%s: %s" % (type(exc).__name__, exc)
+        payload = dumps_hello({"error": message})
+        os.write(wfd, _HEADER.pack(HELLO, 0, len(payload)) + payload)
+        os._exit(1)
+
+    gateway = RemoteGateway(config, rfd, wfd, errfd)
+    for fd, msgtype, name in ((1, STDOUT, "<stdout>"), (2, STDERR, "<stderr>")):
+        r, w = os.pipe()
+        os.dup2(w, fd)
+        os.close(w)
+        thread = threading.Thread(target=_pump_output, args=(gateway, r, msgtype), name="output-%d" % fd)
+        thread.daemon = True
+        thread.start()
+        _output_threads.append(thread)
+    sys.stdout = _StreamText(gateway, STDOUT, 1, name="<stdout>")
+    sys.stderr = _StreamText(gateway, STDERR, 2, name="<stderr>")
+    sys.stdin = open(os.devnull)
+    signal.signal(signal.SIGINT, gateway._on_sigint)
+
+    gateway._send(HELLO, 0, gateway._dumps(hello))
+    reader = threading.Thread(target=gateway._reader, name="reader")
+    reader.daemon = True
+    reader.start()
+    gateway._trace("gateway up", hello["executable"], hello["version"])
+    gateway.serve_main()
+
+
+_main(CONFIG)  # noqa: F821 - CONFIG is prepended by the local side

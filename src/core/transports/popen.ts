@@ -1,0 +1,107 @@
+// popen: a local Python child process, talking over its stdin/stdout. The child leads its own
+// process group so that terminate() can take down everything remote code started, and so that
+// a Ctrl-C in the local terminal does not reach it.
+
+import { spawn } from 'node:child_process';
+import type { GatewaySpec } from '../spec';
+import type { Transport, TransportExit } from './transport';
+
+/** Process groups of live children, killed if the Node process exits without terminating them. */
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) {
+    return;
+  }
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const pgid of liveGroups) {
+      killGroup(pgid);
+    }
+  });
+}
+
+function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    // ESRCH: the group is already gone
+  }
+}
+
+/** The interpreter used when a spec names none: `EXECNET_PYTHON`, else `python3`. */
+export function defaultPythonCommand(): string[] {
+  return [process.env.EXECNET_PYTHON || 'python3'];
+}
+
+export function openPopen(spec: GatewaySpec, bootstrapLine: string): Transport {
+  const argv = spec.python && spec.python.length > 0 ? [...spec.python] : defaultPythonCommand();
+  const args = argv.slice(1);
+  if (spec.dontWriteBytecode) {
+    args.push('-B');
+  }
+  args.push('-c', bootstrapLine);
+  const child = spawn(argv[0], args, {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...process.env, ...spec.env },
+    windowsHide: true,
+  });
+  const pid = child.pid;
+  if (pid !== undefined) {
+    installExitHook();
+    liveGroups.add(pid);
+  }
+  const exited = new Promise<TransportExit>((resolve) => {
+    let spawnError: Error | undefined;
+    child.once('error', (error) => {
+      spawnError = error;
+      // a child that never started emits no 'close'
+      if (pid === undefined) {
+        resolve({ code: null, signal: null, error });
+      }
+    });
+    child.once('close', (code, signal) => {
+      if (pid !== undefined) {
+        // the interpreter is gone; take down anything it left running in its group
+        killGroup(pid);
+        liveGroups.delete(pid);
+      }
+      resolve({ code, signal, error: spawnError });
+    });
+  });
+  // Writes to a child that died raise EPIPE on the stream; the gateway learns of the death
+  // from `exited`, so these errors carry no news.
+  child.stdin.on('error', () => undefined);
+  child.stdout.on('error', () => undefined);
+  child.stderr.on('error', () => undefined);
+
+  const pipes = [child.stdin, child.stdout, child.stderr] as unknown as Array<{
+    ref?: () => void;
+    unref?: () => void;
+  }>;
+  return {
+    description: `popen ${argv.join(' ')}${pid !== undefined ? ` (pid ${pid})` : ''}`,
+    input: child.stdin,
+    output: child.stdout,
+    stderr: child.stderr,
+    pid,
+    exited,
+    kill: () => {
+      if (pid !== undefined) {
+        killGroup(pid);
+      }
+    },
+    setKeepAlive: (keepAlive) => {
+      for (const pipe of pipes) {
+        (keepAlive ? pipe.ref : pipe.unref)?.call(pipe);
+      }
+      if (keepAlive) {
+        child.ref();
+      } else {
+        child.unref();
+      }
+    },
+  };
+}

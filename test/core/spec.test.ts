@@ -1,0 +1,621 @@
+// Gateway spec parsing: execnet's forms parse into typed fields, every rejection is a SpecError
+// naming the offending item, and formatSpec round-trips.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { SpecError } from '../../src/core/errors';
+import {
+  formatSpec,
+  parseSpec,
+  SPEC_KEYS,
+  validateSpec,
+  withId,
+  type GatewaySpec,
+} from '../../src/core/spec';
+
+/** Asserts that `spec` is rejected with a SpecError whose part is `part` and whose message has every fragment. */
+function rejects(spec: string, part: string, ...fragments: string[]): void {
+  assert.throws(
+    () => parseSpec(spec),
+    (error: unknown) => {
+      assert.ok(error instanceof SpecError, `expected a SpecError, got ${String(error)}`);
+      assert.equal(error.part, part);
+      assert.ok(error.message.includes(`'${part}'`), `message names '${part}': ${error.message}`);
+      for (const fragment of fragments) {
+        assert.ok(error.message.includes(fragment), `message has '${fragment}': ${error.message}`);
+      }
+      return true;
+    },
+  );
+}
+
+const defaults = { env: {}, dontWriteBytecode: false, execmodel: 'thread' } as const;
+
+describe('valid specs', () => {
+  test('popen alone has the defaults and nothing else', () => {
+    assert.deepEqual(parseSpec('popen'), { raw: 'popen', type: 'popen', ...defaults });
+  });
+
+  test('popen with every popen option', () => {
+    const raw = 'popen//python=python3.12//chdir=x//env:NAME=v//nice=5//id=gw1';
+    assert.deepEqual(parseSpec(raw), {
+      raw,
+      type: 'popen',
+      ...defaults,
+      python: ['python3.12'],
+      chdir: 'x',
+      env: { NAME: 'v' },
+      nice: 5,
+      id: 'gw1',
+    });
+  });
+
+  test('ssh=wyvern//python=python3.3//chdir=mycache', () => {
+    const raw = 'ssh=wyvern//python=python3.3//chdir=mycache';
+    assert.deepEqual(parseSpec(raw), {
+      raw,
+      type: 'ssh',
+      ...defaults,
+      ssh: { raw: 'wyvern', host: 'wyvern', identityFiles: [], options: {}, extraArgs: [] },
+      python: ['python3.3'],
+      chdir: 'mycache',
+    });
+  });
+
+  test('socket=192.168.1.4:8888', () => {
+    assert.deepEqual(parseSpec('socket=192.168.1.4:8888').socket, {
+      host: '192.168.1.4',
+      port: 8888,
+    });
+  });
+
+  test('socket takes a bracketed IPv6 address and keeps the host without brackets', () => {
+    assert.deepEqual(parseSpec('socket=[::1]:8888').socket, { host: '::1', port: 8888 });
+  });
+
+  test('socket ports 1 and 65535 are the limits', () => {
+    assert.equal(parseSpec('socket=localhost:1').socket?.port, 1);
+    assert.equal(parseSpec('socket=localhost:65535').socket?.port, 65535);
+  });
+
+  test('bare socket with installvia leaves the address to the server started there', () => {
+    const spec = parseSpec('socket//installvia=p1//id=s1');
+    assert.equal(spec.type, 'socket');
+    assert.equal(spec.socket, undefined);
+    assert.equal(spec.installvia, 'p1');
+  });
+
+  test('vagrant_ssh=default names the machine', () => {
+    const spec = parseSpec('vagrant_ssh=default//python=python3');
+    assert.equal(spec.type, 'vagrant_ssh');
+    assert.equal(spec.vagrantSsh, 'default');
+  });
+
+  test('popen//dont_write_bytecode sets the flag', () => {
+    assert.equal(parseSpec('popen//dont_write_bytecode').dontWriteBytecode, true);
+  });
+
+  test('dont_write_bytecode=1 and =true mean the flag too, as in execnet', () => {
+    for (const value of ['1', 'true', 'True']) {
+      assert.equal(parseSpec(`popen//dont_write_bytecode=${value}`).dontWriteBytecode, true);
+    }
+  });
+
+  test('every execmodel is accepted, thread by default', () => {
+    assert.equal(parseSpec('popen').execmodel, 'thread');
+    for (const model of ['thread', 'main_thread_only', 'eventlet', 'gevent']) {
+      assert.equal(parseSpec(`popen//execmodel=${model}`).execmodel, model);
+    }
+  });
+
+  test('the type may come anywhere, as execnet allows', () => {
+    const spec = parseSpec('id=gw1//nice=3//popen');
+    assert.equal(spec.type, 'popen');
+    assert.equal(spec.id, 'gw1');
+  });
+
+  test('ids may use letters, digits, _ - and .', () => {
+    assert.equal(parseSpec('popen//id=Gw_1-a.b').id, 'Gw_1-a.b');
+  });
+
+  test('nice goes from -20 to 19, with an optional sign', () => {
+    assert.equal(parseSpec('popen//nice=-20').nice, -20);
+    assert.equal(parseSpec('popen//nice=19').nice, 19);
+    assert.equal(parseSpec('popen//nice=+5').nice, 5);
+  });
+
+  test('values are kept verbatim, spaces included', () => {
+    assert.equal(parseSpec('popen//chdir= my dir ').chdir, ' my dir ');
+  });
+
+  test('env values may contain = and may be empty', () => {
+    const spec = parseSpec('popen//env:OPTS=a=1,b=2//env:EMPTY=//env:_X9=x');
+    assert.deepEqual(spec.env, { OPTS: 'a=1,b=2', EMPTY: '', _X9: 'x' });
+  });
+
+  test('via works with popen, ssh and vagrant_ssh', () => {
+    assert.equal(parseSpec('popen//via=master//id=worker').via, 'master');
+    assert.equal(parseSpec('ssh=host//via=master').via, 'master');
+    assert.equal(parseSpec('vagrant_ssh=default//via=master').via, 'master');
+  });
+
+  test('ssh_config works with ssh and vagrant_ssh, whose commands both take -F', () => {
+    assert.equal(parseSpec('ssh=xyz//ssh_config=qwe').sshConfig, 'qwe');
+    assert.equal(parseSpec('vagrant_ssh=default//ssh_config=qwe').sshConfig, 'qwe');
+  });
+});
+
+describe('python is split shell-style', () => {
+  const argv = (value: string) => parseSpec(`popen//python=${value}`).python;
+
+  test('python=sudo -u x python3 is an argv', () => {
+    assert.deepEqual(argv('sudo -u x python3'), ['sudo', '-u', 'x', 'python3']);
+  });
+
+  test('quotes and backslash-space keep a path with spaces whole', () => {
+    assert.deepEqual(argv('"/opt/my python/bin/python3" -X dev'), [
+      '/opt/my python/bin/python3',
+      '-X',
+      'dev',
+    ]);
+    assert.deepEqual(argv("'/opt/my python/python3'"), ['/opt/my python/python3']);
+    assert.deepEqual(argv('/opt/my\\ python/python3'), ['/opt/my python/python3']);
+  });
+
+  test('an unquoted Windows path keeps its backslashes', () => {
+    assert.deepEqual(argv('C:\\Python312\\python.exe'), ['C:\\Python312\\python.exe']);
+    assert.deepEqual(argv('"C:\\Program Files\\Python312\\python.exe"'), [
+      'C:\\Program Files\\Python312\\python.exe',
+    ]);
+  });
+
+  test('$ # and globs are literal, as execnet passes them', () => {
+    assert.deepEqual(argv('$HOME/py ${X} a#b #c /opt/py*/python'), [
+      '$HOME/py',
+      '${X}',
+      'a#b',
+      '#c',
+      '/opt/py*/python',
+    ]);
+  });
+
+  test("an empty quoted argument survives: python=python3 ''", () => {
+    assert.deepEqual(argv("python3 ''"), ['python3', '']);
+  });
+});
+
+describe('ssh arguments', () => {
+  const ssh = (raw: string) => parseSpec(`ssh=${raw}`).ssh;
+
+  test('ssh=host is just a host', () => {
+    assert.deepEqual(ssh('host'), {
+      raw: 'host',
+      host: 'host',
+      identityFiles: [],
+      options: {},
+      extraArgs: [],
+    });
+  });
+
+  test('ssh=-p 2222 user@host gives user, host and port', () => {
+    assert.deepEqual(ssh('-p 2222 user@host'), {
+      raw: '-p 2222 user@host',
+      host: 'host',
+      user: 'user',
+      port: 2222,
+      identityFiles: [],
+      options: {},
+      extraArgs: [],
+    });
+  });
+
+  test('ssh=-i key -o Opt=val -l user -J jump host fills every field', () => {
+    assert.deepEqual(ssh('-i key -o Opt=val -l user -J jump host'), {
+      raw: '-i key -o Opt=val -l user -J jump host',
+      host: 'host',
+      user: 'user',
+      identityFiles: ['key'],
+      options: { Opt: 'val' },
+      jump: 'jump',
+      extraArgs: [],
+    });
+  });
+
+  test('-F gives the config file, repeated -i collect, -o takes Key Value too', () => {
+    const target = ssh('-F ~/.ssh/cfg -i a -i b -o "ProxyCommand nc %h %p" -oBatchMode=yes h');
+    assert.equal(target?.configFile, '~/.ssh/cfg');
+    assert.deepEqual(target?.identityFiles, ['a', 'b']);
+    assert.deepEqual(target?.options, { ProxyCommand: 'nc %h %p', BatchMode: 'yes' });
+  });
+
+  test('bundled flags split like getopt: -Cp2222 and -vp 22', () => {
+    assert.equal(ssh('-Cp2222 host')?.port, 2222);
+    assert.deepEqual(ssh('-Cp2222 host')?.extraArgs, ['-C']);
+    assert.equal(ssh('-vp 22 host')?.port, 22);
+  });
+
+  test('other options land in extraArgs with their values', () => {
+    assert.deepEqual(ssh('-L 8080:localhost:80 -A -4 host')?.extraArgs, [
+      '-L',
+      '8080:localhost:80',
+      '-A',
+      '-4',
+    ]);
+  });
+
+  test('options may follow the host, as OpenSSH allows', () => {
+    assert.equal(ssh('host -p 2200')?.port, 2200);
+  });
+
+  test('the first -l, user@ or -p wins, as in ssh', () => {
+    assert.equal(ssh('-l first second@host')?.user, 'first');
+    assert.equal(ssh('-p 1 -p 2 host')?.port, 1);
+  });
+
+  test('user@host splits at the last @', () => {
+    assert.deepEqual(
+      [ssh('me@corp.com@host')?.user, ssh('me@corp.com@host')?.host],
+      ['me@corp.com', 'host'],
+    );
+  });
+
+  test('-- ends the options', () => {
+    assert.equal(ssh('-- host')?.host, 'host');
+  });
+});
+
+describe('errors name the offending part', () => {
+  test('an empty spec says how to start one', () => {
+    for (const spec of ['', '   ']) {
+      assert.throws(() => parseSpec(spec), {
+        name: 'SpecError',
+        part: spec,
+        message:
+          'empty spec: start the spec with popen, ssh=HOST, socket=HOST:PORT or vagrant_ssh=NAME',
+      });
+    }
+  });
+
+  test("popen////id=x has an empty item after 'popen'", () => {
+    rejects('popen////id=x', 'popen////id=x', "empty item after 'popen'");
+  });
+
+  test('leading and trailing // are empty items', () => {
+    rejects('//popen', '//popen', 'empty item at the start');
+    rejects('popen//', 'popen//', 'empty item at the end');
+    rejects('popen// //id=x', 'popen// //id=x', "empty item after 'popen'");
+  });
+
+  test('id=a//id=b is a duplicate id', () => {
+    rejects('popen//id=a//id=b', 'id=b', "duplicate key 'id'", "'id=a' already sets it");
+  });
+
+  test('repeated types and env names are duplicates too', () => {
+    rejects('popen//popen', 'popen', "duplicate key 'popen'");
+    rejects('popen//env:A=1//env:A=2', 'env:A=2', "duplicate key 'env:A'");
+  });
+
+  test('a spec without a type says how to start one', () => {
+    assert.throws(() => parseSpec('id=x//nice=3'), {
+      name: 'SpecError',
+      message:
+        'no gateway type: start the spec with popen, ssh=HOST, socket=HOST:PORT or vagrant_ssh=NAME',
+    });
+  });
+
+  test('two types are refused', () => {
+    rejects('popen//ssh=host', 'ssh=host', 'two gateway types', "'popen'", 'exactly one');
+  });
+
+  test('chdr=x suggests chdir', () => {
+    assert.throws(() => parseSpec('popen//chdr=x'), {
+      name: 'SpecError',
+      message: "unknown key 'chdr' in 'chdr=x' — did you mean 'chdir'?",
+    });
+  });
+
+  test('other typos suggest the nearest key', () => {
+    rejects('popen//pyhton=python3', 'pyhton=python3', "did you mean 'python'?");
+    rejects('Popen', 'Popen', "did you mean 'popen'?");
+    rejects('vagrant=default', 'vagrant=default', "did you mean 'vagrant_ssh'?");
+    rejects('popen//evn:HOME=/x', 'evn:HOME=/x', "did you mean 'env:HOME'?");
+    rejects('popen//dont_write_bytecodes', 'dont_write_bytecodes', "'dont_write_bytecode'");
+  });
+
+  test('a key like nothing valid lists the valid keys', () => {
+    rejects(
+      'popen//hello=3',
+      'hello=3',
+      "unknown key 'hello'",
+      'valid keys: popen, ssh,',
+      'env:NAME',
+    );
+  });
+
+  test('keys with spaces are refused, since execnet does not trim', () => {
+    rejects('popen //id=x', 'popen ', "key 'popen '", 'whitespace');
+    rejects('popen// id=x', ' id=x', "key ' id'", 'whitespace');
+  });
+
+  test('an item without a key is refused', () => {
+    rejects('popen//=x', '=x', 'missing key');
+  });
+
+  test('env needs a valid variable name and a value', () => {
+    rejects('popen//env:=x', 'env:=x', 'missing variable name', 'env:NAME=VALUE');
+    rejects('popen//env=x', 'env=x', 'missing variable name', 'env:NAME=VALUE');
+    rejects('popen//env:1X=v', 'env:1X=v', "bad variable name '1X'");
+    rejects('popen//env:A-B=v', 'env:A-B=v', "bad variable name 'A-B'");
+    rejects('popen//env:NAME', 'env:NAME', 'missing value', 'env:NAME=VALUE');
+  });
+
+  test('bare chdir needs a value', () => {
+    rejects('popen//chdir', 'chdir', 'missing value', 'chdir=PATH');
+  });
+
+  test('every valued key needs its value', () => {
+    for (const [key, hint] of [
+      ['python', 'python=PATH'],
+      ['id', 'id=ID'],
+      ['nice', 'nice=N'],
+      ['execmodel', 'execmodel=MODEL'],
+      ['via', 'via=ID'],
+      ['ssh_config', 'ssh_config=PATH'],
+    ]) {
+      rejects(`popen//${key}`, key, 'missing value', hint);
+    }
+    rejects('ssh', 'ssh', 'missing value', 'ssh=HOST');
+    rejects('vagrant_ssh', 'vagrant_ssh', 'missing value', 'vagrant_ssh=NAME');
+  });
+
+  test('empty values are refused', () => {
+    rejects('popen//chdir=', 'chdir=', 'empty value', 'chdir=PATH');
+    rejects('popen//id=', 'id=', 'empty value');
+    rejects('ssh=', 'ssh=', 'empty value', 'ssh=HOST');
+    rejects('socket=', 'socket=', 'empty value', 'socket=HOST:PORT');
+  });
+
+  test('an empty python is an error', () => {
+    rejects('popen//python=', 'python=', 'empty value');
+    rejects('popen//python=  ', 'python=  ', 'empty python');
+  });
+
+  test('popen=3 is a value given to a flag', () => {
+    rejects('popen=3', 'popen=3', 'unexpected value', "write just 'popen'");
+  });
+
+  test('dont_write_bytecode=yes is refused, and =false explains why', () => {
+    rejects('popen//dont_write_bytecode=yes', 'dont_write_bytecode=yes', 'unexpected value');
+    rejects(
+      'popen//dont_write_bytecode=false',
+      'dont_write_bytecode=false',
+      'execnet would read it as true',
+    );
+  });
+
+  test('nice=abc and out-of-range nice are refused', () => {
+    for (const value of ['abc', '20', '-21', '1.5', '5 ']) {
+      rejects(`popen//nice=${value}`, `nice=${value}`, 'bad nice', '-20 to 19');
+    }
+  });
+
+  test('socket=host has no port', () => {
+    rejects('socket=host', 'socket=host', 'missing port', 'socket=HOST:PORT');
+  });
+
+  test('socket=host:99999 and other bad ports are refused', () => {
+    rejects('socket=host:99999', 'socket=host:99999', "bad port '99999'", '1 to 65535');
+    rejects('socket=host:0', 'socket=host:0', "bad port '0'");
+    rejects('socket=host:http', 'socket=host:http', "bad port 'http'");
+  });
+
+  test('socket needs a host, and IPv6 needs brackets', () => {
+    rejects('socket=:8888', 'socket=:8888', 'bad host');
+    rejects('socket=::1:8888', 'socket=::1:8888', 'brackets');
+  });
+
+  test('bare socket without installvia needs an address', () => {
+    rejects('socket', 'socket', 'missing address', 'socket=HOST:PORT', 'installvia=ID');
+  });
+
+  test('a bad execmodel lists the valid ones', () => {
+    rejects(
+      'popen//execmodel=asyncio',
+      'execmodel=asyncio',
+      "unknown execmodel 'asyncio'",
+      'thread, main_thread_only, eventlet, gevent',
+    );
+  });
+
+  test('gateway ids use identifier characters only', () => {
+    rejects('popen//id=a b', 'id=a b', "bad gateway id 'a b'");
+    rejects('popen//id=a:b', 'id=a:b', "bad gateway id 'a:b'");
+    rejects('popen//via=a/b', 'via=a/b', "bad gateway id 'a/b'");
+  });
+
+  test('vagrant_ssh names have no whitespace', () => {
+    rejects('vagrant_ssh=my box', 'vagrant_ssh=my box', 'bad vagrant_ssh');
+  });
+
+  test('via does not work with socket', () => {
+    rejects('socket=h:1//via=gw1', 'via=gw1', 'does not work with socket');
+  });
+
+  test('installvia only applies to socket', () => {
+    rejects('popen//installvia=gw1', 'installvia=gw1', 'only applies to socket');
+  });
+
+  test('python does not work with socket', () => {
+    rejects('socket=h:1//python=python3', 'python=python3', 'does not work with socket');
+  });
+
+  test('ssh_config only applies to ssh and vagrant_ssh', () => {
+    rejects('popen//ssh_config=x', 'ssh_config=x', 'only applies to ssh and vagrant_ssh', 'popen');
+    rejects('socket=h:1//ssh_config=x', 'ssh_config=x', 'not socket');
+  });
+
+  test('a gateway cannot go via itself', () => {
+    rejects('popen//id=a//via=a', 'via=a', 'names the gateway itself');
+    rejects('socket//id=a//installvia=a', 'installvia=a', 'names the gateway itself');
+  });
+
+  test('ssh arguments without a host are refused', () => {
+    rejects('ssh=-p 2222', 'ssh=-p 2222', 'missing host');
+    rejects('ssh=-p', 'ssh=-p', 'missing argument to ssh option -p');
+  });
+
+  test('a bad ssh port or destination is refused', () => {
+    rejects('ssh=-p abc host', 'ssh=-p abc host', "bad port 'abc'");
+    rejects('ssh=user@', 'ssh=user@', "bad destination 'user@'");
+    rejects('ssh=@host', 'ssh=@host', "bad destination '@host'");
+    rejects('ssh=-o host', 'ssh=-o host', "bad ssh option '-o host'");
+  });
+
+  test('words after the ssh host are refused rather than run remotely', () => {
+    rejects('ssh=host sudo', 'ssh=host sudo', "unexpected 'sudo' after the host", 'python=');
+  });
+
+  test('ssh allows a single -J', () => {
+    rejects('ssh=-J a -J b host', 'ssh=-J a -J b host', 'more than one -J');
+  });
+
+  test('unclosed quotes and shell operators are refused', () => {
+    rejects('popen//python="/opt/py', 'python="/opt/py', 'unclosed " quote');
+    rejects("ssh='host", "ssh='host", "unclosed ' quote");
+    rejects('popen//python=python3 > log', 'python=python3 > log', "shell operator '>'");
+    rejects('popen//python=a|b', 'python=a|b', "shell operator '|'");
+  });
+});
+
+describe('formatSpec', () => {
+  const roundTrips = [
+    'popen',
+    'popen//python=python3.12//chdir=x//env:NAME=v//nice=5//id=gw1',
+    'ssh=wyvern//python=python3.3//chdir=mycache',
+    'ssh=-i key -o Opt=val -l user -J jump host//ssh_config=cfg',
+    'socket=192.168.1.4:8888',
+    'socket=[::1]:8888//id=s',
+    'socket//installvia=p1//id=s1',
+    'vagrant_ssh=default//ssh_config=c',
+    'popen//dont_write_bytecode=1',
+    'popen//execmodel=eventlet//via=master',
+    'popen//python=sudo -u x "/opt/my python/python3" $HOME a#b //nice=-3',
+    'popen//python=C:\\Python312\\python.exe//chdir=C:\\work',
+    "popen//python=it\\'s 'a\"b' ''",
+    'popen//env:A=x=y//env:B=//chdir=/tmp/',
+    'popen//python=/usr/bin/',
+  ];
+
+  for (const raw of roundTrips) {
+    test(`round-trips ${raw}`, () => {
+      const spec = parseSpec(raw);
+      const text = formatSpec(spec);
+      assert.deepEqual(parseSpec(text), { ...spec, raw: text });
+      assert.equal(formatSpec(parseSpec(text)), text, 'canonical: formatting again is stable');
+    });
+  }
+
+  test('puts the type first and options in key order, defaults left out', () => {
+    assert.equal(
+      formatSpec(parseSpec('execmodel=thread//nice=5//id=gw1//chdir=x//popen')),
+      'popen//id=gw1//chdir=x//nice=5',
+    );
+  });
+
+  test('writes flags bare and keeps the ssh arguments verbatim', () => {
+    assert.equal(
+      formatSpec(parseSpec('dont_write_bytecode=true//ssh=-p  2222   host')),
+      'ssh=-p  2222   host//dont_write_bytecode',
+    );
+  });
+
+  test('puts IPv6 socket hosts in brackets', () => {
+    assert.equal(formatSpec(parseSpec('socket=[fe80::1]:22')), 'socket=[fe80::1]:22');
+  });
+
+  test('moves a value ending in / to the end, where // cannot swallow it', () => {
+    assert.equal(
+      formatSpec(parseSpec('popen//env:A=1//chdir=/tmp/')),
+      'popen//env:A=1//chdir=/tmp/',
+    );
+  });
+
+  test('refuses two values ending in /, which no spec string can hold', () => {
+    const spec: GatewaySpec = { ...parseSpec('popen//chdir=/a/'), env: { X: 'b/' } };
+    assert.throws(() => formatSpec(spec), SpecError);
+  });
+
+  test('refuses a value containing //', () => {
+    const spec: GatewaySpec = { ...parseSpec('popen'), chdir: 'a//b' };
+    assert.throws(() => formatSpec(spec), SpecError);
+  });
+});
+
+describe('withId', () => {
+  test('sets the id and makes raw canonical, leaving the original alone', () => {
+    const spec = parseSpec('nice=3//popen');
+    const named = withId(spec, 'gw0');
+    assert.equal(named.id, 'gw0');
+    assert.equal(named.raw, 'popen//id=gw0//nice=3');
+    assert.equal(spec.id, undefined);
+  });
+
+  test('replaces an existing id', () => {
+    assert.equal(withId(parseSpec('popen//id=a'), 'b').id, 'b');
+  });
+
+  test('refuses a bad id, naming it', () => {
+    assert.throws(() => withId(parseSpec('popen'), 'a b'), {
+      name: 'SpecError',
+      message: /'id=a b'/,
+    });
+  });
+
+  test('refuses an id that the spec goes via', () => {
+    assert.throws(() => withId(parseSpec('popen//via=m'), 'm'), /names the gateway itself/);
+  });
+});
+
+describe('validateSpec', () => {
+  test('returns undefined for a valid spec', () => {
+    assert.equal(validateSpec('popen//id=gw1'), undefined);
+  });
+
+  test("returns parseSpec's message for an invalid one", () => {
+    assert.equal(
+      validateSpec('popen//chdr=x'),
+      "unknown key 'chdr' in 'chdr=x' — did you mean 'chdir'?",
+    );
+  });
+
+  test('guides a spec being typed', () => {
+    assert.match(validateSpec('pop') ?? '', /did you mean 'popen'\?/);
+    assert.match(validateSpec('popen//') ?? '', /empty item at the end/);
+    assert.match(validateSpec('popen//nice=') ?? '', /empty value in 'nice='/);
+    assert.equal(validateSpec('popen//nice=1'), undefined);
+  });
+});
+
+describe('SPEC_KEYS', () => {
+  test('lists every key the parser knows, env as env:', () => {
+    assert.deepEqual([...SPEC_KEYS].sort(), [
+      'chdir',
+      'dont_write_bytecode',
+      'env:',
+      'execmodel',
+      'id',
+      'installvia',
+      'nice',
+      'popen',
+      'python',
+      'socket',
+      'ssh',
+      'ssh_config',
+      'vagrant_ssh',
+      'via',
+    ]);
+    for (const key of SPEC_KEYS) {
+      const item = key === 'env:' ? 'env:X=1' : `${key}=x`;
+      assert.doesNotMatch(validateSpec(`popen//${item}`) ?? '', /unknown key/, key);
+    }
+  });
+});
