@@ -1,19 +1,82 @@
 // Command-line entry point (`execnet`): runs Python code on gateways from the terminal.
+// Every path sets an exit status (see USAGE); gateways are always ended before the process is.
 
-const USAGE = `usage: execnet <command> [options]
+import { version } from '../../package.json';
+import { parseCommand, USAGE, UsageError, type Command } from './args';
+import { EXIT_USAGE, runCode, showStatus, unreadable } from './run';
 
-commands:
-  run [--gateway SPEC] FILE.py [ARGS...]   run FILE.py on a gateway (default: popen)
-`;
+const streams = { stdout: process.stdout, stderr: process.stderr };
 
-function main(argv: readonly string[]): number {
-  const [command] = argv;
-  if (command === undefined || command === '--help' || command === '-h') {
-    process.stdout.write(USAGE);
-    return 0;
+async function main(argv: readonly string[]): Promise<number> {
+  let command: Command;
+  try {
+    command = parseCommand(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`execnet: ${error.message}\nTry 'execnet --help'.\n`);
+      return EXIT_USAGE;
+    }
+    throw error;
   }
-  process.stderr.write(`execnet: unknown command '${command}'\n\n${USAGE}`);
-  return 2;
+  switch (command.kind) {
+    case 'help':
+      process.stdout.write(USAGE);
+      return 0;
+    case 'version':
+      process.stdout.write(`execnet ${version}\n`);
+      return 0;
+    case 'status':
+      return showStatus(command.specs, streams);
+    case 'run': {
+      const problem = unreadable(command.file);
+      if (problem) {
+        process.stderr.write(`execnet: ${problem}\n`);
+        return EXIT_USAGE;
+      }
+      return runCode(
+        {
+          specs: command.specs,
+          grouped: command.grouped,
+          code: { file: command.file },
+          argv: [command.file, ...command.args],
+        },
+        streams,
+      );
+    }
+    case 'exec': {
+      const source = command.source === '-' ? await readStdin() : command.source;
+      return runCode(
+        {
+          specs: command.specs,
+          grouped: command.grouped,
+          code: { source, filename: '<string>' },
+          argv: ['-c', ...command.args],
+        },
+        streams,
+      );
+    }
+  }
 }
 
-process.exitCode = main(process.argv.slice(2));
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+// A reader that goes away (`execnet run x.py | head`) is no reason to fail.
+process.stdout.on('error', () => undefined);
+
+main(process.argv.slice(2)).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `execnet: internal error: ${error instanceof Error ? error.stack : String(error)}\n`,
+    );
+    process.exitCode = 70;
+  },
+);

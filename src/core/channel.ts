@@ -57,8 +57,27 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
 
   private readonly outputEmitter = new Emitter<ChannelOutput>();
   private readonly closeEmitter = new Emitter<Channel>();
-  /** The remote's prints and stderr writes made while running this channel's code. */
-  readonly onOutput: Event<ChannelOutput> = this.outputEmitter.event;
+  private outputListeners = 0;
+  /**
+   * The remote's prints and stderr writes made while running this channel's code. Listening
+   * keeps the Node process alive until the channel closes, like waiting on it would.
+   */
+  readonly onOutput: Event<ChannelOutput> = (listener) => {
+    const subscription = this.outputEmitter.event(listener);
+    let active = true;
+    this.outputListeners++;
+    this.updateHolding();
+    return {
+      dispose: () => {
+        if (active) {
+          active = false;
+          subscription.dispose();
+          this.outputListeners--;
+          this.updateHolding();
+        }
+      },
+    };
+  };
   /** Fires once, when nothing more will arrive on this channel. */
   readonly onClose: Event<Channel> = this.closeEmitter.event;
 
@@ -71,7 +90,7 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
 
   constructor(
     private readonly host: ChannelHost,
-    readonly id: number,
+    override readonly id: number,
     readonly origin: ChannelOrigin = { kind: 'channel', label: `channel ${id}` },
   ) {
     super();
@@ -82,7 +101,7 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
     return this.host.id;
   }
 
-  toString(): string {
+  override toString(): string {
     return `<Channel id=${this.id} ${this.isClosed() ? 'closed' : 'open'}>`;
   }
 
@@ -176,9 +195,8 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
       if (marker !== NO_ENDMARKER) {
         callback(marker);
       }
-    } else {
-      this.setHolding(true);
     }
+    this.updateHolding();
   }
 
   /**
@@ -344,7 +362,7 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
     if (callback && callback.endmarker !== NO_ENDMARKER) {
       callback.fn(callback.endmarker);
     }
-    this.setHolding(false);
+    this.updateHolding();
     if (this.sendClosed) {
       this.host.channelClosed(this);
     }
@@ -397,7 +415,10 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
     this.host.hold(-1);
   }
 
-  private setHolding(holding: boolean): void {
+  /** Hold the gateway open while this channel is open and someone listens for what it brings. */
+  private updateHolding(): void {
+    const holding =
+      !this.receiveClosed && (this.callback !== undefined || this.outputListeners > 0);
     if (this.holding !== holding) {
       this.holding = holding;
       this.host.hold(holding ? 1 : -1);

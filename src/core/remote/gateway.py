@@ -705,24 +705,23 @@ class RemoteGateway(object):
         with self._running_cond:
             self._running.append(task)
         self._trace("exec start on channel", channel.id)
+        error_info = None
         try:
             self._execute(channel, task.request)
         except BaseException:
-            info = _error_info(*sys.exc_info())
-            channel._executing = False
-            self._trace("exec failed on channel", channel.id, info["type"])
-            if info["type"] == "SystemExit" and info["exit_code"] == 0:
-                self._close_exec_channel(channel, None)
-            else:
-                self._close_exec_channel(channel, info)
-        else:
-            channel._executing = False
-            self._close_exec_channel(channel, None)
+            error_info = _error_info(*sys.exc_info())
+            self._trace("exec failed on channel", channel.id, error_info["type"])
+            if error_info["type"] == "SystemExit" and error_info["exit_code"] == 0:
+                error_info = None
         finally:
+            channel._executing = False
             context.channel_id = 0
+            # not running any more before the other side hears it ended: a status request
+            # right after the close must not count it
             with self._running_cond:
                 self._running.remove(task)
                 self._running_cond.notify_all()
+        self._close_exec_channel(channel, error_info)
 
     def _execute(self, channel, request):
         if request.get("module"):
@@ -767,7 +766,9 @@ class RemoteGateway(object):
         self._trace("interrupt exec on channel", cid)
         if task.is_main:
             self._sigint_target = cid
-            os.kill(os.getpid(), signal.SIGINT)
+            # aimed at the main thread itself, so that a blocking call there (sleep, select)
+            # is interrupted rather than the signal landing in this thread
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
         else:
             import ctypes
             tid = ctypes.c_ulong(task.thread_id) if sys.version_info >= (3, 7) else ctypes.c_long(task.thread_id)
@@ -816,20 +817,21 @@ class RemoteGateway(object):
         with self._running_cond:
             while self._running and time.monotonic() < deadline:
                 self._running_cond.wait(deadline - time.monotonic())
-        self._exit(0)
+        self._exit(0, kill_group=True)
 
-    def _exit(self, status):
+    def _exit(self, status, kill_group=False):
         _restore_output_fds()
         for thread in _output_threads:
             thread.join(0.2)
-        try:
-            # popen gateways lead their own process group: take what remote code started along
-            if os.getpgrp() == os.getpid():
-                signal.signal(signal.SIGTERM, signal.SIG_IGN)
-                os.killpg(os.getpgrp(), signal.SIGTERM)
-        except OSError:
-            pass
         self._trace("exit", status)
+        if kill_group:
+            # Nobody is left to clean up after us (the local side is gone): popen gateways lead
+            # their own process group, so take what remote code started along, ourselves too.
+            try:
+                if os.getpgrp() == os.getpid():
+                    os.killpg(os.getpgrp(), signal.SIGTERM)
+            except OSError:
+                pass
         os._exit(status)
 
 

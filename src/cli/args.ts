@@ -1,0 +1,178 @@
+// The command line of `execnet`, parsed into a Command. Like `python FILE ARGS...`, everything
+// after the file of `run` belongs to the script (its sys.argv), options included.
+
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export const USAGE = `usage: execnet run [options] FILE.py [ARGS...]
+       execnet exec [options] -c SOURCE [--] [ARGS...]
+       execnet status [options]
+       execnet --help | --version
+
+Run Python code on gateways (execnet's remote_exec) from the terminal.
+
+commands:
+  run FILE.py    run a local Python file on each gateway; ARGS become its sys.argv[1:]
+  exec -c SRC    run source text (-c - reads it from standard input); ARGS after it or after
+                 -- become sys.argv[1:] (sys.argv[0] is '-c')
+  status         start the gateways and print what runs there
+
+options:
+  -g, --gateway SPEC   a gateway spec, e.g. popen//python=python3.12 (default: popen);
+                       repeat it to run the same code on several gateways at once
+      --python PATH    shortcut for --gateway popen//python=PATH
+                       (the default interpreter is $EXECNET_PYTHON, else python3)
+      --group          hold each gateway's output back until it ends, then print it together
+  -h, --help           show this help
+  -V, --version        show the version
+
+The code gets \`channel\`: every item it sends is printed as "[gw0] channel: <repr>".
+Standard input is not forwarded. In a fan-out every line is prefixed with its gateway's id.
+Ctrl-C interrupts the running code (KeyboardInterrupt); a second Ctrl-C stops the gateways.
+
+exit status: 0 when the code ends normally; the code of SystemExit; 1 when it raised (its
+traceback goes to stderr) or its interpreter died; 2 for usage and spec errors; 3 when a gateway
+cannot start; 130 when stopped by Ctrl-C. With several gateways, the highest status of all.
+`;
+
+/** A mistake on the command line: printed with a hint to --help, exit status 2. */
+export class UsageError extends Error {}
+
+interface GatewayOptions {
+  /** Spec strings, at least one. */
+  readonly specs: readonly string[];
+}
+
+export type Command =
+  | { readonly kind: 'help' }
+  | { readonly kind: 'version' }
+  | (GatewayOptions & {
+      readonly kind: 'run';
+      readonly grouped: boolean;
+      readonly file: string;
+      readonly args: readonly string[];
+    })
+  | (GatewayOptions & {
+      readonly kind: 'exec';
+      readonly grouped: boolean;
+      /** Source text, or `-` for standard input. */
+      readonly source: string;
+      readonly args: readonly string[];
+    })
+  | (GatewayOptions & { readonly kind: 'status' });
+
+const GATEWAY_OPTIONS = {
+  gateway: { type: 'string', short: 'g', multiple: true },
+  python: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+const RUN_OPTIONS = {
+  ...GATEWAY_OPTIONS,
+  group: { type: 'boolean' },
+} as const satisfies ParseArgsConfig['options'];
+
+const EXEC_OPTIONS = {
+  ...RUN_OPTIONS,
+  command: { type: 'string', short: 'c' },
+} as const satisfies ParseArgsConfig['options'];
+
+export function parseCommand(argv: readonly string[]): Command {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case 'help':
+    case '-h':
+    case '--help':
+      return { kind: 'help' };
+    case '-V':
+    case '--version':
+      return { kind: 'version' };
+    case 'run':
+      return parseRun(rest);
+    case 'exec':
+      return parseExec(rest);
+    case 'status':
+      return parseStatus(rest);
+    default:
+      throw new UsageError(
+        command.startsWith('-') ? `unknown option '${command}'` : `unknown command '${command}'`,
+      );
+  }
+}
+
+function parseRun(argv: readonly string[]): Command {
+  // Find the file with a lenient pass, then parse only what comes before it strictly.
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options: RUN_OPTIONS,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+  });
+  const file = tokens.find((t) => t.kind === 'positional');
+  const head = file ? argv.slice(0, file.index) : argv;
+  const { values } = strict(() => parseArgs({ args: [...head], options: RUN_OPTIONS }));
+  if (values.help) {
+    return { kind: 'help' };
+  }
+  if (!file) {
+    throw new UsageError('run: which file? e.g. execnet run examples/hello.py');
+  }
+  return {
+    kind: 'run',
+    specs: gatewaySpecs(values),
+    grouped: values.group ?? false,
+    file: file.value,
+    args: argv.slice(file.index + 1),
+  };
+}
+
+function parseExec(argv: readonly string[]): Command {
+  const { values, positionals } = strict(() =>
+    parseArgs({ args: [...argv], options: EXEC_OPTIONS, allowPositionals: true }),
+  );
+  if (values.help) {
+    return { kind: 'help' };
+  }
+  if (values.command === undefined) {
+    throw new UsageError('exec: give the source with -c SOURCE (or -c - to read it from stdin)');
+  }
+  return {
+    kind: 'exec',
+    specs: gatewaySpecs(values),
+    grouped: values.group ?? false,
+    source: values.command,
+    args: positionals,
+  };
+}
+
+function parseStatus(argv: readonly string[]): Command {
+  const { values } = strict(() => parseArgs({ args: [...argv], options: GATEWAY_OPTIONS }));
+  if (values.help) {
+    return { kind: 'help' };
+  }
+  return { kind: 'status', specs: gatewaySpecs(values) };
+}
+
+/** Runs a strict parseArgs, turning its complaints into usage errors. */
+function strict<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    // node's messages are good ("Unknown option '--x'"), only the type is wrong
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function gatewaySpecs(values: { gateway?: string[]; python?: string }): string[] {
+  const specs = values.gateway ?? [];
+  if (values.python !== undefined) {
+    if (specs.length > 0) {
+      throw new UsageError(
+        `--python applies to the default gateway only: add //python=${values.python} to each --gateway instead`,
+      );
+    }
+    return [`popen//python=${values.python}`];
+  }
+  return specs.length > 0 ? specs : ['popen'];
+}

@@ -1,0 +1,73 @@
+// How `execnet`'s command line is read: what belongs to the CLI and what to the remote script.
+
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseCommand, UsageError } from '../../src/cli/args';
+
+describe('parseCommand', () => {
+  it('reads help and version in their usual spellings', () => {
+    for (const argv of [[], ['help'], ['-h'], ['--help'], ['run', '--help'], ['status', '-h']]) {
+      assert.deepEqual(parseCommand(argv), { kind: 'help' }, argv.join(' '));
+    }
+    assert.deepEqual(parseCommand(['--version']), { kind: 'version' });
+    assert.deepEqual(parseCommand(['-V']), { kind: 'version' });
+  });
+
+  it('run: options before the file are ours, everything after it is sys.argv[1:]', () => {
+    assert.deepEqual(parseCommand(['run', '-g', 'popen', '--group', 'x.py', '-g', '--', 'a']), {
+      kind: 'run',
+      specs: ['popen'],
+      grouped: true,
+      file: 'x.py',
+      args: ['-g', '--', 'a'],
+    });
+    assert.deepEqual(parseCommand(['run', '--', '-odd.py']), {
+      kind: 'run',
+      specs: ['popen'],
+      grouped: false,
+      file: '-odd.py',
+      args: [],
+    });
+  });
+
+  it('--gateway repeats; --python is the default gateway with that interpreter', () => {
+    const run = parseCommand(['run', '--gateway', 'popen', '-g', 'popen//id=b', 'x.py']);
+    assert.equal(run.kind, 'run');
+    assert.deepEqual(run.kind === 'run' && run.specs, ['popen', 'popen//id=b']);
+    const status = parseCommand(['status', '--python', '/opt/py/bin/python']);
+    assert.deepEqual(status, { kind: 'status', specs: ['popen//python=/opt/py/bin/python'] });
+  });
+
+  it('exec: -c SOURCE (or - for stdin), positionals and what follows -- are sys.argv[1:]', () => {
+    assert.deepEqual(parseCommand(['exec', '-c', '-', 'a', '--', '--b']), {
+      kind: 'exec',
+      specs: ['popen'],
+      grouped: false,
+      source: '-',
+      args: ['a', '--b'],
+    });
+  });
+
+  it('refuses what it cannot read with a UsageError that says why', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['frob'], /unknown command 'frob'/],
+      [['--frob'], /unknown option '--frob'/],
+      [['run'], /which file/],
+      [['run', '--nope', 'x.py'], /Unknown option '--nope'/],
+      [['run', '-g'], /argument missing/],
+      [['exec', 'print(1)'], /-c SOURCE/],
+      [['status', 'extra'], /Unexpected argument 'extra'/],
+      [['run', '--python', 'p', '-g', 'popen', 'x.py'], /--python applies to the default gateway/],
+    ];
+    for (const [argv, message] of cases) {
+      assert.throws(
+        () => parseCommand(argv),
+        (e: unknown) => {
+          assert.ok(e instanceof UsageError, `${argv.join(' ')}: ${String(e)}`);
+          assert.match(e.message, message, argv.join(' '));
+          return true;
+        },
+      );
+    }
+  });
+});

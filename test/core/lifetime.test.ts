@@ -1,0 +1,264 @@
+// Remote errors, dying remotes, corrupt streams, interrupts and termination: nothing hangs and
+// nothing is left running.
+
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import {
+  ChannelClosedError,
+  DataFormatError,
+  EOFError,
+  GatewayClosedError,
+  RemoteError,
+} from '../../src/core/errors';
+import { testGroup } from '../helpers/gateways';
+import { leftoverProcesses, newMark } from '../helpers/processes';
+import { defaultPython } from '../helpers/pythons';
+
+function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => assert.fail('expected a rejection'),
+    (error: unknown) => error,
+  );
+}
+
+describe('remote exceptions', () => {
+  it('NameError arrives as RemoteError with the remote traceback', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const error = await rejection(gw.remoteExec('x = 1\nundefined_name').waitClose());
+    assert.ok(error instanceof RemoteError);
+    assert.equal(error.type, 'NameError');
+    assert.match(error.traceback, /Traceback \(most recent call last\)/);
+    assert.match(error.traceback, /File "<remote exec>", line 2, in <module>/);
+    assert.match(error.message, /NameError: name 'undefined_name' is not defined/);
+    assert.deepEqual(error.frames, [{ file: '<remote exec>', line: 2, function: '<module>' }]);
+    assert.doesNotMatch(error.traceback, /execnet-remote/, 'no frames of the gateway itself');
+    await tg.close();
+  });
+
+  it('SyntaxError names the line', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const error = await rejection(
+      gw.remoteExec({ source: 'a = 1\nb = (\n', filename: 'broken.py' }).waitClose(),
+    );
+    assert.ok(error instanceof RemoteError);
+    assert.equal(error.type, 'SyntaxError');
+    assert.match(error.traceback, /File "broken.py", line \d/);
+    assert.equal(error.frames.at(-1)?.file, 'broken.py');
+    await tg.close();
+  });
+
+  it('items sent before the exception are received first', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const ch = gw.remoteExec('channel.send(1)\nchannel.send(2)\n1/0');
+    assert.equal(await ch.receive(), 1);
+    assert.equal(await ch.receive(), 2);
+    const error = await rejection(ch.receive());
+    assert.ok(error instanceof RemoteError);
+    assert.equal(error.type, 'ZeroDivisionError');
+    // the error stays: a later receive or waitClose reports it again
+    await assert.rejects(ch.waitClose(), RemoteError);
+    await tg.close();
+  });
+
+  it('SystemExit carries its status; sys.exit(0) is a normal end', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const failed = gw.remoteExec('import sys\nsys.exit(3)');
+    const error = await rejection(failed.waitClose());
+    assert.ok(error instanceof RemoteError);
+    assert.equal(error.type, 'SystemExit');
+    assert.equal(error.exitCode, 3);
+    assert.equal(failed.exitCode, 3);
+    const ok = gw.remoteExec('import sys\nchannel.send(1)\nsys.exit(0)');
+    assert.equal(await ok.receive(), 1);
+    await ok.waitClose();
+    // the gateway survives both
+    assert.equal(await gw.remoteExec('channel.send("alive")').receive(), 'alive');
+    await tg.close();
+  });
+});
+
+describe('a remote that dies', () => {
+  it('killed -9 mid-stream: pending receive and waitClose reject, sends reject', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const ch = gw.remoteExec('import os\nchannel.send(os.getpid())\nchannel.receive()');
+    const pid = Number(await ch.receive());
+    const pending = [rejection(ch.receive()), rejection(ch.waitClose())];
+    process.kill(pid, 'SIGKILL');
+    const [receiveError, closeError] = await Promise.all(pending);
+    for (const error of [receiveError, closeError]) {
+      assert.ok(error instanceof GatewayClosedError, String(error));
+      assert.match((error as Error).message, /killed by SIGKILL/);
+    }
+    assert.ok(receiveError instanceof EOFError, 'GatewayClosedError is the EOFError case');
+    const sendError = await rejection(ch.send(1));
+    assert.ok(sendError instanceof GatewayClosedError || sendError instanceof ChannelClosedError);
+    assert.throws(() => gw.remoteExec('pass'), GatewayClosedError);
+    assert.equal(gw.state, 'dead');
+    assert.equal(tg.group.size, 0, 'a dead gateway leaves its group');
+    await tg.close();
+  });
+
+  it('os._exit in remote code ends the gateway with its status', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const error = await rejection(gw.remoteExec('import os\nos._exit(7)').receive());
+    assert.ok(error instanceof GatewayClosedError);
+    assert.match((error as Error).message, /exited with status 7/);
+    await tg.close();
+  });
+
+  it('a corrupt frame closes the gateway with DataFormatError and nothing hangs', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const ch = gw.remoteExec(
+      'import os\nchannel.send(1)\nchannel.receive()\n' +
+        // write garbage straight onto the protocol stream: an unknown message type
+        'os.write(channel.gateway._writer._fd, b"\\xff\\x00\\x00\\x00\\x01\\x00\\x00\\x00\\x00")\n' +
+        'channel.receive()',
+    );
+    assert.equal(await ch.receive(), 1);
+    const pending = rejection(ch.receive());
+    await ch.send('go');
+    const error = await pending;
+    assert.ok(error instanceof GatewayClosedError);
+    assert.ok(gw.closeReason instanceof DataFormatError);
+    assert.match(gw.closeReason.message, /unknown message type 255/);
+    await tg.close();
+  });
+
+  it('an oversized frame header closes the gateway with DataFormatError', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const ch = gw.remoteExec(
+      'import os\nos.write(channel.gateway._writer._fd, b"\\x05\\x00\\x00\\x00\\x01\\xff\\xff\\xff\\xff")\nchannel.receive()',
+    );
+    const error = await rejection(ch.receive());
+    assert.ok(error instanceof GatewayClosedError);
+    assert.ok(gw.closeReason instanceof DataFormatError);
+    assert.match(gw.closeReason.message, /exceeds/);
+    await tg.close();
+  });
+
+  it('a truncated frame is reported as such', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const ch = gw.remoteExec(
+      'import os\nos.write(channel.gateway._writer._fd, b"\\x05\\x00\\x00\\x00\\x01\\x00\\x00\\x00\\x10abc")\nos._exit(0)',
+    );
+    const error = await rejection(ch.receive());
+    assert.ok(error instanceof GatewayClosedError);
+    assert.match((error as Error).message, /truncated frame/);
+    await tg.close();
+  });
+});
+
+describe('interrupt', () => {
+  it('raises KeyboardInterrupt in the main-thread exec without killing the gateway', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const ch = gw.remoteExec('import time\nchannel.send("sleeping")\ntime.sleep(60)');
+    assert.equal(await ch.receive(), 'sleeping');
+    ch.interrupt();
+    const error = await rejection(ch.waitClose(10));
+    assert.ok(error instanceof RemoteError);
+    assert.equal(error.type, 'KeyboardInterrupt');
+    assert.equal(await gw.remoteExec('channel.send(2)').receive(), 2);
+    await tg.close();
+  });
+
+  it('raises KeyboardInterrupt in an exec running in another thread', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const blocker = gw.remoteExec('channel.receive()');
+    const ch = gw.remoteExec(
+      'import threading\nchannel.send(threading.current_thread() is threading.main_thread())\nwhile True:\n    sum(range(1000))',
+    );
+    assert.equal(await ch.receive(), false);
+    ch.interrupt();
+    const error = await rejection(ch.waitClose(10));
+    assert.ok(error instanceof RemoteError);
+    assert.equal(error.type, 'KeyboardInterrupt');
+    await blocker.send(null);
+    await blocker.waitClose();
+    await tg.close();
+  });
+});
+
+describe('terminate', () => {
+  it('ends a remote blocked in receive() politely, with no process left', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const ch = gw.remoteExec(
+      'try:\n    channel.receive()\nexcept EOFError:\n    pass\nimport subprocess\n',
+    );
+    const started = Date.now();
+    await gw.terminate(10);
+    assert.ok(Date.now() - started < 5000, 'a blocked receive ends at once with EOFError');
+    assert.equal(gw.state, 'dead');
+    await assert.rejects(ch.receive(), EOFError);
+    await tg.close();
+  });
+
+  it('kills a remote stuck in time.sleep and the processes it started after the timeout', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const ch = gw.remoteExec(
+      'import subprocess, sys, time\n' +
+        'p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])\n' +
+        'channel.send(p.pid)\ntime.sleep(120)',
+    );
+    const child = Number(await ch.receive());
+    assert.ok(child > 0);
+    const started = Date.now();
+    await gw.terminate(0.5);
+    const took = Date.now() - started;
+    assert.ok(took < 5000, `terminate took ${took} ms`);
+    assert.equal(gw.state, 'dead');
+    await tg.close();
+  });
+
+  it('a Node process that exits terminates its gateways', async () => {
+    const mark = newMark();
+    const script = `
+      const { makeGateway } = require(${JSON.stringify(path.resolve('src/core/index.ts'))});
+      makeGateway('popen//python=${defaultPython()}//env:EXECNET_TEST_MARK=${mark}').then((gw) => {
+        gw.remoteExec('import subprocess, sys, time\\nsubprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])\\nchannel.send(1)\\ntime.sleep(60)')
+          .receive().then(() => { console.log('started'); process.exit(0); });
+      });`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((resolve) => child.on('close', resolve));
+    assert.match(out, /started/);
+    assert.deepEqual(await leftoverProcesses(mark), []);
+  });
+
+  it('a script that forgets to terminate still exits, and takes its remotes along', async () => {
+    const mark = newMark();
+    const script = `
+      const { makeGateway } = require(${JSON.stringify(path.resolve('src/core/index.ts'))});
+      makeGateway('popen//python=${defaultPython()}//env:EXECNET_TEST_MARK=${mark}').then(async (gw) => {
+        const ch = gw.remoteExec('channel.send(channel.receive() + 1)');
+        await ch.send(1);
+        console.log('got', await ch.receive());
+      });`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    assert.equal(code, 0);
+    assert.match(out, /got 2/);
+    assert.deepEqual(await leftoverProcesses(mark), []);
+  });
+});

@@ -1,0 +1,43 @@
+// The remote side runs unchanged on every CPython 3.x this machine has (3.6 to 3.13 here).
+
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RemoteError } from '../../src/core/errors';
+import { Tuple } from '../../src/core/serializer';
+import { testGroup } from '../helpers/gateways';
+import { findPythons } from '../helpers/pythons';
+
+const pythons = findPythons();
+
+describe('every Python found', () => {
+  it('finds at least one interpreter', () => {
+    assert.ok(pythons.length > 0, 'no CPython 3 interpreter found');
+    console.log(`# pythons: ${pythons.map((p) => p.version).join(' ')}`);
+  });
+
+  for (const python of pythons) {
+    it(`Python ${python.version}: exec, values, errors, output, status, interrupt`, async () => {
+      const tg = testGroup();
+      const gw = await tg.gateway(undefined, python.path);
+      assert.equal(`${gw.info.version[0]}.${gw.info.version[1]}`, python.version);
+      const ch = gw.remoteExec(
+        'import sys\nprint("out")\nchannel.send((2**70, {1: frozenset([b"x"])}, 1+2j))\nchannel.send(channel.receive())',
+      );
+      const outputs: string[] = [];
+      ch.onOutput((o) => outputs.push(o.data.toString()));
+      const first = (await ch.receive()) as Tuple;
+      assert.equal(first[0], 2n ** 70n);
+      await ch.send(Tuple.of('back', 1));
+      assert.deepEqual(await ch.receive(), Tuple.of('back', 1));
+      await ch.waitClose();
+      assert.equal(outputs.join(''), 'out\n');
+      await assert.rejects(gw.remoteExec('1/0').waitClose(), RemoteError);
+      const sleeper = gw.remoteExec('import time\nchannel.send(1)\ntime.sleep(30)');
+      await sleeper.receive();
+      sleeper.interrupt();
+      await assert.rejects(sleeper.waitClose(10), /KeyboardInterrupt/);
+      assert.equal((await gw.remoteStatus()).numexecuting, 0);
+      await tg.close();
+    });
+  }
+});

@@ -1,0 +1,46 @@
+// Finding processes by an environment marker, to prove that nothing we started is left running.
+// Every gateway a test starts gets `env:EXECNET_TEST_MARK=<unique>`; the remote and anything it
+// spawns inherit it, so /proc tells us exactly which of "our" processes are still alive.
+
+import * as fs from 'node:fs';
+import { randomUUID } from 'node:crypto';
+
+export function newMark(): string {
+  return `m${randomUUID().replace(/-/g, '')}`;
+}
+
+/** Pids of live (non-zombie) processes whose environment holds EXECNET_TEST_MARK=mark. */
+export function processesWithMark(mark: string): number[] {
+  const needle = Buffer.from(`EXECNET_TEST_MARK=${mark}\0`);
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) {
+      continue;
+    }
+    try {
+      const status = fs.readFileSync(`/proc/${entry}/status`, 'utf8');
+      if (/^State:\s+Z/m.test(status)) {
+        continue;
+      }
+      const environ = fs.readFileSync(`/proc/${entry}/environ`);
+      if (environ.includes(needle)) {
+        pids.push(Number(entry));
+      }
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+/** Wait (briefly) until no process carries the mark; returns those still alive after the wait. */
+export async function leftoverProcesses(mark: string, waitMs = 3000): Promise<number[]> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const pids = processesWithMark(mark);
+    if (pids.length === 0 || Date.now() >= deadline) {
+      return pids;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
