@@ -118,6 +118,9 @@ def _codec_complex(obj):
     return b"\xc7\x13\x04" + data
 
 
+_CODEC_NOTHING = object()
+
+
 def _codec_base_value(obj):
     """Subclasses of the mapped types travel as their base type (execnet refuses them)."""
     # Call the base type's own conversions: a subclass may override __str__, __int__ or __iter__.
@@ -142,9 +145,6 @@ def _codec_base_value(obj):
     if isinstance(obj, set):
         return set(set.__iter__(obj))
     return _CODEC_NOTHING
-
-
-_CODEC_NOTHING = object()
 
 
 def _codec_type_name(obj):
@@ -185,9 +185,7 @@ def _codec_dump_error(root, exc):
     if isinstance(exc, _CodecRefused):
         bad = exc.args[0]
         path = _codec_path_to(root, bad)
-        where = "value" + path if path else "a part of the value"
-        if path == "":
-            where = "value"
+        where = "a part of the value" if path is None else "value" + path
         return DumpError(
             "cannot serialize %s: %s is not supported (%s)"
             % (where, _codec_type_name(bad), _CODEC_SUPPORTED)
@@ -631,9 +629,11 @@ def _codec_make_c_codec(channel_class, get_channel, msgpack):
             return packb(obj)
         except (_CodecRefused, RecursionError, UnicodeEncodeError) as exc:
             raise _codec_dump_error(obj, exc)
-        except ValueError:
-            # the packer's own nesting limit (511 levels)
-            raise _codec_dump_error(obj, RecursionError())
+        except (ValueError, TypeError, OverflowError) as exc:
+            if "recursion" in str(exc):
+                # the packer's own nesting limit (511 levels)
+                exc = RecursionError()
+            raise _codec_dump_error(obj, exc)
 
     # unpackb keeps its parse stack (~40 KiB) on the C stack, and an ext's data is unpacked by a
     # nested unpackb: 200 nested tuples crash an 8 MiB stack. Past a few levels the pure decoder,
