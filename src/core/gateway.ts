@@ -19,7 +19,7 @@ import { encodeFrame, encodeHeader, FrameDecoder, Msg, PROTOCOL_VERSION } from '
 import { Codec } from './serializer';
 import type { GatewaySpec } from './spec';
 import { trace, traceLevel } from './trace';
-import { openPopen } from './transports/popen';
+import { openTransport } from './transports';
 import type { Transport, TransportExit } from './transports/transport';
 
 export type GatewayState = 'connecting' | 'alive' | 'closing' | 'dead';
@@ -79,6 +79,8 @@ export interface GatewayOutput {
 export interface GatewayOptions {
   /** Seconds to wait for the interpreter to start and answer; default 60. */
   readonly startTimeout?: number;
+  /** Other gateways of the same group, by id (for `via=` and `installvia=`). */
+  readonly lookup?: (id: string) => Gateway | undefined;
 }
 
 export const DEFAULT_TERMINATE_TIMEOUT = 10;
@@ -123,13 +125,9 @@ export class Gateway implements ChannelHost {
    * GatewayStartError (naming the interpreter and what it printed) if it cannot start.
    */
   static async start(spec: GatewaySpec, id: string, options: GatewayOptions = {}): Promise<Gateway> {
-    if (spec.type !== 'popen') {
-      throw new GatewayStartError(
-        `gateway type '${spec.type}' (${spec.raw}) is not available in this version: use popen`,
-      );
-    }
     const bootstrap = makeBootstrap(remoteConfig(spec, id, traceLevel()));
-    const transport = openPopen(spec, bootstrap.line);
+    const lookup = options.lookup ?? (() => undefined);
+    const transport = await openTransport(spec, bootstrap.line, { lookup });
     const gateway = new Gateway(id, spec, transport);
     trace(`[${id}] starting ${transport.description}`);
     await gateway.handshake(bootstrap.payload, options.startTimeout ?? 60);

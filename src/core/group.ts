@@ -46,7 +46,10 @@ export class Group implements Iterable<Gateway> {
     this.reserved.add(id);
     let gateway: Gateway;
     try {
-      gateway = await Gateway.start(parsed, id, this.options);
+      gateway = await Gateway.start(parsed, id, {
+        ...this.options,
+        lookup: (other) => this.gateways.get(other),
+      });
     } finally {
       this.reserved.delete(id);
     }
