@@ -78,71 +78,84 @@ class _Tracer(object):
 # writing frames
 
 class _FrameWriter(object):
-    """Writes frames to the protocol fd from any thread, in order.
+    """Writes frames to the protocol fd from any thread, in order, batching small frames.
 
-    A sender appends to a queue and, if no other thread is writing, drains the queue itself, so a
-    lone sender pays one write per frame with no thread hand-off, while concurrent senders are
-    combined into one write. Past _BACKLOG queued frames a sender waits its turn (backpressure).
+    Frames collect in a buffer that is written out when it reaches _FLUSH_BYTES, when a thread is
+    about to block waiting for the other side (receive, waitclose, the reader between reads, the
+    end of an exec) and, for code that sends and then computes or sleeps, by the flusher thread
+    at most _FLUSH_DELAY seconds later. A loop of sends thus costs one write per ~64 KiB instead
+    of one per item, while a send followed by a receive leaves at once. Writing under the lock
+    keeps frames in order and makes senders wait while the pipe is full (backpressure).
     """
 
-    _BACKLOG = 64
+    _FLUSH_BYTES = 65536
+    _FLUSH_DELAY = 0.0005
 
     def __init__(self, fd):
         self._fd = fd
-        self._queue = collections.deque()
+        self._parts = []
+        self._size = 0
         self._lock = threading.Lock()
+        self._pending = threading.Event()
         self.error = None
+        flusher = threading.Thread(target=self._flusher, name="flusher")
+        flusher.daemon = True
+        flusher.start()
 
     def send(self, msgtype, channel_id, payload=b""):
-        if self.error is not None:
-            raise OSError("gateway connection lost: %s" % (self.error,))
-        queue = self._queue
-        if len(payload) > 65536:
-            queue.append(_HEADER.pack(msgtype, channel_id, len(payload)))
-            queue.append(payload)
-        else:
-            queue.append(_HEADER.pack(msgtype, channel_id, len(payload)) + payload)
-        lock = self._lock
-        if len(queue) > self._BACKLOG:
-            lock.acquire()
-            self._drain()
-        while queue and lock.acquire(False):
-            self._drain()
+        header = _HEADER.pack(msgtype, channel_id, len(payload))
+        with self._lock:
+            if self.error is not None:
+                raise OSError("gateway connection lost: %s" % (self.error,))
+            parts = self._parts
+            if len(payload) > 4096:
+                parts.append(header)
+                parts.append(payload)
+            else:
+                parts.append(header + payload)
+            self._size += len(payload) + 9
+            if self._size >= self._FLUSH_BYTES:
+                self._flush_locked()
+                return
+        if len(parts) <= 2:
+            self._pending.set()
 
-    def _drain(self):
-        # called with the lock held; releases it
-        queue = self._queue
-        popleft = queue.popleft
+    def flush(self):
+        if self._parts:
+            with self._lock:
+                if self._parts and self.error is None:
+                    self._flush_locked()
+
+    def _flusher(self):
+        pending = self._pending
+        while True:
+            pending.wait()
+            pending.clear()
+            time.sleep(self._FLUSH_DELAY)
+            try:
+                self.flush()
+            except OSError:
+                return
+
+    def _flush_locked(self):
+        parts = self._parts
+        self._parts = []
+        self._size = 0
         try:
-            while queue:
-                parts = [popleft()]
-                size = len(parts[0])
-                while queue and size < 262144:
-                    part = popleft()
-                    parts.append(part)
-                    size += len(part)
-                self._writeall(parts)
+            if len(parts) == 1 or sum(len(p) for p in parts) < 65536:
+                view = memoryview(b"".join(parts) if len(parts) > 1 else parts[0])
+                fd = self._fd
+                while view:
+                    view = view[os.write(fd, view):]
+            else:
+                self._writev(parts)
         except OSError as exc:
             self.error = exc
-            queue.clear()
             raise
-        finally:
-            self._lock.release()
 
-    def _writeall(self, parts):
-        fd = self._fd
-        if len(parts) == 1:
-            data = parts[0]
-        elif len(parts) < 8 and sum(len(p) for p in parts) < 65536:
-            data = b"".join(parts)
-        else:
-            data = None
-        if data is not None:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            return
+    def _writev(self, parts):
         pending = [memoryview(p) for p in parts]
+        fd = self._fd
         while pending:
             written = os.writev(fd, pending[:512])
             while written:
@@ -199,6 +212,7 @@ class Channel(object):
         with cond:
             items = self._items
             if not items:
+                self.gateway._writer.flush()
                 if timeout is None:
                     while not items:
                         cond.wait()
@@ -269,6 +283,7 @@ class Channel(object):
 
     def waitclose(self, timeout=None):
         """Wait until nothing more will arrive; re-raise the other side's error if any."""
+        self.gateway._writer.flush()
         if not self._receiveclosed.wait(timeout):
             raise self.TimeoutError("Timeout after %r seconds" % (timeout,))
         error = self._getremoteerror()
@@ -494,7 +509,7 @@ class RemoteGateway(object):
         self._running_cond = threading.Condition()
         self._main_queue = collections.deque()
         self._main_cond = threading.Condition()
-        self._main_idle = False
+        self._main_busy = False       # the main thread runs, or is reserved for, an exec
         self._main_running = None     # the _ExecTask the main thread runs, if any
         self._sigint_target = None    # channel id an INTERRUPT asked the main thread to stop
         self._terminating = False
@@ -550,7 +565,9 @@ class RemoteGateway(object):
         buf = bytearray()
         reason = "EOF"
         try:
+            flush = self._writer.flush
             while True:
+                flush()
                 data = read(fd, 262144)
                 if not data:
                     if buf:
@@ -671,8 +688,8 @@ class RemoteGateway(object):
         task = _ExecTask(channel, request)
         channel._executing = True
         with self._main_cond:
-            if self.execmodel == "main_thread_only" or self._main_idle:
-                self._main_idle = False
+            if self.execmodel == "main_thread_only" or not self._main_busy:
+                self._main_busy = True
                 self._main_queue.append(task)
                 self._main_cond.notify()
                 return
@@ -687,7 +704,6 @@ class RemoteGateway(object):
         while True:
             with cond:
                 while not queue:
-                    self._main_idle = True
                     cond.wait()
                 task = queue.popleft()
             task.is_main = True
@@ -716,12 +732,20 @@ class RemoteGateway(object):
         finally:
             channel._executing = False
             context.channel_id = 0
+            if task.is_main:
+                # free before the other side hears the end, so its next exec gets the main thread
+                with self._main_cond:
+                    self._main_busy = bool(self._main_queue)
             # not running any more before the other side hears it ended: a status request
             # right after the close must not count it
             with self._running_cond:
                 self._running.remove(task)
                 self._running_cond.notify_all()
         self._close_exec_channel(channel, error_info)
+        try:
+            self._writer.flush()
+        except OSError:
+            pass
 
     def _execute(self, channel, request):
         if request.get("module"):
@@ -823,6 +847,10 @@ class RemoteGateway(object):
         _restore_output_fds()
         for thread in _output_threads:
             thread.join(0.2)
+        try:
+            self._writer.flush()
+        except OSError:
+            pass
         self._trace("exit", status)
         if kill_group:
             # Nobody is left to clean up after us (the local side is gone): popen gateways lead
@@ -922,18 +950,16 @@ def _apply_config(config):
 
 
 def _hello_info(config):
-    import platform
-    import socket
     return {
         "protocol": PROTOCOL_VERSION,
         "executable": sys.executable,
         "version": list(sys.version_info[:3]),
         "version_string": sys.version,
-        "implementation": platform.python_implementation(),
+        "implementation": getattr(sys, "implementation", None) and sys.implementation.name,
         "platform": sys.platform,
         "pid": os.getpid(),
         "cwd": os.getcwd(),
-        "hostname": socket.gethostname(),
+        "hostname": os.uname().nodename,
         "execmodel": config.get("execmodel") or "thread",
     }
 
@@ -971,6 +997,7 @@ def _main(config):
     signal.signal(signal.SIGINT, gateway._on_sigint)
 
     gateway._send(HELLO, 0, gateway._dumps(hello))
+    gateway._writer.flush()
     reader = threading.Thread(target=gateway._reader, name="reader")
     reader.daemon = True
     reader.start()
