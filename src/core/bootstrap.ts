@@ -83,11 +83,34 @@ export interface Bootstrap {
   readonly payload: Buffer;
 }
 
-export function makeBootstrap(config: RemoteConfig): Bootstrap {
+/**
+ * Compiling the remote source costs a fresh interpreter ~10 ms, most of a gateway's start-up
+ * beyond the interpreter's own. The remote returns its compiled code (bytecode magic + marshal)
+ * in the handshake, and later starts of the same interpreter send that instead; the bootstrap
+ * line checks the magic number, so a changed interpreter just compiles the source again.
+ */
+const compiledCache = new Map<string, Buffer>();
+
+/** Which interpreter a spec starts, as far as the local side can tell before it runs. */
+export function interpreterKey(spec: GatewaySpec): string {
+  const where = spec.ssh?.raw ?? (spec.socket ? `${spec.socket.host}:${spec.socket.port}` : '');
+  const python = spec.python?.join(' ') ?? process.env.EXECNET_PYTHON ?? '';
+  return `${spec.type}|${spec.via ?? ''}|${where}|${python}`;
+}
+
+export function rememberCompiled(key: string, code: Buffer): void {
+  compiledCache.set(key, code);
+}
+
+export function makeBootstrap(config: RemoteConfig, interpreter?: string): Bootstrap {
   const head = Buffer.from(`CONFIG = ${pythonLiteral(config)}\n`, 'utf8');
+  const compiled = (interpreter !== undefined && compiledCache.get(interpreter)) || Buffer.alloc(0);
   const body = compressedSources();
   const line =
-    `import sys,zlib;r=sys.stdin.buffer.read;` +
-    `exec(compile(r(${head.length})+zlib.decompress(r(${body.length})),'<execnet-remote>','exec'))`;
-  return { line, payload: Buffer.concat([head, body]) };
+    `import sys,zlib,marshal,_frozen_importlib_external as e;r=sys.stdin.buffer.read;` +
+    `exec(r(${head.length}));m=r(${compiled.length});s=r(${body.length});` +
+    `_boot_cached=m[:4]==e.MAGIC_NUMBER;` +
+    `_boot_code=marshal.loads(m[4:]) if _boot_cached else ` +
+    `compile(zlib.decompress(s),'<execnet-remote>','exec');exec(_boot_code)`;
+  return { line, payload: Buffer.concat([head, compiled, body]) };
 }

@@ -4,7 +4,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { makeBootstrap, remoteConfig } from './bootstrap';
+import { interpreterKey, makeBootstrap, rememberCompiled, remoteConfig } from './bootstrap';
 import { Channel, type ChannelHost, type ChannelOrigin, type OutputStream } from './channel';
 import {
   DataFormatError,
@@ -115,6 +115,7 @@ export class Gateway implements ChannelHost {
     readonly id: string,
     readonly spec: GatewaySpec,
     private readonly transport: Transport,
+    private readonly interpreter: string,
   ) {
     this.codec = new Codec((cid) => this.channelFor(cid));
     this.decoder = new FrameDecoder((type, cid, payload) => this.onFrame(type, cid, payload));
@@ -125,10 +126,11 @@ export class Gateway implements ChannelHost {
    * GatewayStartError (naming the interpreter and what it printed) if it cannot start.
    */
   static async start(spec: GatewaySpec, id: string, options: GatewayOptions = {}): Promise<Gateway> {
-    const bootstrap = makeBootstrap(remoteConfig(spec, id, traceLevel()));
+    const interpreter = interpreterKey(spec);
+    const bootstrap = makeBootstrap(remoteConfig(spec, id, traceLevel()), interpreter);
     const lookup = options.lookup ?? (() => undefined);
     const transport = await openTransport(spec, bootstrap.line, { lookup });
-    const gateway = new Gateway(id, spec, transport);
+    const gateway = new Gateway(id, spec, transport, interpreter);
     trace(`[${id}] starting ${transport.description}`);
     await gateway.handshake(bootstrap.payload, options.startTimeout ?? 60);
     return gateway;
@@ -329,6 +331,10 @@ export class Gateway implements ChannelHost {
       throw new GatewayStartError(
         `${this.transport.description} speaks protocol ${protocol}, this side ${PROTOCOL_VERSION}`,
       );
+    }
+    const code = map.get('code');
+    if (code instanceof Uint8Array) {
+      rememberCompiled(this.interpreter, Buffer.from(code));
     }
     const version = (map.get('version') as number[] | undefined) ?? [0, 0, 0];
     this.helloWaiter?.resolve({

@@ -996,6 +996,12 @@ def _main(config):
     sys.stdin = open(os.devnull)
     signal.signal(signal.SIGINT, gateway._on_sigint)
 
+    boot = globals()
+    if not boot.get("_boot_cached", True) and "_boot_code" in boot:
+        # hand our compiled code back: the next start of this interpreter skips compiling
+        import marshal
+        import importlib.util
+        hello["code"] = importlib.util.MAGIC_NUMBER + marshal.dumps(boot["_boot_code"])
     gateway._send(HELLO, 0, gateway._dumps(hello))
     gateway._writer.flush()
     reader = threading.Thread(target=gateway._reader, name="reader")
