@@ -89,3 +89,63 @@ export class RemoteError extends ExecnetError implements RemoteErrorInfo {
 
 /** A send on a channel that is already closed (execnet raises IOError here). */
 export class ChannelClosedError extends ExecnetError {}
+
+/** The host could not be reached: unknown name, connection refused, or no answer in time. */
+export class HostNotFound extends GatewayStartError {
+  constructor(
+    message: string,
+    /** The host as the spec names it. */
+    readonly host: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The server (ssh, socket server, sudo) refused every way of logging in that was tried. */
+export class AuthenticationFailed extends GatewayStartError {
+  constructor(
+    message: string,
+    readonly host: string,
+    /** What was tried, in order: `publickey (agent)`, `publickey (~/.ssh/id_ed25519)`, `password`... */
+    readonly methodsTried: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The host presented a key other than the one known_hosts holds for it: refused. */
+export class HostKeyMismatch extends GatewayStartError {
+  constructor(
+    message: string,
+    readonly host: string,
+    /** Where the expected key is written: `file:line`. */
+    readonly knownHostsEntry: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The host is not in known_hosts and nobody accepted its key. */
+export class HostKeyNotTrusted extends GatewayStartError {
+  constructor(
+    message: string,
+    readonly host: string,
+    /** `SHA256:...`, as OpenSSH shows it. */
+    readonly fingerprint: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The interpreter named by `python=` (or the default one) does not exist where it should run. */
+export class PythonNotFound extends GatewayStartError {
+  constructor(
+    message: string,
+    /** Where it was looked for: `local`, or the remote host. */
+    readonly host: string,
+  ) {
+    super(message);
+  }
+}

@@ -41,6 +41,16 @@ export interface GatewaySpec {
   readonly via?: string;
   readonly installvia?: string;
   readonly sshConfig?: string;
+  /** Run the system `ssh` (this path, or `ssh` from PATH) instead of the built-in client. */
+  readonly sshBinary?: string;
+  /** Run the interpreter as this user through sudo (on the gateway's host). */
+  readonly sudo?: string;
+  /** A file whose contents are the socket server's shared secret. */
+  readonly socketKey?: string;
+  /** Talk TLS to the socket server (verified against the system CAs, or `tlsCa`). */
+  readonly tls?: boolean;
+  /** A CA (or the server's own self-signed certificate) to verify the socket server with. */
+  readonly tlsCa?: string;
 }
 
 /** Every key a spec may hold, for completion; `env:` is followed by a variable name. */
@@ -59,6 +69,11 @@ export const SPEC_KEYS: readonly string[] = [
   'via',
   'installvia',
   'ssh_config',
+  'ssh_binary',
+  'sudo',
+  'socket_key',
+  'tls',
+  'tls_ca',
 ];
 
 const TYPES: readonly string[] = ['popen', 'ssh', 'socket', 'vagrant_ssh'];
@@ -78,6 +93,10 @@ const PLACEHOLDERS: Readonly<Record<string, string>> = {
   via: 'ID',
   installvia: 'ID',
   ssh_config: 'PATH',
+  ssh_binary: 'PATH',
+  sudo: 'USER',
+  socket_key: 'PATH',
+  tls_ca: 'PATH',
 };
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -196,6 +215,24 @@ export function parseSpec(spec: string): GatewaySpec {
       case 'ssh_config':
         out.sshConfig = required(key, value, item);
         break;
+      case 'ssh_binary':
+        // bare: `ssh` from PATH, like execnet
+        out.sshBinary = value === undefined ? 'ssh' : required(key, value, item);
+        break;
+      case 'sudo':
+        out.sudo = word(key, value, item, 'a user name');
+        break;
+      case 'socket_key':
+        out.socketKey = required(key, value, item);
+        break;
+      case 'tls':
+        flag(key, value, item);
+        out.tls = true;
+        break;
+      case 'tls_ca':
+        out.tlsCa = required(key, value, item);
+        out.tls = true;
+        break;
     }
   });
 
@@ -229,6 +266,17 @@ export function formatSpec(spec: GatewaySpec): string {
   add('via', spec.via);
   add('installvia', spec.installvia);
   add('ssh_config', spec.sshConfig);
+  if (spec.sshBinary === 'ssh') {
+    items.push('ssh_binary');
+  } else {
+    add('ssh_binary', spec.sshBinary);
+  }
+  add('sudo', spec.sudo);
+  add('socket_key', spec.socketKey);
+  if (spec.tls && spec.tlsCa === undefined) {
+    items.push('tls');
+  }
+  add('tls_ca', spec.tlsCa);
 
   // 'a/' + '//' + 'b' would split as 'a', '/b': only the last item may end with a slash.
   const slashEnded = items.filter((item) => item.endsWith('/'));
@@ -353,6 +401,35 @@ function checkCombination(
       `'${item('ssh_config')}' only applies to ssh and vagrant_ssh gateways, not ${spec.type}`,
       item('ssh_config'),
     );
+  }
+  if (spec.sshBinary !== undefined && spec.type !== 'ssh') {
+    throw new SpecError(
+      `'${item('ssh_binary')}' only applies to ssh gateways, not ${spec.type}`,
+      item('ssh_binary'),
+    );
+  }
+  if (spec.sudo !== undefined && spec.type === 'socket') {
+    throw new SpecError(
+      `'${item('sudo')}' does not work with socket gateways — the socket server's interpreter is already running`,
+      item('sudo'),
+    );
+  }
+  for (const key of ['socket_key', 'tls', 'tls_ca'] as const) {
+    if (seen.has(key) && spec.type !== 'socket') {
+      throw new SpecError(
+        `'${item(key)}' only applies to socket gateways, not ${spec.type}`,
+        item(key),
+      );
+    }
+    if (seen.has(key) && spec.installvia !== undefined) {
+      throw new SpecError(
+        `'${item(key)}' does not work with installvia — the server it starts makes its own secret and listens on loopback`,
+        item(key),
+      );
+    }
+  }
+  if (seen.has('tls') && seen.has('tls_ca')) {
+    throw new SpecError(`'${item('tls')}' is implied by '${item('tls_ca')}'; leave it out`, 'tls');
   }
   for (const key of ['via', 'installvia'] as const) {
     if (spec.id !== undefined && spec[key] === spec.id) {

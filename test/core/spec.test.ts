@@ -486,6 +486,35 @@ describe('errors name the offending part', () => {
   });
 });
 
+describe('transport options', () => {
+  test('ssh_binary: bare means ssh from PATH, a value names the binary', () => {
+    assert.equal(parseSpec('ssh=h//ssh_binary').sshBinary, 'ssh');
+    assert.equal(parseSpec('ssh=h//ssh_binary=/usr/local/bin/ssh').sshBinary, '/usr/local/bin/ssh');
+    rejects('popen//ssh_binary', 'ssh_binary', 'only applies to ssh gateways');
+  });
+
+  test('sudo names a user, and works with every type that starts an interpreter', () => {
+    assert.equal(parseSpec('popen//sudo=www-data').sudo, 'www-data');
+    assert.equal(parseSpec('ssh=h//sudo=root').sudo, 'root');
+    assert.equal(parseSpec('vagrant_ssh=default//sudo=root').sudo, 'root');
+    rejects('socket=h:1//sudo=root', 'sudo=root', 'does not work with socket');
+    rejects('popen//sudo=a b', 'sudo=a b', 'no whitespace');
+  });
+
+  test('socket_key, tls and tls_ca belong to socket gateways with an address', () => {
+    const spec = parseSpec('socket=h:1//socket_key=k//tls_ca=ca.pem');
+    assert.equal(spec.socketKey, 'k');
+    assert.equal(spec.tls, true);
+    assert.equal(spec.tlsCa, 'ca.pem');
+    assert.equal(parseSpec('socket=h:1//tls').tls, true);
+    rejects('popen//tls', 'tls', 'only applies to socket');
+    rejects('ssh=h//socket_key=k', 'socket_key=k', 'only applies to socket');
+    rejects('socket//installvia=a//tls', 'tls', 'does not work with installvia');
+    rejects('socket=h:1//tls=yes', 'tls=yes', 'takes none');
+    rejects('socket=h:1//tls//tls_ca=c', 'tls', 'implied by');
+  });
+});
+
 describe('formatSpec', () => {
   const roundTrips = [
     'popen',
@@ -503,6 +532,11 @@ describe('formatSpec', () => {
     "popen//python=it\\'s 'a\"b' ''",
     'popen//env:A=x=y//env:B=//chdir=/tmp/',
     'popen//python=/usr/bin/',
+    'ssh=host//ssh_binary',
+    'ssh=host//ssh_binary=/opt/ssh/bin/ssh//sudo=deploy',
+    'popen//sudo=nobody',
+    'socket=h:1//socket_key=~/.execnet/key//tls',
+    'socket=h:1//tls_ca=ca.pem',
   ];
 
   for (const raw of roundTrips) {
@@ -608,8 +642,13 @@ describe('SPEC_KEYS', () => {
       'popen',
       'python',
       'socket',
+      'socket_key',
       'ssh',
+      'ssh_binary',
       'ssh_config',
+      'sudo',
+      'tls',
+      'tls_ca',
       'vagrant_ssh',
       'via',
     ]);
