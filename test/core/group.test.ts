@@ -7,12 +7,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { RemoteError } from '../../src/core/errors';
+import { GatewayStartError, RemoteError } from '../../src/core/errors';
 import type { Channel } from '../../src/core/channel';
 import { Tuple } from '../../src/core/serializer';
 import { testGroup } from '../helpers/gateways';
 import { newMark, leftoverProcesses } from '../helpers/processes';
-import { defaultPython } from '../helpers/pythons';
+import { defaultPython, findPythons } from '../helpers/pythons';
 
 describe('groups', () => {
   it('remoteExec on a group runs on every gateway; receiveEach collects one item each', async () => {
@@ -88,6 +88,46 @@ describe('spec options reach the remote', () => {
     const bDone = Number(await b.receive());
     assert.ok(bDone - aDone >= 0.15, 'b ran after a finished');
     assert.equal((await gw.remoteStatus()).execmodel, 'main_thread_only');
+    await tg.close();
+  });
+
+  for (const model of ['gevent', 'eventlet']) {
+    it(`execmodel=${model} runs execs as green threads, concurrently, interruptible`, async () => {
+      // Debian packages the libraries for its own interpreter (python3-gevent, python3-eventlet)
+      const tg = testGroup();
+      const gw = await tg.gateway(`execmodel=${model}`, '/usr/bin/python3');
+      assert.equal(gw.info.execmodel, model);
+      const probe = gw.remoteExec(
+        `import threading, ${model}\nprint("green")\nchannel.send(threading.current_thread().__class__.__module__)`,
+      );
+      const out: string[] = [];
+      probe.onOutput((o) => out.push(o.data.toString()));
+      assert.equal(await probe.receive(), 'threading');
+      await probe.waitClose();
+      assert.equal(out.join(''), 'green\n');
+      const sleeper = gw.remoteExec('import time\nchannel.send(1)\ntime.sleep(30)');
+      const worker = gw.remoteExec('channel.send(channel.receive() * 2)');
+      await sleeper.receive();
+      await worker.send(21);
+      assert.equal(await worker.receive(), 42, 'a sleeping green thread does not block others');
+      sleeper.interrupt();
+      await assert.rejects(sleeper.waitClose(10), /KeyboardInterrupt/);
+      const bulk = gw.remoteExec('data = channel.receive()\nchannel.send(len(data))\nchannel.send(b"x" * (3 << 20))');
+      await bulk.send(Buffer.alloc(5 << 20));
+      assert.equal(await bulk.receive(), 5 << 20);
+      assert.equal(((await bulk.receive()) as Buffer).length, 3 << 20);
+      assert.equal((await gw.remoteStatus()).execmodel, model);
+      await tg.close();
+    });
+  }
+
+  it('an execmodel whose library is missing is a clear error at start', async () => {
+    const tg = testGroup();
+    await assert.rejects(tg.gateway('execmodel=gevent', findPythons()[0].path), (e: unknown) => {
+      assert.ok(e instanceof GatewayStartError);
+      assert.match(e.message, /execmodel=gevent needs the gevent module on the remote/);
+      return true;
+    });
     await tg.close();
   });
 

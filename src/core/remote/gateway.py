@@ -51,6 +51,94 @@ NO_ENDMARKER = object()
 
 
 # ---------------------------------------------------------------------------------------------
+# execution models: how threads, locks and the protocol fds behave
+
+class _ThreadModel(object):
+    """execmodel=thread (and main_thread_only): OS threads and blocking fds."""
+
+    name = "thread"
+    read = staticmethod(os.read)
+    write = staticmethod(os.write)
+
+    def prepare_fd(self, fd):
+        pass
+
+    def writev(self, fd, parts):
+        return os.writev(fd, parts)
+
+    def current(self):
+        return threading.get_ident()
+
+    def interrupt(self, gateway, task):
+        if task.is_main:
+            gateway._sigint_target = task.channel.id
+            # aimed at the main thread itself, so that a blocking call there (sleep, select)
+            # is interrupted rather than the signal landing in this thread
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        else:
+            import ctypes
+            ident = task.runner
+            tid = ctypes.c_ulong(ident) if sys.version_info >= (3, 7) else ctypes.c_long(ident)
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(tid, ctypes.py_object(KeyboardInterrupt))
+
+
+class _GreenModel(_ThreadModel):
+    """execmodel=gevent / eventlet: the library's green threads, cooperative fds.
+
+    The standard library is monkey-patched first, so the gateway's own threads, locks and
+    sleeps (and those of remote code) become green; the protocol fds are made non-blocking and
+    read and written through the library's cooperative calls."""
+
+    def __init__(self, name):
+        self.name = name
+        if name == "gevent":
+            from gevent import monkey
+            monkey.patch_all()
+            import gevent
+            import gevent.os
+            self._read, self._write = gevent.os.nb_read, gevent.os.nb_write
+            self._getcurrent = gevent.getcurrent
+            self._spawn_raw = gevent.spawn_raw
+        else:
+            import eventlet
+            eventlet.monkey_patch()
+            import eventlet.green.os
+            import eventlet.greenthread
+            self._read, self._write = eventlet.green.os.read, eventlet.green.os.write
+            self._getcurrent = eventlet.greenthread.getcurrent
+            self._spawn_raw = eventlet.spawn_n
+
+    def prepare_fd(self, fd):
+        os.set_blocking(fd, False)
+
+    def read(self, fd, n):
+        return self._read(fd, n)
+
+    def write(self, fd, data):
+        return self._write(fd, data)
+
+    def writev(self, fd, parts):
+        return self._write(fd, b"".join(parts))
+
+    def current(self):
+        return self._getcurrent()
+
+    def interrupt(self, gateway, task):
+        target = task.runner
+        # throw into the green thread from the hub the next time it is suspended
+        self._spawn_raw(target.throw, KeyboardInterrupt)
+
+
+def _make_execmodel(name):
+    if name in ("gevent", "eventlet"):
+        return _GreenModel(name)
+    return _ThreadModel()
+
+
+_model = _ThreadModel()
+
+
+# ---------------------------------------------------------------------------------------------
 # tracing (EXECNET_DEBUG=1: a file per process, =2: the original stderr)
 
 class _Tracer(object):
@@ -146,7 +234,7 @@ class _FrameWriter(object):
                 view = memoryview(b"".join(parts) if len(parts) > 1 else parts[0])
                 fd = self._fd
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[_model.write(fd, view):]
             else:
                 self._writev(parts)
         except OSError as exc:
@@ -157,7 +245,7 @@ class _FrameWriter(object):
         pending = [memoryview(p) for p in parts]
         fd = self._fd
         while pending:
-            written = os.writev(fd, pending[:512])
+            written = _model.writev(fd, pending[:512])
             while written:
                 first = pending[0]
                 if written >= len(first):
@@ -385,10 +473,6 @@ class ChannelFileRead(ChannelFile):
 # ---------------------------------------------------------------------------------------------
 # the remote's stdout/stderr
 
-class _ExecContext(threading.local):
-    channel_id = 0
-
-
 class _StreamBytes(object):
     """sys.stdout.buffer: raw bytes, sent as output frames of the current exec."""
 
@@ -479,12 +563,12 @@ class _StreamText(object):
 # the gateway
 
 class _ExecTask(object):
-    __slots__ = ("channel", "request", "thread_id", "is_main")
+    __slots__ = ("channel", "request", "runner", "is_main")
 
     def __init__(self, channel, request):
         self.channel = channel
         self.request = request
-        self.thread_id = None
+        self.runner = None
         self.is_main = False
 
 
@@ -504,7 +588,7 @@ class RemoteGateway(object):
         self._nextid = 2
         self._receivelock = threading.RLock()
         self._dumps, self._loads = make_codec(Channel, self._getchannel)
-        self._context = _ExecContext()
+        self._context = threading.local()
         self._running = []            # _ExecTask, in start order
         self._running_cond = threading.Condition()
         self._main_queue = collections.deque()
@@ -551,7 +635,7 @@ class RemoteGateway(object):
 
     def _send_output(self, msgtype, data):
         try:
-            self._writer.send(msgtype, self._context.channel_id, data)
+            self._writer.send(msgtype, getattr(self._context, "channel_id", 0), data)
         except OSError:
             pass
 
@@ -560,7 +644,7 @@ class RemoteGateway(object):
     def _reader(self):
         """Reader thread: parse frames from the protocol fd and dispatch them."""
         fd = self._rfd
-        read = os.read
+        read = _model.read
         unpack_from = _HEADER.unpack_from
         buf = bytearray()
         reason = "EOF"
@@ -614,12 +698,12 @@ class RemoteGateway(object):
         payload[:have] = buf[start:]
         view = memoryview(payload)
         fd = self._rfd
-        readinto = getattr(os, "readv", None)
+        readinto = getattr(os, "readv", None) if isinstance(_model, _ThreadModel) and _model.name == "thread" else None
         while have < size:
             if readinto is not None:
                 n = readinto(fd, [view[have:]])
             else:
-                chunk = os.read(fd, size - have)
+                chunk = _model.read(fd, min(size - have, 1 << 20))
                 n = len(chunk)
                 view[have:have + n] = chunk
             if not n:
@@ -715,7 +799,7 @@ class RemoteGateway(object):
 
     def _run_task(self, task):
         channel = task.channel
-        task.thread_id = threading.get_ident()
+        task.runner = _model.current()
         context = self._context
         context.channel_id = channel.id
         with self._running_cond:
@@ -788,15 +872,7 @@ class RemoteGateway(object):
         if task is None:
             return
         self._trace("interrupt exec on channel", cid)
-        if task.is_main:
-            self._sigint_target = cid
-            # aimed at the main thread itself, so that a blocking call there (sleep, select)
-            # is interrupted rather than the signal landing in this thread
-            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
-        else:
-            import ctypes
-            tid = ctypes.c_ulong(task.thread_id) if sys.version_info >= (3, 7) else ctypes.c_long(task.thread_id)
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(tid, ctypes.py_object(KeyboardInterrupt))
+        _model.interrupt(self, task)
 
     def _on_sigint(self, signum, frame):
         # Only an interrupt we asked for, aimed at the exec running in the main thread, raises.
@@ -905,7 +981,7 @@ _saved_fds = {}
 def _pump_output(gateway, fd, msgtype):
     while True:
         try:
-            data = os.read(fd, 65536)
+            data = _model.read(fd, 65536)
         except OSError:
             return
         if not data:
@@ -944,9 +1020,12 @@ def _apply_config(config):
         if not os.path.isdir(chdir):
             os.makedirs(chdir)
         os.chdir(chdir)
+    global _model
     model = config.get("execmodel") or "thread"
-    if model in ("eventlet", "gevent"):
-        __import__(model)
+    try:
+        _model = _make_execmodel(model)
+    except ImportError as exc:
+        raise ImportError("execmodel=%s needs the %s module on the remote: %s" % (model, model, exc))
 
 
 def _hello_info(config):
@@ -982,11 +1061,14 @@ def _main(config):
         os.write(wfd, _HEADER.pack(HELLO, 0, len(payload)) + payload)
         os._exit(1)
 
+    _model.prepare_fd(rfd)
+    _model.prepare_fd(wfd)
     gateway = RemoteGateway(config, rfd, wfd, errfd)
     for fd, msgtype, name in ((1, STDOUT, "<stdout>"), (2, STDERR, "<stderr>")):
         r, w = os.pipe()
         os.dup2(w, fd)
         os.close(w)
+        _model.prepare_fd(r)
         thread = threading.Thread(target=_pump_output, args=(gateway, r, msgtype), name="output-%d" % fd)
         thread.daemon = True
         thread.start()
