@@ -20,6 +20,7 @@ import { Codec } from './serializer';
 import type { GatewaySpec } from './spec';
 import { trace, traceLevel } from './trace';
 import { openTransport } from './transports';
+import { defaultPythonCommand } from './transports/popen';
 import type { Transport, TransportExit } from './transports/transport';
 
 export type GatewayState = 'connecting' | 'alive' | 'closing' | 'dead';
@@ -651,7 +652,7 @@ function remoteErrorFrom(value: unknown): RemoteError {
 }
 
 function startFailure(spec: GatewaySpec, exit: TransportExit, stderr: string, what: string): string {
-  const python = spec.python?.join(' ') ?? 'the default python';
+  const python = (spec.python ?? defaultPythonCommand()).join(' ');
   if (exit.error && (exit.error as NodeJS.ErrnoException).code === 'ENOENT') {
     return `cannot start ${python}: no such interpreter (spec '${spec.raw}'). Check python= or PATH.`;
   }
