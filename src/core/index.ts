@@ -32,3 +32,4 @@ export const defaultGroup = new Group('default');
 export function makeGateway(spec?: string | GatewaySpec): Promise<Gateway> {
   return defaultGroup.makeGateway(spec);
 }
+export * from './rsync';

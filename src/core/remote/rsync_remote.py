@@ -1,0 +1,674 @@
+# The receiving half of RSync (src/core/rsync.ts), sent with remote_exec and started as
+# serve(channel, destdir, options). Its messages are described in docs/rsync.md. It handles every
+# item in the gateway's reader thread (a channel callback), so a slow disk stalls the pipe and the
+# sender waits: neither side ever holds more than a chunk or a batch of a file.
+# Invariant: every path from the wire is checked (relative, no '..', no symlink among its parents)
+# before the filesystem is touched, and file data is only ever written under a temporary name
+# that is renamed into place once the file is complete.
+
+import errno
+import hashlib
+import os
+import shutil
+import stat
+import sys
+import threading
+import time
+
+KIND_FILE, KIND_DIR, KIND_LINK, KIND_LINK_IN_TREE = 0, 1, 2, 3
+HASH_NAME = "sha256"
+_READ_CHUNK = 1 << 20
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_BINARY = getattr(os, "O_BINARY", 0)
+_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC | _O_BINARY
+_UTIME_FD = os.utime in getattr(os, "supports_fd", ())
+_FCHMOD = hasattr(os, "fchmod")
+_UTIME_NOFOLLOW = os.utime in getattr(os, "supports_follow_symlinks", ())
+_WINDOWS = sys.platform.startswith("win")
+
+
+class PathRefused(Exception):
+    """A path from the wire that would land outside the destination."""
+
+
+class ProtocolError(Exception):
+    """A message this side does not understand: the sync stops."""
+
+
+def _describe(exc):
+    if isinstance(exc, EnvironmentError) and exc.strerror:
+        return "%s: %s" % (errno.errorcode.get(exc.errno, type(exc).__name__), exc.strerror)
+    return "%s: %s" % (type(exc).__name__, exc)
+
+
+class _Stream(object):
+    """A large file arriving in chunks: the open temporary file and what it will become."""
+
+    __slots__ = ("rel", "final", "tmp", "fd", "size", "mode", "mtime", "pos", "failed", "sparse")
+
+    def __init__(self, rel, final, tmp, fd, size, mode, mtime):
+        self.rel = rel
+        self.final = final
+        self.tmp = tmp
+        self.fd = fd
+        self.size = size
+        self.mode = mode
+        self.mtime = mtime
+        self.pos = 0
+        self.failed = False
+        self.sparse = False
+
+
+class Receiver(object):
+    def __init__(self, channel, destdir, options):
+        self.channel = channel
+        self.send = channel.send
+        self.root = os.path.abspath(os.path.expanduser(destdir))
+        self.delete = bool(options.get("delete"))
+        self.dry_run = bool(options.get("dry_run"))
+        self.safe_dirs = {""}          # relative dirs known to be real directories
+        self.touched = set()           # dirs whose entries changed: their mtime needs restoring
+        self.made_writable = set()     # read-only dirs we opened up to write into
+        self.dirs = []                 # (rel, mode, mtime_ns, created) in listing order
+        self.listed = set()            # every listed path, for finding extras
+        self.stream = None
+        self.root_meta = None
+        self.tmp_counter = 0
+        self.finished = False
+        self.stats = {
+            "files": 0, "bytes": 0, "meta": 0, "modes": 0, "links": 0, "dirs": 0,
+            "deleted": 0, "errors": 0, "hashed": 0, "hashed_bytes": 0,
+        }
+        self.timings = {"compare": 0.0, "hash": 0.0, "write": 0.0, "delete": 0.0, "dirs": 0.0}
+        self.started = time.time()
+        if not self.dry_run:
+            if not os.path.isdir(self.root):
+                os.makedirs(self.root)
+
+    # -- dispatch -----------------------------------------------------------------------------
+
+    def handle(self, msg):
+        """Handle one item; True once the sync is over."""
+        if isinstance(msg, bytes):
+            self.write_chunk(msg)
+            return False
+        if not isinstance(msg, list) or not msg or not isinstance(msg[0], str):
+            raise ProtocolError("unexpected item %r" % (type(msg).__name__,))
+        handler = self.HANDLERS.get(msg[0])
+        if handler is None:
+            raise ProtocolError("unknown message %r" % (msg[0],))
+        return handler(self, *msg[1:])
+
+    def error(self, rel, exc):
+        self.stats["errors"] += 1
+        message = exc if isinstance(exc, str) else _describe(exc)
+        self.send(["error", rel if isinstance(rel, str) else repr(rel), message])
+
+    # -- paths --------------------------------------------------------------------------------
+
+    def parts_of(self, rel):
+        """The components of a wire path; PathRefused for anything that could leave the tree."""
+        if not isinstance(rel, str) or not rel:
+            raise PathRefused("refused: not a relative path")
+        if "\0" in rel:
+            raise PathRefused("refused: NUL in the path")
+        if rel.startswith("/") or (_WINDOWS and ("\\" in rel or ":" in rel)):
+            raise PathRefused("refused: absolute path")
+        parts = rel.split("/")
+        for part in parts:
+            if part in ("", ".", ".."):
+                raise PathRefused("refused: '%s' component in the path" % (part,))
+        return parts
+
+    def check_parents(self, parts, create):
+        """Make sure every parent of the path is a real directory inside the destination (not a
+        symlink, not a file); create missing ones when `create`. Returns False when a parent is
+        missing and not created (dry run)."""
+        parent = "/".join(parts[:-1])
+        if parent in self.safe_dirs:
+            return True
+        path = self.root
+        rel = ""
+        for name in parts[:-1]:
+            rel = rel + "/" + name if rel else name
+            path = os.path.join(path, name)
+            if rel in self.safe_dirs:
+                continue
+            try:
+                st = os.lstat(path)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                    raise
+                if not create:
+                    return False
+                self.mkdir(path, rel, 0o755)
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                raise PathRefused("refused: '%s' is a symlink; nothing is written through it" % rel)
+            if not stat.S_ISDIR(st.st_mode):
+                raise PathRefused("refused: '%s' is not a directory" % rel)
+            self.safe_dirs.add(rel)
+        return True
+
+    def forget_dir(self, rel):
+        """A directory at rel was removed or replaced: nothing below it is known any more."""
+        if rel in self.safe_dirs:
+            prefix = rel + "/"
+            self.safe_dirs = {d for d in self.safe_dirs if d != rel and not d.startswith(prefix)}
+
+    def mkdir(self, path, rel, mode):
+        self.with_writable_parent(path, lambda: os.mkdir(path, 0o700 | (mode & 0o777)))
+        self.safe_dirs.add(rel)
+        self.touch_parent(rel)
+
+    def touch_parent(self, rel):
+        index = rel.rfind("/")
+        self.touched.add(rel[:index] if index >= 0 else "")
+
+    def with_writable_parent(self, path, action):
+        """Run action; if the parent directory refuses (read-only, as a non-root user), make it
+        writable for the owner and try once more. The directory's mode is put back at the end."""
+        try:
+            return action()
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM):
+                raise
+            parent = os.path.dirname(path)
+            st = os.stat(parent)
+            if st.st_mode & stat.S_IWUSR and st.st_mode & stat.S_IXUSR:
+                raise
+            os.chmod(parent, stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
+            self.made_writable.add((parent, stat.S_IMODE(st.st_mode)))
+            return action()
+
+    def remove(self, path, rel, st):
+        """Remove what is at path (a file, a link, or a whole directory tree)."""
+        if stat.S_ISDIR(st.st_mode):
+            def onerror(function, target, info):
+                # a read-only directory inside: open it up and retry once
+                os.chmod(os.path.dirname(target), stat.S_IRWXU)
+                if os.path.isdir(target) and not os.path.islink(target):
+                    os.chmod(target, stat.S_IRWXU)
+                    shutil.rmtree(target)
+                else:
+                    os.unlink(target)
+            self.with_writable_parent(path, lambda: shutil.rmtree(path, onerror=onerror))
+            self.forget_dir(rel)
+        else:
+            self.with_writable_parent(path, lambda: os.unlink(path))
+        self.touch_parent(rel)
+
+    # -- comparing ----------------------------------------------------------------------------
+
+    def on_list(self, seq, entries):
+        started = time.perf_counter()
+        want = []
+        check = []
+        changed = []
+        for index, entry in enumerate(entries):
+            try:
+                rel, kind, size, mtime, mode, target = entry
+            except (TypeError, ValueError):
+                raise ProtocolError("malformed listing entry %r" % (entry,))
+            try:
+                parts = self.parts_of(rel)
+                self.listed.add(rel)
+                if not self.check_parents(parts, not self.dry_run):
+                    # the parent does not exist yet (dry run): everything below it is new
+                    if kind == KIND_FILE:
+                        want.append(index)
+                    else:
+                        changed.append([index, "mkdir" if kind == KIND_DIR else "link"])
+                    continue
+                path = os.path.join(self.root, *parts)
+                if kind == KIND_FILE:
+                    self.compare_file(index, rel, path, size, mtime, mode, want, check, changed)
+                elif kind == KIND_DIR:
+                    self.compare_dir(index, rel, path, mtime, mode, changed)
+                elif kind == KIND_LINK or kind == KIND_LINK_IN_TREE:
+                    self.compare_link(index, rel, path, kind, target, mtime, changed)
+                else:
+                    raise ProtocolError("unknown entry kind %r for %r" % (kind, rel))
+            except (PathRefused, EnvironmentError) as exc:
+                self.error(rel, exc)
+        self.timings["compare"] += time.perf_counter() - started
+        self.send(["want", seq, want, check, changed])
+        return False
+
+    def compare_file(self, index, rel, path, size, mtime, mode, want, check, changed):
+        try:
+            st = os.lstat(path)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                raise
+            want.append(index)
+            return
+        if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+            want.append(index)
+            return
+        if st.st_mtime_ns != mtime:
+            # same size, other time: the content may well be the same (a touch, a checkout);
+            # the sender compares hashes and sends data only when they differ
+            started = time.perf_counter()
+            digest = hash_file(path)
+            self.timings["hash"] += time.perf_counter() - started
+            self.stats["hashed"] += 1
+            self.stats["hashed_bytes"] += size
+            check.append([index, digest])
+            return
+        if stat.S_IMODE(st.st_mode) != mode:
+            if not self.dry_run:
+                os.chmod(path, mode)
+            self.stats["modes"] += 1
+            changed.append([index, "mode"])
+
+    def compare_dir(self, index, rel, path, mtime, mode, changed):
+        try:
+            st = os.lstat(path)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                raise
+            st = None
+        if st is not None and not stat.S_ISDIR(st.st_mode):
+            # a file or a link where a directory belongs: replace it
+            if not self.dry_run:
+                self.remove(path, rel, st)
+            st = None
+        if st is None:
+            if not self.dry_run:
+                self.mkdir(path, rel, mode)
+                self.dirs.append((rel, mode, mtime, True))
+            self.stats["dirs"] += 1
+            changed.append([index, "mkdir"])
+            return
+        self.safe_dirs.add(rel)
+        if stat.S_IMODE(st.st_mode) != mode:
+            self.stats["modes"] += 1
+            changed.append([index, "mode"])
+        if stat.S_IMODE(st.st_mode) != mode or st.st_mtime_ns != mtime:
+            self.touched.add(rel)
+        self.dirs.append((rel, mode, mtime, False))
+
+    def compare_link(self, index, rel, path, kind, target, mtime, changed):
+        if not isinstance(target, str) or not target or "\0" in target:
+            raise PathRefused("refused: bad link target for '%s'" % rel)
+        if kind == KIND_LINK_IN_TREE:
+            # a link into the source tree points at the same place in the destination
+            target = os.path.join(self.root, *self.parts_of(target)) if target != "." else self.root
+        try:
+            st = os.lstat(path)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                raise
+            st = None
+        if st is not None and stat.S_ISLNK(st.st_mode) and os.readlink(path) == target:
+            return
+        self.stats["links"] += 1
+        changed.append([index, "link"])
+        if self.dry_run:
+            return
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            self.remove(path, rel, st)
+        tmp = self.with_writable_parent(path, lambda: self.make_temp(path, lambda t: os.symlink(target, t)))
+        try:
+            if _UTIME_NOFOLLOW:
+                try:
+                    os.utime(tmp, ns=(mtime, mtime), follow_symlinks=False)
+                except (OSError, NotImplementedError):
+                    pass
+            os.rename(tmp, path)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        self.touch_parent(rel)
+
+    def on_end(self, root_mode, root_mtime):
+        """The listing is complete: report what the destination has that the source does not."""
+        self.root_meta = (root_mode, root_mtime)
+        if self.delete:
+            started = time.perf_counter()
+            extras = []
+            self.find_extras(self.root, "", extras)
+            self.timings["compare"] += time.perf_counter() - started
+            self.send(["extra", extras])
+        return False
+
+    def find_extras(self, path, rel, extras):
+        try:
+            entries = list(os.scandir(path))
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                self.error(rel or ".", exc)
+            return
+        listed = self.listed
+        for entry in entries:
+            sub = rel + "/" + entry.name if rel else entry.name
+            if sub not in listed:
+                extras.append([sub, entry.is_dir(follow_symlinks=False)])
+            elif entry.is_dir(follow_symlinks=False):
+                self.find_extras(entry.path, sub, extras)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def make_temp(self, final, create):
+        """Create a fresh name beside final with create(tmp_path); return the name."""
+        directory, name = os.path.split(final)
+        for _ in range(100):
+            self.tmp_counter += 1
+            tmp = os.path.join(directory, ".%s.%d.rsync-tmp" % (name[:200], self.tmp_counter))
+            try:
+                create(tmp)
+                return tmp
+            except OSError as exc:
+                if exc.errno != errno.EEXIST:
+                    raise
+        raise OSError(errno.EEXIST, "no free temporary name beside %s" % final)
+
+    def open_temp(self, final):
+        box = []
+        tmp = self.with_writable_parent(
+            final, lambda: self.make_temp(final, lambda t: box.append(os.open(t, _TMP_FLAGS, 0o600))))
+        return tmp, box[-1]
+
+    def target_of(self, rel):
+        """Checked destination path for a file about to be written."""
+        parts = self.parts_of(rel)
+        self.check_parents(parts, True)
+        return os.path.join(self.root, *parts)
+
+    def finish(self, fd, tmp, final, rel, mode, mtime):
+        """Give the complete temporary file its mode and time and rename it into place."""
+        try:
+            if _FCHMOD:
+                os.fchmod(fd, mode)
+            if _UTIME_FD:
+                os.utime(fd, ns=(mtime, mtime))
+        finally:
+            os.close(fd)
+        if not _FCHMOD:
+            os.chmod(tmp, mode)
+        if not _UTIME_FD:
+            os.utime(tmp, ns=(mtime, mtime))
+        try:
+            os.rename(tmp, final)
+        except OSError as exc:
+            if exc.errno not in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                raise
+            # a directory sits where the file belongs
+            self.remove(final, rel, os.lstat(final))
+            os.rename(tmp, final)
+        self.touch_parent(rel)
+
+    def on_files(self, files):
+        started = time.perf_counter()
+        for item in files:
+            try:
+                rel, mode, mtime, data = item
+            except (TypeError, ValueError):
+                raise ProtocolError("malformed file item")
+            tmp = fd = None
+            try:
+                final = self.target_of(rel)
+                tmp, fd = self.open_temp(final)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                fd, closing = None, fd
+                self.finish(closing, tmp, final, rel, mode, mtime)
+                self.stats["files"] += 1
+                self.stats["bytes"] += len(data)
+            except (PathRefused, EnvironmentError) as exc:
+                if fd is not None:
+                    os.close(fd)
+                if tmp is not None:
+                    _unlink_quietly(tmp)
+                self.error(rel, exc)
+        self.timings["write"] += time.perf_counter() - started
+        return False
+
+    def on_open(self, rel, size, mode, mtime):
+        if self.stream is not None:
+            raise ProtocolError("open of %r while %r is open" % (rel, self.stream.rel))
+        started = time.perf_counter()
+        try:
+            final = self.target_of(rel)
+            tmp, fd = self.open_temp(final)
+            self.stream = _Stream(rel, final, tmp, fd, size, mode, mtime)
+        except (PathRefused, EnvironmentError) as exc:
+            self.stream = _Stream(rel, None, None, None, size, mode, mtime)
+            self.stream.failed = True
+            self.error(rel, exc)
+        self.timings["write"] += time.perf_counter() - started
+        return False
+
+    def write_chunk(self, data):
+        stream = self.stream
+        if stream is None:
+            raise ProtocolError("file data with no open file")
+        if stream.failed:
+            return
+        started = time.perf_counter()
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(stream.fd, view):]
+            stream.pos += len(data)
+        except EnvironmentError as exc:
+            self.fail_stream(exc)
+        self.timings["write"] += time.perf_counter() - started
+
+    def on_hole(self, length):
+        """length zero bytes: skipped with a seek, so the file stays sparse."""
+        stream = self.stream
+        if stream is None:
+            raise ProtocolError("hole with no open file")
+        if stream.failed:
+            return False
+        try:
+            os.lseek(stream.fd, length, os.SEEK_CUR)
+            stream.pos += length
+            stream.sparse = True
+        except EnvironmentError as exc:
+            self.fail_stream(exc)
+        return False
+
+    def fail_stream(self, exc):
+        stream = self.stream
+        stream.failed = True
+        os.close(stream.fd)
+        _unlink_quietly(stream.tmp)
+        self.error(stream.rel, exc)
+
+    def on_close(self, rel):
+        stream = self.stream
+        if stream is None or stream.rel != rel:
+            raise ProtocolError("close of %r, which is not open" % (rel,))
+        self.stream = None
+        if stream.failed:
+            return False
+        started = time.perf_counter()
+        try:
+            if stream.pos != stream.size:
+                raise OSError(errno.EIO, "got %d bytes of %d" % (stream.pos, stream.size))
+            if stream.sparse:
+                os.ftruncate(stream.fd, stream.size)
+            fd, stream.fd = stream.fd, None
+            self.finish(fd, stream.tmp, stream.final, rel, stream.mode, stream.mtime)
+            self.stats["files"] += 1
+            self.stats["bytes"] += stream.size
+        except EnvironmentError as exc:
+            if stream.fd is not None:
+                os.close(stream.fd)
+            _unlink_quietly(stream.tmp)
+            self.error(rel, exc)
+        self.timings["write"] += time.perf_counter() - started
+        return False
+
+    def on_abort(self, rel, reason):
+        """The sender could not finish the file (it vanished or changed): drop it."""
+        stream = self.stream
+        if stream is None or stream.rel != rel:
+            raise ProtocolError("abort of %r, which is not open" % (rel,))
+        self.stream = None
+        if not stream.failed:
+            os.close(stream.fd)
+            _unlink_quietly(stream.tmp)
+        return False
+
+    def on_meta(self, items):
+        """Files whose content is the same on both sides: only mode and time change."""
+        started = time.perf_counter()
+        for item in items:
+            rel, mode, mtime = item
+            try:
+                parts = self.parts_of(rel)
+                self.check_parents(parts, False)
+                path = os.path.join(self.root, *parts)
+                st = os.lstat(path)
+                if not stat.S_ISREG(st.st_mode):
+                    raise OSError(errno.EINVAL, "no longer a regular file")
+                if stat.S_IMODE(st.st_mode) != mode:
+                    os.chmod(path, mode)
+                os.utime(path, ns=(mtime, mtime))
+                self.stats["meta"] += 1
+            except (PathRefused, EnvironmentError) as exc:
+                self.error(rel, exc)
+        self.timings["write"] += time.perf_counter() - started
+        return False
+
+    def on_delete(self, paths):
+        started = time.perf_counter()
+        for rel in paths:
+            try:
+                parts = self.parts_of(rel)
+                if rel in self.listed:
+                    raise PathRefused("refused: '%s' is in the source listing" % rel)
+                if not self.check_parents(parts, False):
+                    continue
+                path = os.path.join(self.root, *parts)
+                try:
+                    st = os.lstat(path)
+                except OSError as exc:
+                    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                        continue
+                    raise
+                self.remove(path, rel, st)
+                self.stats["deleted"] += 1
+            except (PathRefused, EnvironmentError) as exc:
+                self.error(rel, exc)
+        self.timings["delete"] += time.perf_counter() - started
+        return False
+
+    def on_done(self):
+        """Everything is sent: give directories their modes and times (deepest first, since
+        writing into a directory changes its time) and report."""
+        if self.stream is not None:
+            raise ProtocolError("done while %r is open" % (self.stream.rel,))
+        started = time.perf_counter()
+        if not self.dry_run:
+            for rel, mode, mtime, created in reversed(self.dirs):
+                if created or rel in self.touched:
+                    try:
+                        path = os.path.join(self.root, *rel.split("/"))
+                        os.chmod(path, mode)
+                        os.utime(path, ns=(mtime, mtime))
+                    except EnvironmentError as exc:
+                        self.error(rel, exc)
+            # directories we opened up that the listing does not cover get their mode back
+            fixed = {os.path.join(self.root, *rel.split("/")) for rel, _, _, _ in self.dirs}
+            for path, mode in self.made_writable:
+                if path not in fixed and path != self.root:
+                    try:
+                        os.chmod(path, mode)
+                    except EnvironmentError as exc:
+                        self.error(os.path.relpath(path, self.root), exc)
+            root_meta = self.root_meta
+            if root_meta is not None and root_meta[0] is not None:
+                try:
+                    st = os.stat(self.root)
+                    if stat.S_IMODE(st.st_mode) != root_meta[0]:
+                        os.chmod(self.root, root_meta[0])
+                    if "" in self.touched or st.st_mtime_ns != root_meta[1]:
+                        os.utime(self.root, ns=(root_meta[1], root_meta[1]))
+                except EnvironmentError as exc:
+                    self.error(".", exc)
+        self.timings["dirs"] += time.perf_counter() - started
+        summary = dict(self.stats)
+        summary["timings"] = dict(self.timings)
+        summary["elapsed"] = time.time() - self.started
+        self.send(["summary", summary])
+        return True
+
+    def abort(self):
+        """The channel closed before done: leave no temporary file behind."""
+        stream = self.stream
+        self.stream = None
+        if stream is not None and not stream.failed:
+            try:
+                os.close(stream.fd)
+            except OSError:
+                pass
+            _unlink_quietly(stream.tmp)
+
+    HANDLERS = {
+        "list": on_list,
+        "end": on_end,
+        "files": on_files,
+        "open": on_open,
+        "hole": on_hole,
+        "close": on_close,
+        "abort": on_abort,
+        "meta": on_meta,
+        "delete": on_delete,
+        "done": on_done,
+    }
+
+
+def hash_file(path):
+    digest = hashlib.new(HASH_NAME)
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(_READ_CHUNK)
+            if not block:
+                break
+            digest.update(block)
+    return digest.digest()
+
+
+def _unlink_quietly(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+_END = object()
+
+
+def serve(channel, destdir, options=None):
+    """Receive one sync into destdir. Items are handled in the reader thread as they arrive;
+    this (exec) thread only waits for the end and reports a broken protocol as its error."""
+    receiver = Receiver(channel, destdir, options or {})
+    over = threading.Event()
+    failure = []
+
+    def on_item(item):
+        if over.is_set():
+            return
+        if item is _END:
+            receiver.abort()
+            over.set()
+            return
+        try:
+            if receiver.handle(item):
+                over.set()
+        except BaseException as exc:
+            receiver.abort()
+            failure.append(exc)
+            over.set()
+
+    channel.setcallback(on_item, endmarker=_END)
+    over.wait()
+    if failure:
+        raise failure[0]
