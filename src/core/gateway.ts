@@ -11,14 +11,17 @@ import {
   ExecnetError,
   GatewayClosedError,
   GatewayStartError,
+  PythonNotFound,
   RemoteError,
   type RemoteFrame,
 } from './errors';
 import { Emitter, type Event } from './events';
 import { encodeFrame, encodeHeader, FrameDecoder, Msg, PROTOCOL_VERSION } from './protocol';
+import type { Prompts } from './prompts';
 import { Codec } from './serializer';
 import type { GatewaySpec } from './spec';
 import { trace, traceLevel } from './trace';
+import type { SshConnectionPool } from './ssh/connections';
 import { openTransport } from './transports';
 import { defaultPythonCommand } from './transports/popen';
 import type { Transport, TransportExit } from './transports/transport';
@@ -82,6 +85,10 @@ export interface GatewayOptions {
   readonly startTimeout?: number;
   /** Other gateways of the same group, by id (for `via=` and `installvia=`). */
   readonly lookup?: (id: string) => Gateway | undefined;
+  /** Who answers passphrase, password and unknown-host questions while connecting. */
+  readonly prompts?: Prompts;
+  /** ssh settings: the config file when the spec names none, the connection pool. */
+  readonly ssh?: { readonly configFile?: string; readonly pool?: SshConnectionPool };
 }
 
 export const DEFAULT_TERMINATE_TIMEOUT = 10;
@@ -130,7 +137,7 @@ export class Gateway implements ChannelHost {
     const interpreter = interpreterKey(spec);
     const bootstrap = makeBootstrap(remoteConfig(spec, id, traceLevel()), interpreter);
     const lookup = options.lookup ?? (() => undefined);
-    const transport = await openTransport(spec, bootstrap.line, { lookup });
+    const transport = await openTransport(spec, bootstrap.line, { lookup, options });
     const gateway = new Gateway(id, spec, transport, interpreter);
     trace(`[${id}] starting ${transport.description}`);
     await gateway.handshake(bootstrap.payload, options.startTimeout ?? 60);
@@ -448,7 +455,12 @@ export class Gateway implements ChannelHost {
     }
     trace(`[${this.id}] gone: ${reason}`);
     if (this.helloWaiter) {
-      this.helloWaiter.reject(new GatewayStartError(startFailure(this.spec, exit, stderr, what)));
+      // a transport that knows why the start failed says so with a typed error
+      this.helloWaiter.reject(
+        exit.error instanceof ExecnetError
+          ? exit.error
+          : startFailure(this.spec, exit, stderr, what),
+      );
     }
     this.fail(new GatewayClosedError(reason), true);
   }
@@ -651,14 +663,27 @@ function remoteErrorFrom(value: unknown): RemoteError {
   return new RemoteError({ type: '', message: text, traceback: text, frames: [] });
 }
 
-function startFailure(spec: GatewaySpec, exit: TransportExit, stderr: string, what: string): string {
+function startFailure(
+  spec: GatewaySpec,
+  exit: TransportExit,
+  stderr: string,
+  what: string,
+): GatewayStartError {
   const python = (spec.python ?? defaultPythonCommand()).join(' ');
   if (exit.error && (exit.error as NodeJS.ErrnoException).code === 'ENOENT') {
-    return `cannot start ${python}: no such interpreter (spec '${spec.raw}'). Check python= or PATH.`;
+    return new PythonNotFound(
+      `cannot start ${python}: no such interpreter (spec '${spec.raw}'). Check python= or PATH.`,
+      'local',
+    );
   }
   if (exit.code === 127 || /not found|No such file/i.test(stderr)) {
-    return `cannot start ${python} (spec '${spec.raw}'): ${stderr || 'command not found'}`;
+    return new PythonNotFound(
+      `cannot start ${python} (spec '${spec.raw}'): ${stderr || 'command not found'}`,
+      'local',
+    );
   }
   const status = exit.signal ? `killed by ${exit.signal}` : `exited with status ${exit.code}`;
-  return `${what} ${status} before the handshake (spec '${spec.raw}')${stderr ? `:\n${stderr}` : ''}`;
+  return new GatewayStartError(
+    `${what} ${status} before the handshake (spec '${spec.raw}')${stderr ? `:\n${stderr}` : ''}`,
+  );
 }

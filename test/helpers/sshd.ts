@@ -256,6 +256,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
           return;
         }
         child.once('exit', () => resolve());
+        child.ref(); // waiting for it must keep the process alive
         child.kill('SIGTERM');
       }).then(() => fs.rmSync(dir, { recursive: true, force: true }));
       return stopped;
@@ -295,6 +296,7 @@ export async function startAgent(keys: readonly string[]): Promise<{
           return;
         }
         child.once('exit', () => resolve());
+        child.ref(); // waiting for it must keep the process alive
         child.kill('SIGTERM');
       }).then(() => fs.rmSync(dir, { recursive: true, force: true })),
   };

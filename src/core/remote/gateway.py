@@ -904,10 +904,24 @@ class RemoteGateway(object):
         self._terminating = True
         self._trace("terminate requested")
         self._close_all_channels()
+        # Over ssh or a socket the local side cannot kill us when the execs take too long: it
+        # ends our input instead. Keep reading it, and go when it ends.
+        watcher = threading.Thread(target=self._exit_on_eof, name="eof-watch")
+        watcher.daemon = True
+        watcher.start()
         with self._running_cond:
             while self._running:
                 self._running_cond.wait()
         self._exit(0)
+
+    def _exit_on_eof(self):
+        try:
+            while _model.read(self._rfd, 65536):
+                pass
+        except OSError:
+            pass
+        self._trace("input closed while terminating: exit now")
+        self._exit(1, kill_group=True)
 
     def _on_lost_connection(self):
         """The local side is gone: nobody can receive results. Give execs a moment, then go."""

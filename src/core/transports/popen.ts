@@ -42,10 +42,26 @@ export function openPopen(spec: GatewaySpec, bootstrapLine: string): Transport {
     args.push('-B');
   }
   args.push('-c', bootstrapLine);
-  const child = spawn(argv[0], args, {
+  return spawnTransport(
+    [argv[0], ...args],
+    { ...process.env, ...spec.env },
+    `popen ${argv.join(' ')}`,
+  );
+}
+
+/**
+ * Runs a command whose stdin/stdout carry the protocol (an interpreter, or ssh/sudo/vagrant in
+ * front of one), leading its own process group that kill() takes down.
+ */
+export function spawnTransport(
+  command: readonly string[],
+  env: NodeJS.ProcessEnv,
+  label: string,
+): Transport {
+  const child = spawn(command[0], command.slice(1), {
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
-    env: { ...process.env, ...spec.env },
+    env,
     windowsHide: true,
   });
   const pid = child.pid;
@@ -82,7 +98,7 @@ export function openPopen(spec: GatewaySpec, bootstrapLine: string): Transport {
     unref?: () => void;
   }>;
   return {
-    description: `popen ${argv.join(' ')}${pid !== undefined ? ` (pid ${pid})` : ''}`,
+    description: `${label}${pid !== undefined ? ` (pid ${pid})` : ''}`,
     input: child.stdin,
     output: child.stdout,
     stderr: child.stderr,
