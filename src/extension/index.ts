@@ -1,11 +1,70 @@
 // Composition root of the extension: activate() builds everything once and hands every disposable
-// to `context.subscriptions`, so VS Code releases it all on deactivation.
-import type * as vscode from 'vscode';
+// to `context.subscriptions`, so VS Code releases it all on deactivation; deactivate() first ends
+// every gateway (politely, then by force), so no interpreter outlives the window.
 
-export function activate(_context: vscode.ExtensionContext): void {
-  // Nothing is contributed yet.
+import * as vscode from 'vscode';
+import { DefaultGatewayStatus } from '../views/statusBar';
+import { RunOutputs } from '../views/runOutput';
+import { GatewayTreeProvider, VIEW_ID } from '../views/tree';
+import { TracebackNavigation } from '../views/tracebackLinks';
+import type { ExecnetApi } from './api';
+import { registerCommands } from './commands';
+import { Log } from './log';
+import { Session } from './session';
+import { Settings } from './settings';
+
+/** Seconds a gateway gets to exit when the window closes, before it is killed. */
+const SHUTDOWN_TIMEOUT = 2;
+
+let session: Session | undefined;
+
+export function activate(context: vscode.ExtensionContext): ExecnetApi {
+  const started = performance.now();
+  const log = new Log();
+  context.subscriptions.push(log);
+  const settings = new Settings((message) => log.warn(message));
+  log.applyTraceLevel(settings.traceLevel());
+
+  const current = new Session({
+    terminateTimeout: () => settings.terminateTimeout(),
+    onStrayOutput: (entry, stream, text) =>
+      log.info(`[${entry.id} ${stream}] ${text.replace(/\n$/, '')}`),
+  });
+  session = current;
+  context.subscriptions.push(current);
+
+  const outputs = new RunOutputs(current);
+  const traceback = new TracebackNavigation(current);
+  const tree = new GatewayTreeProvider(current);
+  const status = new DefaultGatewayStatus(current);
+  context.subscriptions.push(
+    outputs,
+    traceback,
+    tree,
+    status,
+    vscode.window.createTreeView(VIEW_ID, { treeDataProvider: tree, showCollapseAll: true }),
+    ...registerCommands({ session: current, settings, log, outputs, traceback }),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration('execnet.trace.level')) {
+        log.applyTraceLevel(settings.traceLevel());
+      }
+    }),
+  );
+
+  const activationMs = performance.now() - started;
+  log.info(
+    `activated in ${activationMs.toFixed(1)} ms (VS Code ${vscode.version}, ${vscode.env.appHost})`,
+  );
+  return {
+    activationMs,
+    session: current,
+    transcript: (run) => outputs.transcript(run),
+    statusText: () => status.text,
+  };
 }
 
-export function deactivate(): void {
-  // Everything lives in context.subscriptions; VS Code disposes of it.
+export async function deactivate(): Promise<void> {
+  const current = session;
+  session = undefined;
+  await current?.shutdown(SHUTDOWN_TIMEOUT);
 }

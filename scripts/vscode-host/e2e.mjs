@@ -1,0 +1,3 @@
+export async function runE2E() {
+  return false;
+}

@@ -1,0 +1,105 @@
+// `npm run test:vscode`: the editor tier. Installs the host if needed (code-server under
+// .vscode-host/, cached), builds and packages the extension, then runs
+//   1. the integration suites (test/vscode) in a trusted workspace,
+//   2. the untrusted-workspace suite in a host with workspace trust on,
+//   3. the UI end-to-end test in the browser workbench against the installed .vsix,
+// and prints where the reports and screenshots are. Exit status 0 only if all passed.
+//
+//   node scripts/vscode-host/test.mjs [--only integration|untrusted|e2e]...
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as esbuild from 'esbuild';
+import {
+  ensureCodeServer,
+  chromiumPath,
+  log,
+  newRunDir,
+  packageExtension,
+  ROOT,
+  HOST_DIR,
+} from './host.mjs';
+import { runIntegration } from './integration.mjs';
+import { runE2E } from './e2e.mjs';
+
+const args = process.argv.slice(2);
+const only = args.flatMap((a, i) => (a === '--only' ? [args[i + 1]] : []));
+const wanted = (name) => only.length === 0 || only.includes(name);
+
+/** Bundles the integration suites (mocha included) for the extension host. */
+export async function buildTests() {
+  const outfile = path.join(ROOT, 'out', 'test', 'vscode', 'index.js');
+  await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: ['test/vscode/index.ts'],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode'],
+    sourcemap: 'inline',
+    logLevel: 'warning',
+    // mocha's parallel mode (unused here) resolves worker files at run time
+    logOverride: { 'require-resolve-not-external': 'silent' },
+  });
+  return outfile;
+}
+
+async function main() {
+  const started = Date.now();
+  chromiumPath();
+  ensureCodeServer();
+  const results = [];
+  const dir = newRunDir('test');
+  log(`run folder: ${path.relative(process.cwd(), dir)}`);
+
+  if (wanted('integration') || wanted('untrusted')) {
+    const tests = await buildTests();
+    // the extension is loaded from this repository (extensionDevelopmentPath): build what ships
+    const build = spawnSync(process.execPath, ['esbuild.mjs', '--production'], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
+    if (build.status !== 0) {
+      process.exit(1);
+    }
+    if (wanted('integration')) {
+      results.push([
+        'integration',
+        await runIntegration({ dir: path.join(dir, 'integration'), tests }),
+      ]);
+    }
+    if (wanted('untrusted')) {
+      results.push([
+        'untrusted',
+        await runIntegration({ dir: path.join(dir, 'untrusted'), tests, untrusted: true }),
+      ]);
+    }
+  }
+  if (wanted('e2e')) {
+    const vsix = packageExtension(path.join(dir, 'execnet-vscode.vsix'));
+    results.push(['e2e', await runE2E({ dir: path.join(dir, 'e2e'), vsix })]);
+  }
+
+  console.log('');
+  for (const [name, ok] of results) {
+    console.log(`vscode tier: ${name.padEnd(12)} ${ok ? 'passed' : 'FAILED'}`);
+  }
+  console.log(
+    `vscode tier: reports and screenshots in ${path.relative(process.cwd(), dir) || dir}`,
+  );
+  console.log(
+    `vscode tier: ${((Date.now() - started) / 1000).toFixed(0)} s in all (host cache: ${path.relative(ROOT, HOST_DIR)})`,
+  );
+  process.exit(results.every(([, ok]) => ok) ? 0 : 1);
+}
+
+if (process.argv[1] === new URL(import.meta.url).pathname) {
+  fs.mkdirSync(HOST_DIR, { recursive: true });
+  main().catch((error) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,419 @@
+// Every command of the extension, registered in one place. Handlers are plain functions of their
+// services and arguments (a tree element, a Uri from a menu, or values a test passes), and return
+// what they made, so tests and other extensions can call them through executeCommand.
+
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { RemoteStatus } from '../core/gateway';
+import { parsePythonLiteral, validatePythonLiteral } from '../core/literal';
+import { firstLine } from '../views/format';
+import type { RunOutputs } from '../views/runOutput';
+import { selectionSource } from '../views/selection';
+import type { TracebackNavigation } from '../views/tracebackLinks';
+import {
+  groupGateways,
+  pickGateway,
+  pickGroup,
+  pickStartRequest,
+  requestFor,
+  resolveGateway,
+  showError,
+  startGateway,
+  type GatewayServices,
+  type StartRequest,
+} from './gateways';
+import { GatewayEntry, GroupEntry, Run, type RunSource } from './session';
+import { syncAvailable, syncWorkspace, type SyncSummary } from './sync';
+
+export interface Services extends GatewayServices {
+  readonly outputs: RunOutputs;
+  readonly traceback: TracebackNavigation;
+}
+
+/** Gateways run code from the workspace: not in Restricted Mode. Says why when it refuses. */
+export function ensureTrusted(): boolean {
+  if (vscode.workspace.isTrusted) {
+    return true;
+  }
+  const manage = 'Manage Workspace Trust';
+  void vscode.window
+    .showWarningMessage(
+      'Execnet: remote execution is disabled because this workspace is not trusted (Restricted Mode). ' +
+        'Gateways run code from the workspace; trust it to use them.',
+      manage,
+    )
+    .then((choice) => {
+      if (choice === manage) {
+        void vscode.commands.executeCommand('workbench.trust.manage');
+      }
+    });
+  return false;
+}
+
+// -- gateways ------------------------------------------------------------------------------------
+
+/** New Gateway…: a configured gateway, a spec, or (from code) `{ spec, name?, group? }` or a name. */
+export async function newGateway(
+  services: Services,
+  arg?: StartRequest | string,
+): Promise<GatewayEntry | undefined> {
+  if (!ensureTrusted()) {
+    return undefined;
+  }
+  const request =
+    typeof arg === 'string'
+      ? requestFor(services.settings, arg)
+      : isStartRequest(arg)
+        ? arg
+        : await pickStartRequest(services.settings);
+  return request ? startGateway(services, request) : undefined;
+}
+
+export async function selectDefaultGateway(services: Services): Promise<GatewayEntry | undefined> {
+  const picked = await pickGateway(services, {
+    title: 'Default gateway for Run File',
+    offerNew: vscode.workspace.isTrusted,
+    filter: (e) => e.state === 'alive' || e.state === 'connecting',
+  });
+  if (picked) {
+    services.session.defaultEntry = picked;
+  }
+  return picked;
+}
+
+export async function remoteStatus(
+  services: Services,
+  arg?: GatewayEntry,
+): Promise<RemoteStatus | undefined> {
+  const entry =
+    arg instanceof GatewayEntry
+      ? arg
+      : await pickGateway(services, { title: 'Status of which gateway?' });
+  if (!entry?.gateway || entry.state !== 'alive') {
+    return undefined;
+  }
+  const status = await entry.gateway.remoteStatus(10);
+  const info = entry.info;
+  const message =
+    `${entry.id}: ${status.numchannels} channel(s) open, ${status.numexecuting} executing · ` +
+    `${info ? `Python ${info.version.join('.')} on ${info.hostname}, ` : ''}pid ${status.pid}, execmodel ${status.execmodel}`;
+  services.log.info(`remote status ${message}`);
+  void vscode.window.showInformationMessage(message);
+  return status;
+}
+
+export async function terminateGateway(services: Services, arg?: GatewayEntry): Promise<void> {
+  const entry =
+    arg instanceof GatewayEntry
+      ? arg
+      : await pickGateway(services, {
+          title: 'Terminate which gateway?',
+          filter: (e) => e.state === 'alive' || e.state === 'connecting',
+        });
+  if (entry) {
+    services.log.info(`terminating gateway ${entry.id}`);
+    await services.session.terminate(entry);
+  }
+}
+
+export async function terminateGroup(services: Services, arg?: GroupEntry): Promise<void> {
+  if (arg instanceof GroupEntry) {
+    services.log.info(`terminating group ${arg.name}`);
+    await services.session.terminateGroup(arg);
+  }
+}
+
+export async function terminateAll(services: Services): Promise<void> {
+  services.log.info('terminating all gateways');
+  await Promise.all(services.session.entries.map((e) => services.session.terminate(e)));
+}
+
+export function dismissGateway(services: Services, arg?: GatewayEntry): void {
+  if (arg instanceof GatewayEntry) {
+    services.session.dismiss(arg);
+  }
+}
+
+// -- running code --------------------------------------------------------------------------------
+
+/** The document a run command is about: a Uri from a menu, or the active editor's. */
+async function documentFor(arg: unknown): Promise<vscode.TextDocument | undefined> {
+  if (arg instanceof vscode.Uri) {
+    return vscode.workspace.openTextDocument(arg);
+  }
+  return vscode.window.activeTextEditor?.document;
+}
+
+function sourceOf(document: vscode.TextDocument): RunSource {
+  const file = document.uri.scheme === 'file' ? document.uri.fsPath : undefined;
+  return {
+    text: document.getText(),
+    file,
+    label: file ? path.basename(file) : path.basename(document.uri.path) || 'untitled',
+    kind: 'file',
+  };
+}
+
+/** Start a run and show its output; the file's frames link back to the editor's document. */
+function startRun(
+  services: Services,
+  entry: GatewayEntry,
+  source: RunSource,
+  document?: vscode.TextDocument,
+): Run {
+  if (source.file && document) {
+    services.traceback.files.add(source.file, document.uri);
+  }
+  const run = services.session.run(entry, source);
+  services.log.info(`run ${run.id}: ${source.label} on ${entry.id} (channel ${run.channel.id})`);
+  return run;
+}
+
+async function beforeRun(services: Services, entry: GatewayEntry): Promise<boolean> {
+  if (services.settings.syncBeforeRun() && syncAvailable()) {
+    const summary = await syncWorkspace(services, entry);
+    return summary !== undefined;
+  }
+  return true;
+}
+
+/** Run File on Gateway: saves first; on the gateway given (a tree item), else the default one. */
+export async function runFile(services: Services, arg?: unknown): Promise<Run | undefined> {
+  if (!ensureTrusted()) {
+    return undefined;
+  }
+  const document = await documentFor(arg instanceof GatewayEntry ? undefined : arg);
+  if (!document) {
+    void vscode.window.showWarningMessage('Execnet: open a Python file to run it on a gateway.');
+    return undefined;
+  }
+  if (document.isDirty && !document.isUntitled && !(await document.save())) {
+    void vscode.window.showWarningMessage(
+      `Execnet: ${path.basename(document.fileName)} could not be saved, so it was not run.`,
+    );
+    return undefined;
+  }
+  const entry = arg instanceof GatewayEntry ? arg : await resolveGateway(services);
+  if (!entry || !(await beforeRun(services, entry))) {
+    return undefined;
+  }
+  return startRun(services, entry, sourceOf(document), document);
+}
+
+/**
+ * Run Selection on Gateway: the selected lines (whole lines; the cursor's line when nothing is
+ * selected), dedented, keeping the file's line numbers in tracebacks.
+ */
+export async function runSelection(services: Services): Promise<Run | undefined> {
+  if (!ensureTrusted()) {
+    return undefined;
+  }
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) {
+    void vscode.window.showWarningMessage('Execnet: select Python code in an editor to run it.');
+    return undefined;
+  }
+  const document = editor.document;
+  const selection = editor.selection;
+  const first = selection.start.line;
+  // a selection ending at the start of a line does not include that line
+  const last =
+    selection.end.line > first && selection.end.character === 0
+      ? selection.end.line - 1
+      : selection.end.line;
+  const range = new vscode.Range(first, 0, last, document.lineAt(last).text.length);
+  const text = document.getText(range);
+  if (text.trim() === '') {
+    void vscode.window.showWarningMessage('Execnet: the selection is empty.');
+    return undefined;
+  }
+  const entry = await resolveGateway(services);
+  if (!entry || !(await beforeRun(services, entry))) {
+    return undefined;
+  }
+  const file = document.uri.scheme === 'file' ? document.uri.fsPath : undefined;
+  const name = path.basename(document.uri.path) || 'untitled';
+  return startRun(
+    services,
+    entry,
+    {
+      text: selectionSource(text, first),
+      file,
+      label: first === last ? `${name}:${first + 1}` : `${name}:${first + 1}-${last + 1}`,
+      kind: 'selection',
+    },
+    document,
+  );
+}
+
+/** Run File on Group: the same file on every gateway of a group, each with its own output. */
+export async function runFileOnGroup(services: Services, arg?: unknown): Promise<Run[]> {
+  if (!ensureTrusted()) {
+    return [];
+  }
+  const document = await documentFor(arg instanceof GroupEntry ? undefined : arg);
+  if (!document) {
+    void vscode.window.showWarningMessage('Execnet: open a Python file to run it on a group.');
+    return [];
+  }
+  if (document.isDirty && !document.isUntitled && !(await document.save())) {
+    return [];
+  }
+  const group =
+    arg instanceof GroupEntry ? arg : typeof arg === 'string' ? arg : await pickGroup(services);
+  if (!group) {
+    return [];
+  }
+  const entries = await groupGateways(services, group);
+  if (entries.length === 0) {
+    void vscode.window.showWarningMessage(
+      `Execnet: no gateway of group ${typeof group === 'string' ? group : group.name} is alive.`,
+    );
+    return [];
+  }
+  const source = sourceOf(document);
+  const runs: Run[] = [];
+  for (const entry of entries) {
+    if (await beforeRun(services, entry)) {
+      runs.push(startRun(services, entry, source, document));
+    }
+  }
+  return runs;
+}
+
+// -- channels ------------------------------------------------------------------------------------
+
+async function pickRun(services: Services, title: string): Promise<Run | undefined> {
+  const open = services.session.runs.filter((r) => r.isOpen);
+  if (open.length === 0) {
+    void vscode.window.showInformationMessage(
+      'Execnet: no channel is open. Run a file on a gateway first.',
+    );
+    return undefined;
+  }
+  if (open.length === 1) {
+    return open[0];
+  }
+  const picked = await vscode.window.showQuickPick(
+    open.map((run) => ({
+      label: run.label,
+      description: `on ${run.entry.id} · channel ${run.channel.id}`,
+      run,
+    })),
+    { title, ignoreFocusOut: true },
+  );
+  return picked?.run;
+}
+
+/** Send to Channel: a Python literal, checked as it is typed (or `text` from code). */
+export async function sendToChannel(
+  services: Services,
+  arg?: Run,
+  text?: string,
+): Promise<boolean> {
+  const run = arg instanceof Run ? arg : await pickRun(services, 'Send to which channel?');
+  if (!run) {
+    return false;
+  }
+  if (!run.isOpen) {
+    void vscode.window.showWarningMessage(
+      `Execnet: ${run.label} on ${run.entry.id} has ended; its channel is closed.`,
+    );
+    return false;
+  }
+  const literal =
+    typeof text === 'string'
+      ? text
+      : await vscode.window.showInputBox({
+          title: `Send to ${run.label} on ${run.entry.id}`,
+          prompt: "A Python literal: 42, 'text', (1, 'x'), [1.5, None], {'key': b'bytes'}",
+          placeHolder: "(1, 'x')",
+          ignoreFocusOut: true,
+          validateInput: (value) => validatePythonLiteral(value),
+        });
+  if (literal === undefined) {
+    return false;
+  }
+  const value = parsePythonLiteral(literal);
+  await run.send(value);
+  return true;
+}
+
+export async function interruptChannel(services: Services, arg?: Run): Promise<void> {
+  const run = arg instanceof Run ? arg : await pickRun(services, 'Interrupt which channel?');
+  if (run?.isOpen) {
+    services.log.info(`interrupting run ${run.id} (${run.label} on ${run.entry.id})`);
+    run.interrupt();
+  }
+}
+
+export function showChannelOutput(services: Services, arg?: Run): void {
+  if (arg instanceof Run) {
+    services.outputs.show(arg, false);
+  }
+}
+
+// -- workspace -----------------------------------------------------------------------------------
+
+export async function syncWorkspaceCommand(
+  services: Services,
+  arg?: GatewayEntry,
+): Promise<SyncSummary | undefined> {
+  if (!ensureTrusted()) {
+    return undefined;
+  }
+  if (!syncAvailable()) {
+    return syncWorkspace(services, arg as GatewayEntry);
+  }
+  const entry =
+    arg instanceof GatewayEntry
+      ? arg
+      : await pickGateway(services, {
+          title: 'Sync the workspace to which gateway?',
+          offerNew: true,
+        });
+  return entry ? syncWorkspace(services, entry) : undefined;
+}
+
+// -- registration --------------------------------------------------------------------------------
+
+function isStartRequest(value: unknown): value is StartRequest {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as StartRequest).spec === 'string'
+  );
+}
+
+/** Register every command; failures become one-line errors with the details in the log. */
+export function registerCommands(services: Services): vscode.Disposable[] {
+  const handlers: Record<string, (...args: never[]) => unknown> = {
+    'execnet.newGateway': (arg?: StartRequest | string) => newGateway(services, arg),
+    'execnet.runFile': (arg?: unknown) => runFile(services, arg),
+    'execnet.runSelection': () => runSelection(services),
+    'execnet.runFileOnGroup': (arg?: unknown) => runFileOnGroup(services, arg),
+    'execnet.sendToChannel': (arg?: Run, text?: string) => sendToChannel(services, arg, text),
+    'execnet.interruptChannel': (arg?: Run) => interruptChannel(services, arg),
+    'execnet.showChannelOutput': (arg?: Run) => showChannelOutput(services, arg),
+    'execnet.remoteStatus': (arg?: GatewayEntry) => remoteStatus(services, arg),
+    'execnet.syncWorkspace': (arg?: GatewayEntry) => syncWorkspaceCommand(services, arg),
+    'execnet.terminateGateway': (arg?: GatewayEntry) => terminateGateway(services, arg),
+    'execnet.terminateGroup': (arg?: GroupEntry) => terminateGroup(services, arg),
+    'execnet.terminateAll': () => terminateAll(services),
+    'execnet.dismissGateway': (arg?: GatewayEntry) => dismissGateway(services, arg),
+    'execnet.selectDefaultGateway': () => selectDefaultGateway(services),
+    'execnet.showLog': () => services.log.show(),
+  };
+  return Object.entries(handlers).map(([id, handler]) =>
+    vscode.commands.registerCommand(id, async (...args: never[]) => {
+      try {
+        return await handler(...args);
+      } catch (error) {
+        services.log.error(`${id} failed`, error);
+        void showError(
+          services.log,
+          `Execnet: ${firstLine(error instanceof Error ? error.message : String(error))}`,
+        );
+        return undefined;
+      }
+    }),
+  );
+}

@@ -1,0 +1,421 @@
+// The extension's gateways and runs, in editor-free terms: groups of gateway entries (which outlive
+// their gateway, so a dead one still shows why it died) and the runs of code on them. Views render
+// it and listen to `onDidChange`; commands act on it. Gateway ids are unique across all groups.
+
+import { StringDecoder } from 'node:string_decoder';
+import type { Channel, OutputStream } from '../core/channel';
+import { GatewayClosedError, RemoteError } from '../core/errors';
+import { Emitter, type Event } from '../core/events';
+import type { Gateway, GatewayState, RemoteInfo } from '../core/gateway';
+import type { Group } from '../core/group';
+import { parseSpec, type GatewaySpec } from '../core/spec';
+import { Disposable, toDisposable } from '../core/lifecycle';
+import { loadGroups } from './engine';
+
+export type SessionChange =
+  | { readonly kind: 'groups' }
+  | { readonly kind: 'group'; readonly group: GroupEntry }
+  | { readonly kind: 'gateway'; readonly entry: GatewayEntry }
+  | { readonly kind: 'run'; readonly run: Run }
+  | { readonly kind: 'default' };
+
+/** How a run ended. */
+export type RunOutcome =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'exit'; readonly code: number; readonly message: string }
+  | { readonly kind: 'error'; readonly error: RemoteError }
+  | { readonly kind: 'interrupted'; readonly error: RemoteError }
+  | { readonly kind: 'gateway-closed'; readonly message: string };
+
+/** Something a run shows, in order: remote output, received items, values sent by the user. */
+export type RunEvent =
+  | { readonly kind: 'output'; readonly stream: OutputStream; readonly text: string }
+  | { readonly kind: 'item'; readonly value: unknown }
+  | { readonly kind: 'sent'; readonly value: unknown }
+  | { readonly kind: 'end'; readonly outcome: RunOutcome };
+
+export interface RunSource {
+  /** The Python source to run. */
+  readonly text: string;
+  /** Local path of the file it comes from: tracebacks name it, and link back to it. */
+  readonly file?: string;
+  /** Shown in the tree and the output channel's name: `train.py`, `train.py:12-14`. */
+  readonly label: string;
+  readonly kind: 'file' | 'selection';
+}
+
+const RUNS_KEPT_PER_GATEWAY = 10;
+
+export class GroupEntry {
+  readonly gateways: GatewayEntry[] = [];
+  private groupValue: Group | undefined;
+
+  constructor(readonly name: string) {}
+
+  /** The engine's group (made on first use); gateways join it once they are alive. */
+  get group(): Group {
+    this.groupValue ??= new (loadGroups().Group)(this.name);
+    return this.groupValue;
+  }
+
+  get alive(): GatewayEntry[] {
+    return this.gateways.filter((e) => e.state === 'alive');
+  }
+}
+
+export class GatewayEntry {
+  state: GatewayState = 'connecting';
+  /** Why the gateway is dead (a start failure or how the remote ended). */
+  reason: string | undefined;
+  gateway: Gateway | undefined;
+  readonly runs: Run[] = [];
+  readonly createdAt = new Date();
+  /** Set by cancel() while connecting: the gateway is ended as soon as it is up. */
+  cancelled = false;
+
+  constructor(
+    readonly id: string,
+    readonly spec: string,
+    readonly group: GroupEntry,
+    /** The `execnet.gateways` entry it was made from, if any. */
+    readonly configName: string | undefined,
+  ) {}
+
+  get info(): RemoteInfo | undefined {
+    return this.gateway && this.state !== 'connecting' ? this.gateway.info : undefined;
+  }
+
+  get openRuns(): Run[] {
+    return this.runs.filter((r) => r.outcome === undefined);
+  }
+
+  toString(): string {
+    return `${this.id} (${this.spec})`;
+  }
+}
+
+let nextRunId = 1;
+
+export class Run {
+  readonly id = nextRunId++;
+  readonly startedAt = new Date();
+  endedAt: Date | undefined;
+  outcome: RunOutcome | undefined;
+  private readonly eventEmitter = new Emitter<RunEvent>();
+  /** Output, items and the end, in the order they happened. */
+  readonly onEvent: Event<RunEvent> = this.eventEmitter.event;
+  /** Everything so far, for listeners that subscribe late (the output channel is made lazily). */
+  readonly events: RunEvent[] = [];
+
+  constructor(
+    readonly entry: GatewayEntry,
+    readonly channel: Channel,
+    readonly source: RunSource,
+  ) {}
+
+  get label(): string {
+    return this.source.label;
+  }
+
+  get isOpen(): boolean {
+    return this.outcome === undefined;
+  }
+
+  /** Send a value to the running code (it reads it with `channel.receive()`). */
+  async send(value: unknown): Promise<void> {
+    await this.channel.send(value);
+    this.emit({ kind: 'sent', value });
+  }
+
+  /** Raise KeyboardInterrupt in the running code. */
+  interrupt(): void {
+    this.channel.interrupt();
+  }
+
+  /** @internal */
+  emit(event: RunEvent): void {
+    this.events.push(event);
+    this.eventEmitter.fire(event);
+    if (event.kind === 'end') {
+      this.eventEmitter.dispose();
+    }
+  }
+}
+
+export interface SessionOptions {
+  /** Seconds a gateway gets to exit before it is killed. */
+  readonly terminateTimeout: () => number;
+  /** Output of no run (threads the code left behind, the interpreter itself). */
+  readonly onStrayOutput?: (entry: GatewayEntry, stream: OutputStream, text: string) => void;
+}
+
+export class Session extends Disposable {
+  readonly groups: GroupEntry[] = [];
+  private readonly changeEmitter = this.register(new Emitter<SessionChange>());
+  readonly onDidChange: Event<SessionChange> = this.changeEmitter.event;
+  private readonly runEmitter = this.register(new Emitter<Run>());
+  /** A run started (after `onDidChange` told the tree). */
+  readonly onDidStartRun: Event<Run> = this.runEmitter.event;
+  private nextIndex = 0;
+  private defaultValue: GatewayEntry | undefined;
+  private shuttingDown: Promise<void> | undefined;
+
+  constructor(private readonly options: SessionOptions) {
+    super();
+    this.register(toDisposable(() => void this.shutdown()));
+  }
+
+  get entries(): GatewayEntry[] {
+    return this.groups.flatMap((g) => g.gateways);
+  }
+
+  get aliveEntries(): GatewayEntry[] {
+    return this.entries.filter((e) => e.state === 'alive');
+  }
+
+  get runs(): Run[] {
+    return this.entries.flatMap((e) => e.runs);
+  }
+
+  /** The gateway Run File uses when none is named; the status bar shows it. */
+  get defaultEntry(): GatewayEntry | undefined {
+    return this.defaultValue;
+  }
+
+  set defaultEntry(entry: GatewayEntry | undefined) {
+    if (this.defaultValue !== entry) {
+      this.defaultValue = entry;
+      this.fire({ kind: 'default' });
+    }
+  }
+
+  findEntry(id: string): GatewayEntry | undefined {
+    return this.entries.find((e) => e.id === id);
+  }
+
+  findGroup(name: string): GroupEntry | undefined {
+    return this.groups.find((g) => g.name === name);
+  }
+
+  /**
+   * Start a gateway. The entry shows up at once (connecting); `ready` resolves when the remote
+   * answered, or rejects with why it could not start (the entry is then dead with that reason).
+   * Throws SpecError for a bad spec before anything starts.
+   */
+  startGateway(
+    spec: string,
+    options: { group?: string; name?: string } = {},
+  ): { entry: GatewayEntry; ready: Promise<GatewayEntry> } {
+    if (this.shuttingDown) {
+      throw new GatewayClosedError('the extension is shutting down: no new gateways');
+    }
+    const parsed = parseSpec(spec);
+    const id = parsed.id ?? this.allocateId(options.name);
+    if (parsed.id !== undefined && this.isTaken(parsed.id)) {
+      throw new GatewayClosedError(
+        `a gateway with id '${parsed.id}' is already running: terminate it, or change id= in the spec`,
+      );
+    }
+    const group = this.groupEntry(options.group ?? 'default');
+    const entry = new GatewayEntry(id, spec, group, options.name);
+    group.gateways.push(entry);
+    this.fire({ kind: 'group', group });
+    const ready = this.connect(entry, { ...parsed, id });
+    return { entry, ready };
+  }
+
+  /** Run code on a gateway; the run is in the tree and streams its events until it ends. */
+  run(entry: GatewayEntry, source: RunSource): Run {
+    const gateway = entry.gateway;
+    if (!gateway || entry.state !== 'alive') {
+      throw new GatewayClosedError(
+        `gateway ${entry.id} is ${entry.state}: start it again to run code`,
+      );
+    }
+    const channel = gateway.remoteExec(
+      source.file ? { source: source.text, filename: source.file } : source.text,
+    );
+    const run = new Run(entry, channel, source);
+    entry.runs.push(run);
+    this.trimRuns(entry);
+    // a UTF-8 character may be split between two writes
+    const decoders: Record<OutputStream, StringDecoder> = {
+      stdout: new StringDecoder('utf8'),
+      stderr: new StringDecoder('utf8'),
+    };
+    const output = channel.onOutput(({ stream, data }) => {
+      const text = decoders[stream].write(data);
+      if (text) {
+        run.emit({ kind: 'output', stream, text });
+      }
+    });
+    const CLOSED = Symbol('closed');
+    channel.setCallback((item) => {
+      if (item !== CLOSED) {
+        run.emit({ kind: 'item', value: item });
+      }
+    }, CLOSED);
+    channel.waitClose().then(
+      () => this.finish(run, { kind: 'ok' }, output),
+      (error: unknown) => this.finish(run, outcomeOf(error), output),
+    );
+    this.fire({ kind: 'gateway', entry });
+    this.runEmitter.fire(run);
+    return run;
+  }
+
+  /** End a gateway: politely, then by force after the terminate timeout. */
+  async terminate(entry: GatewayEntry): Promise<void> {
+    if (entry.state === 'connecting') {
+      entry.cancelled = true;
+      return;
+    }
+    await entry.gateway?.terminate(this.options.terminateTimeout());
+  }
+
+  async terminateGroup(group: GroupEntry): Promise<void> {
+    await Promise.all(group.gateways.map((e) => this.terminate(e)));
+  }
+
+  /** Remove a dead gateway (and its runs) from view. */
+  dismiss(entry: GatewayEntry): void {
+    if (entry.state !== 'dead') {
+      return;
+    }
+    if (this.defaultValue === entry) {
+      this.defaultEntry = undefined;
+    }
+    const group = entry.group;
+    group.gateways.splice(group.gateways.indexOf(entry), 1);
+    if (group.gateways.length === 0) {
+      this.groups.splice(this.groups.indexOf(group), 1);
+      this.fire({ kind: 'groups' });
+    } else {
+      this.fire({ kind: 'group', group });
+    }
+  }
+
+  /** Terminate every gateway (the ones still starting as soon as they are up); resolves when all are gone. */
+  shutdown(timeout = this.options.terminateTimeout()): Promise<void> {
+    this.shuttingDown ??= (async () => {
+      const pending = this.entries.map(async (entry) => {
+        entry.cancelled = true;
+        await entry.gateway?.terminate(timeout);
+      });
+      await Promise.all(pending);
+    })();
+    return this.shuttingDown;
+  }
+
+  // -- internals -------------------------------------------------------------------------------
+
+  private async connect(entry: GatewayEntry, spec: GatewaySpec): Promise<GatewayEntry> {
+    let gateway: Gateway;
+    try {
+      gateway = await entry.group.group.makeGateway(spec);
+    } catch (error) {
+      entry.state = 'dead';
+      entry.reason = error instanceof Error ? error.message : String(error);
+      this.fire({ kind: 'gateway', entry });
+      throw error;
+    }
+    entry.gateway = gateway;
+    gateway.onDidChangeState((state) => {
+      entry.state = state;
+      if (state === 'dead') {
+        entry.reason = gateway.closeReason?.message;
+      }
+      this.fire({ kind: 'gateway', entry });
+    });
+    const decoder = new StringDecoder('utf8');
+    gateway.onOutput(({ channel, stream, data }) => {
+      if (channel === undefined || !entry.runs.some((r) => r.channel === channel)) {
+        this.options.onStrayOutput?.(entry, stream, decoder.write(data));
+      }
+    });
+    entry.state = gateway.state;
+    this.fire({ kind: 'gateway', entry });
+    if (entry.cancelled || this.shuttingDown) {
+      await gateway.terminate(0);
+      throw new GatewayClosedError(`gateway ${entry.id} was cancelled while it started`);
+    }
+    return entry;
+  }
+
+  private finish(run: Run, outcome: RunOutcome, output: { dispose(): void }): void {
+    output.dispose();
+    run.endedAt = run.channel.closedAt ?? new Date();
+    run.outcome = outcome;
+    run.emit({ kind: 'end', outcome });
+    this.fire({ kind: 'run', run });
+  }
+
+  private trimRuns(entry: GatewayEntry): void {
+    let excess = entry.runs.length - RUNS_KEPT_PER_GATEWAY;
+    for (let i = 0; i < entry.runs.length && excess > 0;) {
+      if (entry.runs[i].isOpen) {
+        i++;
+      } else {
+        entry.runs.splice(i, 1);
+        excess--;
+      }
+    }
+  }
+
+  private groupEntry(name: string): GroupEntry {
+    let group = this.findGroup(name);
+    if (!group) {
+      group = new GroupEntry(name);
+      this.groups.push(group);
+      this.fire({ kind: 'groups' });
+    }
+    return group;
+  }
+
+  private isTaken(id: string): boolean {
+    return this.entries.some((e) => e.id === id && e.state !== 'dead');
+  }
+
+  /** The configured name when it is a free id, else the next free gwN. */
+  private allocateId(name: string | undefined): string {
+    if (name && /^[A-Za-z0-9_.-]+$/.test(name) && !this.isTaken(name)) {
+      this.forgetDead(name);
+      return name;
+    }
+    for (;;) {
+      const id = `gw${this.nextIndex++}`;
+      if (!this.entries.some((e) => e.id === id)) {
+        return id;
+      }
+    }
+  }
+
+  /** A dead entry whose id is reused leaves: two rows with one id would confuse everyone. */
+  private forgetDead(id: string): void {
+    const dead = this.entries.find((e) => e.id === id && e.state === 'dead');
+    if (dead) {
+      this.dismiss(dead);
+    }
+  }
+
+  private fire(change: SessionChange): void {
+    this.changeEmitter.fire(change);
+  }
+}
+
+/** What a failed waitClose() means for the user. */
+function outcomeOf(error: unknown): RunOutcome {
+  if (error instanceof RemoteError) {
+    if (error.type === 'SystemExit' && error.exitCode !== undefined) {
+      return { kind: 'exit', code: error.exitCode, message: error.remoteMessage };
+    }
+    if (error.type === 'KeyboardInterrupt') {
+      return { kind: 'interrupted', error };
+    }
+    return { kind: 'error', error };
+  }
+  return {
+    kind: 'gateway-closed',
+    message: error instanceof Error ? error.message : String(error),
+  };
+}

@@ -1,0 +1,113 @@
+// Words and lines the views show for gateways and runs: status lines of an output channel, tree
+// descriptions, durations. Editor-free, so the wording is tested in plain Node.
+
+import type { RemoteInfo } from '../core/gateway';
+import type { GatewayEntry, Run, RunOutcome } from '../extension/session';
+
+/** `0.42 s`, `12.3 s`, `2 min 05 s`, `1 h 02 min`. */
+export function formatDuration(ms: number): string {
+  if (ms < 10_000) {
+    return `${(ms / 1000).toFixed(2)} s`;
+  }
+  if (ms < 60_000) {
+    return `${(ms / 1000).toFixed(1)} s`;
+  }
+  const s = Math.round(ms / 1000);
+  if (s < 3600) {
+    return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  }
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}
+
+/** `14:03:07`, local time. */
+export function formatClock(date: Date): string {
+  return date.toTimeString().slice(0, 8);
+}
+
+/** `Python 3.11.2 on host` */
+export function describeInterpreter(info: RemoteInfo): string {
+  const name =
+    info.implementation && info.implementation !== 'cpython' ? info.implementation : 'Python';
+  return `${name} ${info.version.join('.')} on ${info.hostname}`;
+}
+
+/** The first line of a (possibly multi-line) reason. */
+export function firstLine(text: string): string {
+  const line = text.split('\n', 1)[0];
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
+}
+
+/** The gateway row's description: `alive · Python 3.11.2 on host`, `dead: exited with status 1`. */
+export function describeGateway(entry: GatewayEntry): string {
+  switch (entry.state) {
+    case 'connecting':
+      return `connecting · ${entry.spec}`;
+    case 'alive':
+    case 'closing': {
+      const info = entry.info;
+      return info ? `${entry.state} · ${describeInterpreter(info)}` : entry.state;
+    }
+    case 'dead':
+      return entry.reason ? `dead: ${firstLine(entry.reason)}` : 'dead';
+  }
+}
+
+/** What a run's row says about its state: `running since 14:03:07`, `failed: ZeroDivisionError`. */
+export function describeRunState(run: Run): string {
+  if (!run.outcome) {
+    return `running since ${formatClock(run.startedAt)}`;
+  }
+  return describeOutcome(run.outcome);
+}
+
+export function describeOutcome(outcome: RunOutcome): string {
+  switch (outcome.kind) {
+    case 'ok':
+      return 'finished';
+    case 'exit':
+      return outcome.code === 0 ? 'exited (status 0)' : `exited with status ${outcome.code}`;
+    case 'error':
+      return `failed: ${outcome.error.summary}`;
+    case 'interrupted':
+      return 'interrupted';
+    case 'gateway-closed':
+      return `gateway ended: ${firstLine(outcome.message)}`;
+  }
+}
+
+/** The output channel's name for a run: `execnet gw1 · train.py`. */
+export function outputName(run: Run): string {
+  return `execnet ${run.entry.id} · ${run.label}`;
+}
+
+/** First line of a run's output. */
+export function startLine(run: Run): string {
+  const info = run.entry.info;
+  const where = info ? ` (${describeInterpreter(info)})` : '';
+  return `[execnet] ${run.label} started on ${run.entry.id}${where} at ${formatClock(run.startedAt)}`;
+}
+
+/** Last line of a run's output: how it ended and how long it took. */
+export function endLine(run: Run): string {
+  const outcome = run.outcome;
+  const took = formatDuration((run.endedAt ?? new Date()).getTime() - run.startedAt.getTime());
+  const what = `[execnet] ${run.label} on ${run.entry.id}`;
+  if (!outcome) {
+    return `${what} is running (${took})`;
+  }
+  switch (outcome.kind) {
+    case 'ok':
+      return `${what} finished in ${took}`;
+    case 'exit':
+      return `${what} exited with status ${outcome.code} after ${took}`;
+    case 'error':
+      return `${what} failed after ${took}: ${outcome.error.summary}`;
+    case 'interrupted':
+      return `${what} was interrupted after ${took}`;
+    case 'gateway-closed':
+      return `${what} stopped after ${took}: ${firstLine(outcome.message)}`;
+  }
+}
+
+/** A traceback line that names a file: `  File "/p/x.py", line 12, in f`. */
+export const TRACEBACK_FRAME = /File "([^"]+)", line (\d+)/g;
