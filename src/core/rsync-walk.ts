@@ -97,7 +97,7 @@ export class SourceWalk {
    * The tree in batches, parents before children, names sorted within a directory. The first
    * batch is small so that targets can start comparing while the walk goes on.
    */
-  async *batches(firstBatch = 256, batchSize = 2048): AsyncGenerator<Entry[]> {
+  async *batches(firstBatch = 64, batchSize = 512): AsyncGenerator<Entry[]> {
     const stack: PendingDir[] = [{ rel: '', abs: this.root, rules: [] }];
     let batch: Entry[] = [];
     let limit = firstBatch;
@@ -160,10 +160,11 @@ export class SourceWalk {
     }
     this.rulesByDir.set(dir.rel, rules);
     const prefix = dir.rel ? `${dir.rel}/` : '';
+    const absPrefix = dir.abs.endsWith(path.sep) ? dir.abs : dir.abs + path.sep;
     const subdirs: PendingDir[] = [];
     for (const name of names) {
       const rel = prefix + name;
-      const abs = path.join(dir.abs, name);
+      const abs = absPrefix + name;
       if (!this.filter(abs)) {
         continue;
       }

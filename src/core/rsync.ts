@@ -13,13 +13,7 @@ import { remoteSourceDir } from './bootstrap';
 import type { Channel } from './channel';
 import { ExecnetError } from './errors';
 import type { Gateway } from './gateway';
-import {
-  describe,
-  type Entry,
-  SourceWalk,
-  type WalkCounts,
-  type WalkIssue,
-} from './rsync-walk';
+import { describe, type Entry, SourceWalk, type WalkCounts, type WalkIssue } from './rsync-walk';
 import { trace } from './trace';
 
 export { EntryKind } from './rsync-walk';
@@ -27,7 +21,11 @@ export type { Entry, WalkCounts } from './rsync-walk';
 
 /** Bytes per data item of a large file; files up to this size travel whole, in batches. */
 const CHUNK = 1 << 20;
-/** Whole files are sent in batches of about this many bytes or files. */
+/**
+ * Whole files travel in batches: their bytes back to back in one bin (read straight into a
+ * reused buffer, so a batch costs one allocation, the encoded message) and a list of
+ * (path, mode, mtime, length). A batch goes once it holds this many bytes or files.
+ */
 const BATCH_BYTES = 1 << 20;
 const BATCH_FILES = 1000;
 /** Must match HASH_NAME in rsync_remote.py. */
@@ -184,12 +182,40 @@ export class RSyncError extends ExecnetError {
   }
 }
 
-let remoteSourceText: string | undefined;
+let remoteSource: { text: string; key: string } | undefined;
 
-/** The remote half, read once from beside the bundle (or src/core/remote in development). */
-function rsyncRemoteSource(): string {
-  remoteSourceText ??= fs.readFileSync(path.join(remoteSourceDir(), 'rsync_remote.py'), 'utf8');
-  return remoteSourceText;
+/**
+ * The remote half, read once from beside the bundle (or src/core/remote in development), and the
+ * name it keeps itself under on a gateway (it changes with the source).
+ */
+function rsyncRemoteSource(): { text: string; key: string } {
+  if (!remoteSource) {
+    const text = fs.readFileSync(path.join(remoteSourceDir(), 'rsync_remote.py'), 'utf8');
+    const hash = crypto.createHash('sha256').update(text).digest('hex').slice(0, 16);
+    remoteSource = { text, key: `_execnet_rsync_remote_${hash}` };
+  }
+  return remoteSource;
+}
+
+/** Gateways that already hold the remote half: later syncs send only a call. */
+const remoteHalfKept = new WeakSet<Gateway>();
+
+function openRemoteHalf(gateway: Gateway, kwargs: Record<string, unknown>): Channel {
+  const { text, key } = rsyncRemoteSource();
+  if (remoteHalfKept.has(gateway)) {
+    return gateway.remoteExec({
+      source: `import sys\nserve = sys.modules[${JSON.stringify(key)}].serve\n`,
+      filename: 'rsync_remote.py',
+      call: 'serve',
+      kwargs,
+    });
+  }
+  return gateway.remoteExec({
+    source: text,
+    filename: 'rsync_remote.py',
+    call: 'serve',
+    kwargs: { ...kwargs, keep_as: key },
+  });
 }
 
 export class RSync {
@@ -360,8 +386,12 @@ export class RSync {
 /** Delivers events to the callback and the verbose log; a throwing callback fails send(). */
 class EventSink {
   private callbackError: unknown;
+  /** Whether anyone listens: events are not even made otherwise. */
+  readonly active: boolean;
 
-  constructor(private readonly options: RSyncOptions) {}
+  constructor(private readonly options: RSyncOptions) {
+    this.active = Boolean(options.callback || options.verbose);
+  }
 
   emit(event: RSyncEvent): void {
     if (this.options.verbose && event.type === 'change') {
@@ -434,8 +464,9 @@ class TargetRun {
   private filesTotal = 0;
   private bytesDone = 0;
   private bytesTotal = 0;
-  private inline: [string, number, bigint, Buffer][] = [];
+  private inline: [string, number, bigint, number][] = [];
   private inlineBytes = 0;
+  private readonly blob = Buffer.allocUnsafe(BATCH_BYTES + CHUNK);
   private meta: [string, number, bigint][] = [];
   private readonly chunk = Buffer.allocUnsafe(CHUNK);
 
@@ -447,14 +478,9 @@ class TargetRun {
     private readonly finished?: (summary: RSyncTargetSummary) => void,
   ) {
     try {
-      const channel = target.gateway.remoteExec({
-        source: rsyncRemoteSource(),
-        filename: 'rsync_remote.py',
-        call: 'serve',
-        kwargs: {
-          destdir: target.destdir,
-          options: { delete: Boolean(target.options.delete), dry_run: dryRun },
-        },
+      const channel = openRemoteHalf(target.gateway, {
+        destdir: target.destdir,
+        options: { delete: Boolean(target.options.delete), dry_run: dryRun },
       });
       this.channel = channel;
       this.closed = new Promise((resolve) => {
@@ -529,6 +555,7 @@ class TargetRun {
         break;
       case 'summary':
         this.remoteSummary = item[1] as Map<string, unknown>;
+        remoteHalfKept.add(this.target.gateway);
         break;
       default:
         this.fail(
@@ -604,6 +631,9 @@ class TargetRun {
   }
 
   private change(rel: string, action: RSyncAction, size: number): void {
+    if (!this.events.active) {
+      return;
+    }
     this.events.emit({
       type: 'change',
       target: this.target,
@@ -615,6 +645,9 @@ class TargetRun {
   }
 
   private progress(rel: string, fileBytesDone: number, fileSize: number): void {
+    if (!this.events.active) {
+      return;
+    }
     this.events.emit({
       type: 'progress',
       target: this.target,
@@ -734,13 +767,15 @@ class TargetRun {
     }
     if (this.inline.length > 0) {
       const files = this.inline;
+      const bytes = this.inlineBytes;
       this.inline = [];
       this.inlineBytes = 0;
       if (!this.dryRun) {
-        await this.post(['files', files]);
+        // send() encodes at once: the blob is free again when it returns
+        await this.post(['files', files, this.blob.subarray(0, bytes)]);
       }
-      for (const [rel, , , data] of files) {
-        this.sent(rel, data.length);
+      for (const [rel, , , length] of files) {
+        this.sent(rel, length);
       }
     }
   }
@@ -793,17 +828,21 @@ class TargetRun {
       const mode = Number(st.mode & 0o7777n);
       this.bytesTotal += size - entry.size;
       if (size <= CHUNK) {
+        if (this.inlineBytes + size > this.blob.length) {
+          await this.flush();
+        }
         const started = performance.now();
-        const data = localRead(() => readWhole(fd, size));
+        const at = this.inlineBytes;
+        const length = localRead(() => readInto(fd, this.blob, at, size));
         this.timings.read += performance.now() - started;
-        if (digest && this.sameContent(data, digest)) {
-          this.dropFromTotals(data.length);
+        if (digest && this.sameContent(this.blob.subarray(at, at + length), digest)) {
+          this.dropFromTotals(length);
           this.meta.push([entry.path, mode, st.mtimeNs]);
           return;
         }
-        this.bytesTotal += data.length - size;
-        this.inline.push([entry.path, mode, st.mtimeNs, data]);
-        this.inlineBytes += data.length;
+        this.bytesTotal += length - size;
+        this.inline.push([entry.path, mode, st.mtimeNs, length]);
+        this.inlineBytes += length;
         if (this.inlineBytes >= BATCH_BYTES || this.inline.length >= BATCH_FILES) {
           await this.flush();
         }
@@ -952,17 +991,17 @@ function localRead<T>(read: () => T): T {
   }
 }
 
-function readWhole(fd: number, size: number): Buffer {
-  const data = Buffer.allocUnsafe(size);
+/** Read up to `size` bytes of a file into `buffer` at `offset`; returns how many there were. */
+function readInto(fd: number, buffer: Buffer, offset: number, size: number): number {
   let have = 0;
   while (have < size) {
-    const n = fs.readSync(fd, data, have, size - have, have);
+    const n = fs.readSync(fd, buffer, offset + have, size - have, have);
     if (n === 0) {
-      return data.subarray(0, have);
+      break;
     }
     have += n;
   }
-  return data;
+  return have;
 }
 
 function readAt(fd: number, buffer: Buffer, length: number, position: number): Promise<number> {

@@ -1,14 +1,16 @@
 # The receiving half of RSync (src/core/rsync.ts), sent with remote_exec and started as
-# serve(channel, destdir, options). Its messages are described in docs/rsync.md. It handles every
-# item in the gateway's reader thread (a channel callback), so a slow disk stalls the pipe and the
-# sender waits: neither side ever holds more than a chunk or a batch of a file.
+# serve(channel, destdir, options). Its messages are described in docs/rsync.md. The gateway's
+# reader thread queues items in a bounded inbox and the exec thread writes them, so a slow disk
+# stalls the pipe and the sender waits: memory stays bounded on both sides.
 # Invariant: every path from the wire is checked (relative, no '..', no symlink among its parents)
 # before the filesystem is touched, and file data is only ever written under a temporary name
 # that is renamed into place once the file is complete.
 
+import collections
 import errno
 import hashlib
 import os
+import re
 import shutil
 import stat
 import sys
@@ -18,6 +20,7 @@ import time
 KIND_FILE, KIND_DIR, KIND_LINK, KIND_LINK_IN_TREE = 0, 1, 2, 3
 HASH_NAME = "sha256"
 _READ_CHUNK = 1 << 20
+_INBOX_LIMIT = 8 << 20
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
@@ -26,6 +29,14 @@ _UTIME_FD = os.utime in getattr(os, "supports_fd", ())
 _FCHMOD = hasattr(os, "fchmod")
 _UTIME_NOFOLLOW = os.utime in getattr(os, "supports_follow_symlinks", ())
 _WINDOWS = sys.platform.startswith("win")
+# a wire path that is empty, absolute, or has an empty, '.' or '..' component, or a NUL
+_UNSAFE_PATH = re.compile(r"\A\Z|\A/|//|/\Z|(?:\A|/)\.{1,2}(?:/|\Z)|\x00")
+
+
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 class PathRefused(Exception):
@@ -45,7 +56,8 @@ def _describe(exc):
 class _Stream(object):
     """A large file arriving in chunks: the open temporary file and what it will become."""
 
-    __slots__ = ("rel", "final", "tmp", "fd", "size", "mode", "mtime", "pos", "failed", "sparse")
+    __slots__ = ("rel", "final", "tmp", "fd", "size", "mode", "mtime", "pos", "failed", "sparse",
+                 "mode_set")
 
     def __init__(self, rel, final, tmp, fd, size, mode, mtime):
         self.rel = rel
@@ -58,6 +70,7 @@ class _Stream(object):
         self.pos = 0
         self.failed = False
         self.sparse = False
+        self.mode_set = False
 
 
 class Receiver(object):
@@ -65,6 +78,10 @@ class Receiver(object):
         self.channel = channel
         self.send = channel.send
         self.root = os.path.abspath(os.path.expanduser(destdir))
+        # a checked wire path is appended to this as it is ('/' is the separator everywhere
+        # but on Windows, where the path is split and joined)
+        self.prefix = None if _WINDOWS else os.path.join(self.root, "")
+        self.umask = _umask()
         self.delete = bool(options.get("delete"))
         self.dry_run = bool(options.get("dry_run"))
         self.safe_dirs = {""}          # relative dirs known to be real directories
@@ -109,17 +126,24 @@ class Receiver(object):
 
     def parts_of(self, rel):
         """The components of a wire path; PathRefused for anything that could leave the tree."""
-        if not isinstance(rel, str) or not rel:
-            raise PathRefused("refused: not a relative path")
-        if "\0" in rel:
-            raise PathRefused("refused: NUL in the path")
-        if rel.startswith("/") or (_WINDOWS and ("\\" in rel or ":" in rel)):
-            raise PathRefused("refused: absolute path")
-        parts = rel.split("/")
-        for part in parts:
-            if part in ("", ".", ".."):
-                raise PathRefused("refused: '%s' component in the path" % (part,))
-        return parts
+        if not isinstance(rel, str):
+            raise PathRefused("refused: not a path")
+        if _UNSAFE_PATH.search(rel):
+            if not rel:
+                raise PathRefused("refused: empty path")
+            if rel.startswith("/"):
+                raise PathRefused("refused: absolute path")
+            if "\0" in rel:
+                raise PathRefused("refused: NUL in the path")
+            raise PathRefused("refused: empty, '.' or '..' component in the path")
+        if _WINDOWS and ("\\" in rel or ":" in rel):
+            raise PathRefused("refused: absolute or drive path")
+        return rel.split("/")
+
+    def path_of(self, rel, parts):
+        if self.prefix is not None:
+            return self.prefix + rel
+        return os.path.join(self.root, *parts)
 
     def check_parents(self, parts, create):
         """Make sure every parent of the path is a real directory inside the destination (not a
@@ -206,14 +230,41 @@ class Receiver(object):
         want = []
         check = []
         changed = []
+        safe_dirs = self.safe_dirs
+        listed = self.listed
+        unsafe = _UNSAFE_PATH.search
+        prefix = self.prefix
+        lstat = os.lstat
+        S_ISREG = stat.S_ISREG
         for index, entry in enumerate(entries):
             try:
                 rel, kind, size, mtime, mode, target = entry
             except (TypeError, ValueError):
                 raise ProtocolError("malformed listing entry %r" % (entry,))
+            if (kind == KIND_FILE and prefix is not None and isinstance(rel, str)
+                    and not unsafe(rel) and rel.rpartition("/")[0] in safe_dirs):
+                # the common case, inline: a file in a directory already checked
+                listed.add(rel)
+                try:
+                    st = lstat(prefix + rel)
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                        self.error(rel, exc)
+                        continue
+                    want.append(index)
+                    continue
+                if S_ISREG(st.st_mode) and st.st_size == size and st.st_mtime_ns == mtime \
+                        and stat.S_IMODE(st.st_mode) == mode:
+                    continue
+                try:
+                    self.compare_file(index, rel, prefix + rel, size, mtime, mode, want, check,
+                                      changed, st)
+                except EnvironmentError as exc:
+                    self.error(rel, exc)
+                continue
             try:
                 parts = self.parts_of(rel)
-                self.listed.add(rel)
+                listed.add(rel)
                 if not self.check_parents(parts, not self.dry_run):
                     # the parent does not exist yet (dry run): everything below it is new
                     if kind == KIND_FILE:
@@ -221,7 +272,7 @@ class Receiver(object):
                     else:
                         changed.append([index, "mkdir" if kind == KIND_DIR else "link"])
                     continue
-                path = os.path.join(self.root, *parts)
+                path = self.path_of(rel, parts)
                 if kind == KIND_FILE:
                     self.compare_file(index, rel, path, size, mtime, mode, want, check, changed)
                 elif kind == KIND_DIR:
@@ -236,14 +287,15 @@ class Receiver(object):
         self.send(["want", seq, want, check, changed])
         return False
 
-    def compare_file(self, index, rel, path, size, mtime, mode, want, check, changed):
-        try:
-            st = os.lstat(path)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
-                raise
-            want.append(index)
-            return
+    def compare_file(self, index, rel, path, size, mtime, mode, want, check, changed, st=None):
+        if st is None:
+            try:
+                st = os.lstat(path)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                    raise
+                want.append(index)
+                return
         if not stat.S_ISREG(st.st_mode) or st.st_size != size:
             want.append(index)
             return
@@ -365,28 +417,32 @@ class Receiver(object):
                     raise
         raise OSError(errno.EEXIST, "no free temporary name beside %s" % final)
 
-    def open_temp(self, final):
+    def open_temp(self, final, mode):
+        """A new temporary file beside final, created with mode when the umask leaves it whole
+        (then no chmod is needed); returns (name, fd, whether mode is already set)."""
+        exact = not (mode & ~0o777) and not (mode & self.umask)
+        initial = mode if exact else 0o600
         box = []
         tmp = self.with_writable_parent(
-            final, lambda: self.make_temp(final, lambda t: box.append(os.open(t, _TMP_FLAGS, 0o600))))
-        return tmp, box[-1]
+            final, lambda: self.make_temp(final, lambda t: box.append(os.open(t, _TMP_FLAGS, initial))))
+        return tmp, box[-1], exact
 
     def target_of(self, rel):
         """Checked destination path for a file about to be written."""
         parts = self.parts_of(rel)
         self.check_parents(parts, True)
-        return os.path.join(self.root, *parts)
+        return self.path_of(rel, parts)
 
-    def finish(self, fd, tmp, final, rel, mode, mtime):
+    def finish(self, fd, tmp, final, rel, mode, mtime, mode_set=False):
         """Give the complete temporary file its mode and time and rename it into place."""
         try:
-            if _FCHMOD:
+            if _FCHMOD and not mode_set:
                 os.fchmod(fd, mode)
             if _UTIME_FD:
                 os.utime(fd, ns=(mtime, mtime))
         finally:
             os.close(fd)
-        if not _FCHMOD:
+        if not _FCHMOD and not mode_set:
             os.chmod(tmp, mode)
         if not _UTIME_FD:
             os.utime(tmp, ns=(mtime, mtime))
@@ -400,24 +456,31 @@ class Receiver(object):
             os.rename(tmp, final)
         self.touch_parent(rel)
 
-    def on_files(self, files):
+    def on_files(self, files, blob):
+        """Whole files: their bytes back to back in blob, (path, mode, mtime, length) in files."""
         started = time.perf_counter()
+        view = memoryview(blob)
+        offset = 0
+        write = os.write
         for item in files:
             try:
-                rel, mode, mtime, data = item
+                rel, mode, mtime, length = item
             except (TypeError, ValueError):
                 raise ProtocolError("malformed file item")
+            data = view[offset:offset + length]
+            offset += length
+            if len(data) != length:
+                raise ProtocolError("file item %r runs past the data" % (rel,))
             tmp = fd = None
             try:
                 final = self.target_of(rel)
-                tmp, fd = self.open_temp(final)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
+                tmp, fd, mode_set = self.open_temp(final, mode)
+                while data:
+                    data = data[write(fd, data):]
                 fd, closing = None, fd
-                self.finish(closing, tmp, final, rel, mode, mtime)
+                self.finish(closing, tmp, final, rel, mode, mtime, mode_set)
                 self.stats["files"] += 1
-                self.stats["bytes"] += len(data)
+                self.stats["bytes"] += length
             except (PathRefused, EnvironmentError) as exc:
                 if fd is not None:
                     os.close(fd)
@@ -433,8 +496,9 @@ class Receiver(object):
         started = time.perf_counter()
         try:
             final = self.target_of(rel)
-            tmp, fd = self.open_temp(final)
+            tmp, fd, mode_set = self.open_temp(final, mode)
             self.stream = _Stream(rel, final, tmp, fd, size, mode, mtime)
+            self.stream.mode_set = mode_set
         except (PathRefused, EnvironmentError) as exc:
             self.stream = _Stream(rel, None, None, None, size, mode, mtime)
             self.stream.failed = True
@@ -494,7 +558,8 @@ class Receiver(object):
             if stream.sparse:
                 os.ftruncate(stream.fd, stream.size)
             fd, stream.fd = stream.fd, None
-            self.finish(fd, stream.tmp, stream.final, rel, stream.mode, stream.mtime)
+            self.finish(fd, stream.tmp, stream.final, rel, stream.mode, stream.mtime,
+                        stream.mode_set)
             self.stats["files"] += 1
             self.stats["bytes"] += stream.size
         except EnvironmentError as exc:
@@ -576,7 +641,8 @@ class Receiver(object):
                     except EnvironmentError as exc:
                         self.error(rel, exc)
             # directories we opened up that the listing does not cover get their mode back
-            fixed = {os.path.join(self.root, *rel.split("/")) for rel, _, _, _ in self.dirs}
+            fixed = self.made_writable and {
+                os.path.join(self.root, *rel.split("/")) for rel, _, _, _ in self.dirs}
             for path, mode in self.made_writable:
                 if path not in fixed and path != self.root:
                     try:
@@ -646,29 +712,74 @@ def _unlink_quietly(path):
 _END = object()
 
 
-def serve(channel, destdir, options=None):
-    """Receive one sync into destdir. Items are handled in the reader thread as they arrive;
-    this (exec) thread only waits for the end and reports a broken protocol as its error."""
+class _Inbox(object):
+    """Items between the gateway's reader thread and the thread that writes the files, at most
+    about `limit` bytes of them. The reader fills it from a channel callback and blocks when it
+    is full, so the sender's pipe fills and it waits: bounded memory, while reading the next
+    batch overlaps with writing the last one."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.items = collections.deque()
+        self.size = 0
+        self.cond = threading.Condition(threading.Lock())
+        self.closed = False
+
+    @staticmethod
+    def weight(item):
+        if isinstance(item, bytes):
+            return len(item)
+        if isinstance(item, list) and len(item) == 3 and item[0] == "files" \
+                and isinstance(item[2], bytes):
+            return len(item[2])
+        return 4096
+
+    def put(self, item):
+        weight = 0 if item is _END else self.weight(item)
+        with self.cond:
+            while self.size > self.limit and not self.closed:
+                self.cond.wait()
+            if self.closed:
+                return
+            self.items.append((item, weight))
+            self.size += weight
+            self.cond.notify_all()
+
+    def get(self):
+        with self.cond:
+            while not self.items:
+                self.cond.wait()
+            item, weight = self.items.popleft()
+            self.size -= weight
+            self.cond.notify_all()
+            return item
+
+    def close(self):
+        """No more items are taken: a blocked or later put() returns at once."""
+        with self.cond:
+            self.closed = True
+            self.items.clear()
+            self.cond.notify_all()
+
+
+def serve(channel, destdir, options=None, keep_as=None):
+    """Receive one sync into destdir. The reader thread queues items (a channel callback); this
+    (exec) thread handles them, and reports a broken protocol as its error.
+    keep_as: register this module under that name in sys.modules, so that later syncs on the
+    same gateway can call serve() without sending and compiling the source again."""
+    if keep_as:
+        import types
+        module = types.ModuleType(keep_as)
+        module.serve = serve
+        sys.modules[keep_as] = module
     receiver = Receiver(channel, destdir, options or {})
-    over = threading.Event()
-    failure = []
-
-    def on_item(item):
-        if over.is_set():
-            return
-        if item is _END:
-            receiver.abort()
-            over.set()
-            return
-        try:
-            if receiver.handle(item):
-                over.set()
-        except BaseException as exc:
-            receiver.abort()
-            failure.append(exc)
-            over.set()
-
-    channel.setcallback(on_item, endmarker=_END)
-    over.wait()
-    if failure:
-        raise failure[0]
+    inbox = _Inbox(_INBOX_LIMIT)
+    channel.setcallback(inbox.put, endmarker=_END)
+    try:
+        while True:
+            item = inbox.get()
+            if item is _END or receiver.handle(item):
+                break
+    finally:
+        inbox.close()
+        receiver.abort()
