@@ -42,6 +42,12 @@ export async function runIntegration({ dir, tests, untrusted = false, timeoutMs 
   const workspace = makeWorkspace(dir, TEST_SETTINGS);
   fs.writeFileSync(path.join(workspace, 'selection.py'), SELECTION_PY);
   fs.writeFileSync(path.join(workspace, 'scratch.py'), 'print("saved")\n');
+  fs.writeFileSync(path.join(workspace, 'cwd.py'), 'import os\nprint("cwd", os.getcwd())\n');
+  // for the sync: one file .gitignore leaves out, one folder execnet.rsync.exclude does
+  fs.writeFileSync(path.join(workspace, '.gitignore'), 'ignored-by-git.txt\n');
+  fs.writeFileSync(path.join(workspace, 'ignored-by-git.txt'), 'not synced\n');
+  fs.mkdirSync(path.join(workspace, '__pycache__'));
+  fs.writeFileSync(path.join(workspace, '__pycache__', 'x.pyc'), 'not synced\n');
   const report = path.join(dir, 'report.txt');
   fs.writeFileSync(report, '');
   const label = untrusted ? 'untrusted' : 'integration';

@@ -23,7 +23,7 @@ import {
   type StartRequest,
 } from './gateways';
 import { GatewayEntry, GroupEntry, Run, type RunSource } from './session';
-import { syncAvailable, syncWorkspace, type SyncSummary } from './sync';
+import { syncWorkspace, type SyncResult } from './sync';
 
 export interface Services extends GatewayServices {
   readonly outputs: RunOutputs;
@@ -169,11 +169,26 @@ function startRun(
   return run;
 }
 
+/**
+ * With execnet.syncBeforeRun, mirror the workspace first and run in the mirror (its folder
+ * becomes the remote's working directory and first import path). False: do not run.
+ */
 async function beforeRun(services: Services, entry: GatewayEntry): Promise<boolean> {
-  if (services.settings.syncBeforeRun() && syncAvailable()) {
-    const summary = await syncWorkspace(services, entry);
-    return summary !== undefined;
+  if (!services.settings.syncBeforeRun()) {
+    return true;
   }
+  const result = await syncWorkspace(services, entry, { quiet: true });
+  if (!result || result.cancelled) {
+    return false;
+  }
+  const enter = entry.gateway?.remoteExec(
+    [
+      'import os, sys',
+      `os.chdir(os.path.expanduser(${JSON.stringify(result.target)}))`,
+      'if os.getcwd() not in sys.path: sys.path.insert(0, os.getcwd())',
+    ].join('\n'),
+  );
+  await enter?.waitClose(30);
   return true;
 }
 
@@ -355,15 +370,14 @@ export function showChannelOutput(services: Services, arg?: Run): void {
 
 // -- workspace -----------------------------------------------------------------------------------
 
+/** Sync Workspace to Gateway: to the gateway given (a tree item), else one picked. */
 export async function syncWorkspaceCommand(
   services: Services,
   arg?: GatewayEntry,
-): Promise<SyncSummary | undefined> {
+  target?: string,
+): Promise<SyncResult | undefined> {
   if (!ensureTrusted()) {
     return undefined;
-  }
-  if (!syncAvailable()) {
-    return syncWorkspace(services, arg as GatewayEntry);
   }
   const entry =
     arg instanceof GatewayEntry
@@ -372,7 +386,7 @@ export async function syncWorkspaceCommand(
           title: 'Sync the workspace to which gateway?',
           offerNew: true,
         });
-  return entry ? syncWorkspace(services, entry) : undefined;
+  return entry ? syncWorkspace(services, entry, { target }) : undefined;
 }
 
 // -- registration --------------------------------------------------------------------------------
@@ -394,7 +408,8 @@ export function registerCommands(services: Services): vscode.Disposable[] {
     'execnet.interruptChannel': (arg?: Run) => interruptChannel(services, arg),
     'execnet.showChannelOutput': (arg?: Run) => showChannelOutput(services, arg),
     'execnet.remoteStatus': (arg?: GatewayEntry) => remoteStatus(services, arg),
-    'execnet.syncWorkspace': (arg?: GatewayEntry) => syncWorkspaceCommand(services, arg),
+    'execnet.syncWorkspace': (arg?: GatewayEntry, target?: string) =>
+      syncWorkspaceCommand(services, arg, target),
     'execnet.terminateGateway': (arg?: GatewayEntry) => terminateGateway(services, arg),
     'execnet.terminateGroup': (arg?: GroupEntry) => terminateGroup(services, arg),
     'execnet.terminateAll': () => terminateAll(services),

@@ -10,6 +10,7 @@ import { TracebackNavigation } from '../views/tracebackLinks';
 import type { ExecnetApi } from './api';
 import { registerCommands } from './commands';
 import { Log } from './log';
+import { EditorPrompts } from './prompts';
 import { Session } from './session';
 import { Settings } from './settings';
 
@@ -26,6 +27,7 @@ export function activate(context: vscode.ExtensionContext): ExecnetApi {
   log.applyTraceLevel(settings.traceLevel());
 
   const current = new Session({
+    gatewayOptions: { prompts: new EditorPrompts(context.secrets) },
     terminateTimeout: () => settings.terminateTimeout(),
     onStrayOutput: (entry, stream, text) =>
       log.info(`[${entry.id} ${stream}] ${text.replace(/\n$/, '')}`),

@@ -6,7 +6,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Channel, OutputStream } from '../core/channel';
 import { GatewayClosedError, RemoteError } from '../core/errors';
 import { Emitter, type Event } from '../core/events';
-import type { Gateway, GatewayState, RemoteInfo } from '../core/gateway';
+import type { Gateway, GatewayOptions, GatewayState, RemoteInfo } from '../core/gateway';
 import type { Group } from '../core/group';
 import { parseSpec, type GatewaySpec } from '../core/spec';
 import { Disposable, toDisposable } from '../core/lifecycle';
@@ -50,11 +50,14 @@ export class GroupEntry {
   readonly gateways: GatewayEntry[] = [];
   private groupValue: Group | undefined;
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    private readonly options: GatewayOptions = {},
+  ) {}
 
   /** The engine's group (made on first use); gateways join it once they are alive. */
   get group(): Group {
-    this.groupValue ??= new (loadGroups().Group)(this.name);
+    this.groupValue ??= new (loadGroups().Group)(this.name, this.options);
     return this.groupValue;
   }
 
@@ -145,6 +148,8 @@ export class Run {
 export interface SessionOptions {
   /** Seconds a gateway gets to exit before it is killed. */
   readonly terminateTimeout: () => number;
+  /** What every gateway starts with: the prompts that answer connection questions, ssh settings. */
+  readonly gatewayOptions?: GatewayOptions;
   /** Output of no run (threads the code left behind, the interpreter itself). */
   readonly onStrayOutput?: (entry: GatewayEntry, stream: OutputStream, text: string) => void;
 }
@@ -365,7 +370,7 @@ export class Session extends Disposable {
   private groupEntry(name: string): GroupEntry {
     let group = this.findGroup(name);
     if (!group) {
-      group = new GroupEntry(name);
+      group = new GroupEntry(name, this.options.gatewayOptions);
       this.groups.push(group);
       this.fire({ kind: 'groups' });
     }

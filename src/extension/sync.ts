@@ -1,7 +1,11 @@
 // Sync Workspace to Gateway: mirrors the workspace folder to a remote directory with the engine's
-// RSync, honouring .gitignore and execnet.rsync.exclude, with cancellable progress and a summary.
+// RSync, honouring .gitignore and execnet.rsync.exclude, with a cancellable progress notification
+// (files and bytes) and a summary. Cancelling stops files not yet under way; those in flight land.
 
 import * as vscode from 'vscode';
+import type { RSyncEvent, RSyncSummary } from '../core/rsync';
+import { formatDuration } from '../views/format';
+import { loadRSync } from './engine';
 import type { Log } from './log';
 import type { GatewayEntry } from './session';
 import type { Settings } from './settings';
@@ -11,17 +15,11 @@ export interface SyncServices {
   readonly log: Log;
 }
 
-export interface SyncSummary {
+export interface SyncResult {
+  /** The remote folder, as given to the gateway (`~` is the remote home). */
   readonly target: string;
-  readonly filesSent: number;
-  readonly bytesSent: number;
-  readonly deleted: number;
-  readonly errors: number;
-}
-
-/** Whether this build has the rsync engine. */
-export function syncAvailable(): boolean {
-  return false;
+  readonly cancelled: boolean;
+  readonly summary: RSyncSummary;
 }
 
 /** The remote folder for a gateway: its own rsyncTarget, or execnet.rsync.target. */
@@ -34,13 +32,125 @@ export function syncTarget(
   return (own || settings.rsyncTarget()).replace(/\$\{workspaceFolderBasename\}/g, folder.name);
 }
 
+/** `1.2 MB` */
+export function formatBytes(n: number): string {
+  if (n < 1000) {
+    return `${n} B`;
+  }
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let value = n;
+  let unit = -1;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+function workspaceFolder(): vscode.WorkspaceFolder | undefined {
+  const active = vscode.window.activeTextEditor?.document.uri;
+  return (
+    (active && vscode.workspace.getWorkspaceFolder(active)) ??
+    vscode.workspace.workspaceFolders?.[0]
+  );
+}
+
+/**
+ * Mirror the workspace folder to `entry` (at `target`, else the configured folder). Resolves with
+ * what happened, or undefined when nothing could be synced (the user was told why).
+ */
 export async function syncWorkspace(
   services: SyncServices,
-  _entry: GatewayEntry,
-): Promise<SyncSummary | undefined> {
-  services.log.warn('Sync Workspace to Gateway: the rsync engine is not part of this build yet');
-  void vscode.window.showWarningMessage(
-    'Execnet: Sync Workspace to Gateway is not available yet in this version.',
+  entry: GatewayEntry,
+  options: { target?: string; quiet?: boolean } = {},
+): Promise<SyncResult | undefined> {
+  const { settings, log } = services;
+  const folder = workspaceFolder();
+  if (!folder || folder.uri.scheme !== 'file') {
+    void vscode.window.showWarningMessage(
+      'Execnet: open a folder on this machine to sync it to a gateway.',
+    );
+    return undefined;
+  }
+  const gateway = entry.gateway;
+  if (!gateway || entry.state !== 'alive') {
+    void vscode.window.showWarningMessage(`Execnet: gateway ${entry.id} is ${entry.state}.`);
+    return undefined;
+  }
+  const target = options.target ?? syncTarget(settings, entry, folder);
+  const where = `${entry.id}:${target}`;
+  const { RSync } = loadRSync();
+  log.info(`sync ${folder.uri.fsPath} → ${where}`);
+
+  return vscode.window.withProgress(
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: `Execnet: syncing ${folder.name} to ${where}`,
+      cancellable: true,
+    },
+    async (progress, token) => {
+      let cancelled = false;
+      const cancel = token.onCancellationRequested(() => {
+        cancelled = true;
+        log.info(`sync to ${where}: cancelled`);
+      });
+      let reported = 0;
+      let lastReport = 0;
+      progress.report({ message: 'listing files…' });
+      const onEvent = (event: RSyncEvent): void => {
+        if (event.type === 'error') {
+          log.warn(`sync to ${where}: ${event.path}: ${event.message}`);
+        } else if (event.type === 'progress') {
+          const now = Date.now();
+          const done = event.filesDone === event.filesTotal;
+          if (now - lastReport < 100 && !done) {
+            return;
+          }
+          lastReport = now;
+          const percent = event.bytesTotal > 0 ? (event.bytesDone / event.bytesTotal) * 100 : 0;
+          progress.report({
+            message: `${event.filesDone} of ${event.filesTotal} files · ${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)}`,
+            increment: Math.max(0, percent - reported),
+          });
+          reported = Math.max(reported, percent);
+        }
+      };
+      const rsync = new RSync(folder.uri.fsPath, {
+        callback: onEvent,
+        gitignore: true,
+        exclude: settings.rsyncExclude(),
+        // a cancel leaves the rest of the walk out (and out of any delete)
+        filter: () => !cancelled,
+      });
+      rsync.addTarget(gateway, target, undefined, { delete: settings.rsyncDelete() });
+      try {
+        const summary = (await rsync.send()) as RSyncSummary;
+        const text =
+          `${cancelled ? 'Sync cancelled' : 'Synced'} ${folder.name} to ${where}: ` +
+          `${summary.filesSent} file(s) sent (${formatBytes(summary.bytesSent)})` +
+          `${summary.deleted ? `, ${summary.deleted} deleted` : ''}` +
+          `${summary.errors ? `, ${summary.errors} error(s)` : ''} in ${formatDuration(summary.seconds * 1000)}`;
+        log.info(text);
+        if (summary.errors > 0) {
+          void vscode.window
+            .showWarningMessage(`Execnet: ${text}.`, 'Show Log')
+            .then((choice) => choice && log.show());
+        } else if (!options.quiet) {
+          void vscode.window.showInformationMessage(`Execnet: ${text}.`);
+        }
+        return { target, cancelled, summary };
+      } catch (error) {
+        log.error(`sync to ${where} failed`, error);
+        void vscode.window
+          .showErrorMessage(
+            `Execnet: sync to ${where} failed: ${error instanceof Error ? error.message : String(error)}`,
+            'Show Log',
+          )
+          .then((choice) => choice && log.show());
+        return undefined;
+      } finally {
+        cancel.dispose();
+      }
+    },
   );
-  return undefined;
 }

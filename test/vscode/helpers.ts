@@ -33,12 +33,12 @@ export async function openFile(name: string): Promise<vscode.TextEditor> {
 /** Poll until `probe` returns something truthy; fail with `what` after `timeout` ms. */
 export async function waitFor<T>(
   what: string,
-  probe: () => T | undefined | false,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
   timeout = 20_000,
 ): Promise<T> {
   const deadline = Date.now() + timeout;
   for (;;) {
-    const value = probe();
+    const value = await probe();
     if (value) {
       return value;
     }

@@ -93,13 +93,19 @@ describe('running code', () => {
     const file = workspaceFile('traceback.py');
     const document = await waitFor('the output channel document', () =>
       vscode.workspace.textDocuments.find(
-        (d) => d.languageId === 'execnet-output' && d.getText().includes('ZeroDivisionError'),
+        (d) =>
+          d.languageId === 'execnet-output' &&
+          d.getText().includes('[execnet] traceback.py on local failed'),
       ),
     );
-    const links = await vscode.commands.executeCommand<vscode.DocumentLink[]>(
-      'vscode.executeLinkProvider',
-      document.uri,
-    );
+    let links: vscode.DocumentLink[] = [];
+    await waitFor('links in the output channel', async () => {
+      links = await vscode.commands.executeCommand<vscode.DocumentLink[]>(
+        'vscode.executeLinkProvider',
+        document.uri,
+      );
+      return links.length > 0;
+    });
     const targets = links.map((l) => l.target).filter((t): t is vscode.Uri => t !== undefined);
     const lines = targets.filter((t) => t.fsPath === file.fsPath).map((t) => t.fragment);
     // <module> line 17, average_ratio line 13 (twice: the genexpr), parse_ratio line 9
