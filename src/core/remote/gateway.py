@@ -71,10 +71,25 @@ class _ThreadModel(object):
 
     def interrupt(self, gateway, task):
         if task.is_main:
-            gateway._sigint_target = task.channel.id
-            # aimed at the main thread itself, so that a blocking call there (sleep, select)
-            # is interrupted rather than the signal landing in this thread
-            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+            cid = task.channel.id
+            gateway._sigint_target = cid
+            main = threading.main_thread().ident
+            # Aimed at the main thread itself, so that a blocking call there (sleep, select) is
+            # interrupted rather than the signal landing in this thread. A signal that lands just
+            # before the main thread enters a blocking call is only noticed when the call ends,
+            # so repeat it until the handler has taken it.
+            signal.pthread_kill(main, signal.SIGINT)
+
+            def repeat():
+                for _ in range(100):
+                    time.sleep(0.05)
+                    if gateway._sigint_target != cid:
+                        return
+                    signal.pthread_kill(main, signal.SIGINT)
+
+            thread = threading.Thread(target=repeat, name="interrupt-%d" % cid)
+            thread.daemon = True
+            thread.start()
         else:
             import ctypes
             ident = task.runner
@@ -794,6 +809,9 @@ class RemoteGateway(object):
             self._main_running = task
             try:
                 self._run_task(task)
+            except KeyboardInterrupt:
+                # an interrupt that arrived as the exec was already ending: the loop must live on
+                self._trace("late interrupt of channel", task.channel.id, "ignored")
             finally:
                 self._main_running = None
 
@@ -804,7 +822,7 @@ class RemoteGateway(object):
         context.channel_id = channel.id
         with self._running_cond:
             self._running.append(task)
-        self._trace("exec start on channel", channel.id)
+        self._trace("exec start on channel", channel.id, task.is_main and "(main thread)" or "")
         error_info = None
         try:
             self._execute(channel, task.request)
