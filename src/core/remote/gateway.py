@@ -810,8 +810,18 @@ class RemoteGateway(object):
             try:
                 self._run_task(task)
             except KeyboardInterrupt:
-                # an interrupt that arrived as the exec was already ending: the loop must live on
-                self._trace("late interrupt of channel", task.channel.id, "ignored")
+                # An interrupt that arrived as the exec was already ending: the loop must live
+                # on, and the exec must still count as ended on both sides.
+                self._trace("late interrupt of channel", task.channel.id)
+                with self._running_cond:
+                    if task in self._running:
+                        self._running.remove(task)
+                        self._running_cond.notify_all()
+                with self._main_cond:
+                    self._main_busy = bool(self._main_queue)
+                task.channel._executing = False
+                self._close_exec_channel(task.channel, None)
+                self._writer.flush()
             finally:
                 self._main_running = None
 
