@@ -1,3 +1,231 @@
-export async function runE2E() {
-  return false;
+// UI end-to-end test in the browser workbench, against the packaged .vsix as a user installs it:
+// open the Execnet view, start a gateway from the palette, run a file with the keyboard shortcut
+// and read its output panel, follow a traceback link to the local line, and sync the workspace
+// while the progress notification shows. A screenshot of every step goes to <dir>/screenshots.
+
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  installExtension,
+  launchBrowser,
+  log,
+  makeWorkspace,
+  prepareState,
+  startCodeServer,
+} from './host.mjs';
+
+/** Text of an element with the editor's non-breaking spaces made plain. */
+async function textOf(locator) {
+  return (await locator.innerText()).replace(/\u00a0/g, ' ');
+}
+
+/** Run a command from the palette (F1), retrying until the extension's command is listed. */
+async function runCommand(page, title, timeout = 45_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 15_000 });
+    // F1 fills in '>' (commands); typing earlier would search files instead
+    await page.waitForFunction(
+      () => document.querySelector('.quick-input-widget input')?.value === '>',
+      null,
+      { timeout: 15_000 },
+    );
+    await page.keyboard.type(title, { delay: 5 });
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+    try {
+      await row.waitFor({ state: 'visible', timeout: 5_000 });
+      await page.keyboard.press('Enter');
+      return;
+    } catch {
+      await page.keyboard.press('Escape');
+      if (Date.now() > deadline) {
+        throw new Error(`"${title}" never appeared in the command palette`);
+      }
+    }
+  }
+}
+
+/** Open a workspace file with Quick Open and put the cursor in its editor. */
+async function openFile(page, name) {
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 15_000 });
+  await page.keyboard.type(name, { delay: 5 });
+  await page
+    .locator('.quick-input-list .monaco-list-row', { hasText: name })
+    .first()
+    .waitFor({ timeout: 15_000 });
+  await page.keyboard.press('Enter');
+  const tab = page.locator('.tabs-container .tab.active', { hasText: name });
+  await tab.waitFor({ timeout: 15_000 });
+  await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
+}
+
+/** Wait until the Output panel shows text matching `pattern`; returns the panel's text. */
+async function waitOutput(page, pattern, timeout = 30_000) {
+  const lines = page.locator('.part.panel .monaco-editor .view-lines').first();
+  const deadline = Date.now() + timeout;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = await textOf(lines).catch(() => '');
+    if (pattern.test(text)) {
+      return text;
+    }
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`the Output panel never showed ${pattern}; it shows:\n${text}`);
+}
+
+/** Deterministic, incompressible bytes: enough data that the sync's progress stays on screen. */
+function writeData(dir, files, size) {
+  fs.mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < files; i++) {
+    const seed = crypto.createHash('sha256').update(String(i)).digest();
+    const block = crypto.createHash('sha512').update(seed).digest();
+    const data = Buffer.alloc(size);
+    for (let o = 0; o < size; o += block.length) {
+      block.copy(data, o);
+      data[o] = (data[o] + o / block.length) & 0xff;
+    }
+    fs.writeFileSync(path.join(dir, `chunk-${String(i).padStart(3, '0')}.bin`), data);
+  }
+}
+
+export async function runE2E({ dir, vsix }) {
+  const shots = path.join(dir, 'screenshots');
+  fs.mkdirSync(shots, { recursive: true });
+  const state = prepareState(dir, {
+    'security.workspace.trust.enabled': false,
+    'workbench.panel.defaultLocation': 'bottom',
+  });
+  const target = path.join(dir, 'sync-target');
+  const workspace = makeWorkspace(dir, {
+    'execnet.gateways': [
+      { name: 'local', spec: 'popen' },
+      { name: 'a', spec: 'popen', group: 'pair' },
+      { name: 'b', spec: 'popen', group: 'pair' },
+    ],
+    'execnet.rsync.target': target,
+    'files.exclude': { data: true },
+  });
+  writeData(path.join(workspace, 'data'), 40, 4 << 20);
+  installExtension(state, vsix);
+  const host = await startCodeServer(state);
+  log(`e2e: code-server at ${host.url} (pid ${host.pid}); screenshots in ${shots}`);
+  const browser = await launchBrowser();
+  const { page } = browser;
+  let step = 0;
+  const shot = async (name) => {
+    const file = path.join(shots, `${String(++step).padStart(2, '0')}-${name}.png`);
+    await page.screenshot({ path: file });
+    log(`e2e: ${path.basename(file)}`);
+  };
+  let ok = false;
+  try {
+    page.on('pageerror', (e) => fs.appendFileSync(path.join(dir, 'browser.log'), `${e.message}\n`));
+    await page.goto(`${host.url}?folder=${encodeURIComponent(workspace)}`);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await page
+      .locator('.explorer-folders-view, .explorer-viewlet')
+      .first()
+      .waitFor({ timeout: 60_000 });
+
+    // 1. the activity-bar container, empty: the welcome view offers to add a gateway
+    const activity = page.locator('.activitybar .action-item a[aria-label^="Execnet"]');
+    await activity.waitFor({ timeout: 60_000 });
+    await activity.click();
+    const view = page.locator('.pane', {
+      has: page.locator('.pane-header', { hasText: 'Gateways' }),
+    });
+    await view
+      .locator('.welcome-view-content', { hasText: 'Add Gateway' })
+      .waitFor({ timeout: 30_000 });
+    await shot('welcome-view');
+
+    // 2. New Gateway… from the palette: the configured gateways are offered; pick "local"
+    await runCommand(page, 'Execnet: New Gateway…');
+    await page
+      .locator('.quick-input-list .monaco-list-row', { hasText: 'popen' })
+      .first()
+      .waitFor();
+    await shot('new-gateway-picker');
+    await page.keyboard.type('local');
+    await page.keyboard.press('Enter');
+    const gatewayRow = view.locator('.monaco-list-row', { hasText: 'local' }).first();
+    await gatewayRow
+      .locator('.label-description', { hasText: /alive/ })
+      .waitFor({ timeout: 30_000 });
+    await page
+      .locator('.statusbar-item', { hasText: 'local' })
+      .first()
+      .waitFor({ timeout: 10_000 });
+    await shot('gateway-alive');
+
+    // 3. Ctrl+Alt+E in a Python editor runs the file: prints and channel items in the Output panel
+    await openFile(page, 'hello.py');
+    await page.keyboard.press('Control+Alt+E');
+    const hello = await waitOutput(page, /\[execnet\] hello\.py on local finished in/);
+    if (!/hello from .+ \(pid \d+\)/.test(hello) || !/\[channel\] \('hello', /.test(hello)) {
+      throw new Error(`unexpected output of hello.py:\n${hello}`);
+    }
+    await view.locator('.monaco-list-row', { hasText: 'hello.py' }).first().waitFor();
+    await shot('run-file-output');
+
+    // 4. a remote traceback; Ctrl+click on a frame opens the local file at that line
+    await openFile(page, 'traceback.py');
+    await page.keyboard.press('Control+Alt+E');
+    await waitOutput(page, /ZeroDivisionError: division by zero/);
+    await shot('traceback-output');
+    const frame = page
+      .locator('.part.panel .monaco-editor .view-line', { hasText: 'line 9, in parse_ratio' })
+      .first();
+    const link = frame.locator('.detected-link').first();
+    await link.waitFor({ timeout: 15_000 });
+    await link.click({ modifiers: ['Control'] });
+    await page
+      .locator('.statusbar-item', { hasText: /Ln 9, Col \d+/ })
+      .first()
+      .waitFor({ timeout: 15_000 });
+    await page.locator('.tabs-container .tab.active', { hasText: 'traceback.py' }).waitFor();
+    await shot('traceback-link-opened');
+
+    // 5. Sync Workspace to Gateway: the progress notification, then the summary
+    await runCommand(page, 'Execnet: Sync Workspace to Gateway');
+    await page
+      .locator('.quick-input-list .monaco-list-row', { hasText: 'local' })
+      .first()
+      .waitFor();
+    await page.keyboard.press('Enter');
+    const toasts = page.locator('.notifications-toasts');
+    await toasts
+      .locator('.notification-toast', { hasText: 'syncing' })
+      .first()
+      .waitFor({ timeout: 30_000 });
+    await toasts
+      .locator('.notification-toast', { hasText: /files ·/ })
+      .first()
+      .waitFor({ timeout: 30_000 })
+      .catch(() => undefined);
+    await shot('sync-progress');
+    await toasts
+      .locator('.notification-toast', { hasText: /Synced .* file\(s\) sent/ })
+      .first()
+      .waitFor({ timeout: 120_000 });
+    await shot('sync-done');
+    if (!fs.existsSync(path.join(target, 'data', 'chunk-039.bin'))) {
+      throw new Error(`the sync did not reach ${target}`);
+    }
+    ok = true;
+  } catch (error) {
+    log(`e2e: FAILED: ${error instanceof Error ? error.message : error}`);
+    await page.screenshot({ path: path.join(shots, '99-failure.png') }).catch(() => undefined);
+  } finally {
+    await browser.close();
+    await host.stop();
+  }
+  log(`e2e: ${ok ? 'passed' : 'failed'} (${step} screenshots in ${shots})`);
+  return ok;
 }

@@ -89,12 +89,9 @@ export class GatewayTreeProvider extends Disposable implements vscode.TreeDataPr
 
   private gatewayItem(entry: GatewayEntry): vscode.TreeItem {
     const isDefault = this.session.defaultEntry === entry;
-    const item = new vscode.TreeItem(
-      entry.id,
-      entry.runs.length > 0
-        ? vscode.TreeItemCollapsibleState.Expanded
-        : vscode.TreeItemCollapsibleState.None,
-    );
+    // Expanded from the start (a row cannot turn from leaf to expanded later under the same id):
+    // its runs show as they start.
+    const item = new vscode.TreeItem(entry.id, vscode.TreeItemCollapsibleState.Expanded);
     item.id = `gateway:${entry.group.name}/${entry.id}/${entry.createdAt.getTime()}`;
     item.description = `${isDefault ? '★ ' : ''}${describeGateway(entry)}`;
     item.iconPath = gatewayIcon(entry);
