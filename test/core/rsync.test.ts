@@ -1,0 +1,712 @@
+// RSync against real popen gateways: what lands on the targets (content, modes, times, links),
+// what is reported (events, summaries), and what the receiving side refuses.
+
+import * as assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Channel } from '../../src/core/channel';
+import { ExecnetError } from '../../src/core/errors';
+import type { Gateway } from '../../src/core/gateway';
+import {
+  RSync,
+  RSyncError,
+  type RSyncEvent,
+  type RSyncSummary,
+  type RSyncTargetSummary,
+} from '../../src/core/rsync';
+import { testGroup, type TestGroup } from '../helpers/gateways';
+import { findPythons } from '../helpers/pythons';
+
+const REMOTE_SOURCE = path.join(__dirname, '../../src/core/remote/rsync_remote.py');
+const NOBODY = 65534;
+const isRoot = process.getuid?.() === 0;
+
+let scratch: string;
+
+function tmpdir(name: string): string {
+  return fs.mkdtempSync(path.join(scratch, `${name}-`));
+}
+
+function write(root: string, rel: string, content: string | Buffer, mode?: number): string {
+  const file = path.join(root, rel);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, content);
+  if (mode !== undefined) {
+    fs.chmodSync(file, mode);
+  }
+  return file;
+}
+
+/** Every entry under root: type, mode, mtime (ns), size, sha256 or link target. */
+function snapshot(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const visit = (dir: string, rel: string): void => {
+    for (const name of fs.readdirSync(dir).sort()) {
+      const abs = path.join(dir, name);
+      const sub = rel ? `${rel}/${name}` : name;
+      const st = fs.lstatSync(abs, { bigint: true });
+      const mode = (st.mode & 0o7777n).toString(8);
+      if (st.isSymbolicLink()) {
+        out.set(sub, `link -> ${fs.readlinkSync(abs)}`);
+      } else if (st.isDirectory()) {
+        out.set(sub, `dir ${mode} ${st.mtimeNs}`);
+        visit(abs, sub);
+      } else {
+        const digest = crypto.createHash('sha256').update(fs.readFileSync(abs)).digest('hex');
+        out.set(sub, `file ${mode} ${st.mtimeNs} ${st.size} ${digest.slice(0, 16)}`);
+      }
+    }
+  };
+  visit(root, '');
+  return out;
+}
+
+function assertMirrors(dest: string, source: string): void {
+  assert.deepEqual(Object.fromEntries(snapshot(dest)), Object.fromEntries(snapshot(source)));
+}
+
+function collect(): { events: RSyncEvent[]; callback: (event: RSyncEvent) => void } {
+  const events: RSyncEvent[] = [];
+  return { events, callback: (event) => events.push(event) };
+}
+
+function changes(events: RSyncEvent[], action?: string): string[] {
+  return events
+    .flatMap((e) => (e.type === 'change' && (!action || e.action === action) ? [e.path] : []))
+    .sort();
+}
+
+/**
+ * A gateway whose interpreter then runs as nobody, so that permissions apply to it. The system
+ * interpreter, because nobody cannot read the standard library of one under /root.
+ */
+async function nobodyGateway(tg: TestGroup): Promise<Gateway> {
+  const gw = await tg.gateway(undefined, '/usr/bin/python3');
+  await gw
+    .remoteExec(`import os\nos.setgroups([])\nos.setgid(${NOBODY})\nos.setuid(${NOBODY})`)
+    .waitClose(10);
+  return gw;
+}
+
+/** Talk to the remote half directly, as a hostile or broken sender would. */
+function remoteHalf(gw: Gateway, destdir: string, options: Record<string, unknown> = {}): Channel {
+  return gw.remoteExec({
+    source: fs.readFileSync(REMOTE_SOURCE, 'utf8'),
+    filename: 'rsync_remote.py',
+    call: 'serve',
+    kwargs: { destdir, options },
+  });
+}
+
+async function replies(channel: Channel): Promise<unknown[][]> {
+  const out: unknown[][] = [];
+  for await (const item of channel) {
+    out.push(item as unknown[]);
+  }
+  return out;
+}
+
+describe('rsync', () => {
+  let tg: TestGroup;
+  let gw: Gateway;
+  let gw2: Gateway;
+  before(async () => {
+    scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-rsync-test-'));
+    tg = testGroup();
+    [gw, gw2] = await Promise.all([tg.gateway(), tg.gateway()]);
+  });
+  after(async () => {
+    await tg.close();
+    fs.rmSync(scratch, { recursive: true, force: true, maxRetries: 3 });
+  });
+
+  it('mirrors a tree to two targets; updates and delete on one of them', async () => {
+    const source = tmpdir('src');
+    const [d1, d2] = [tmpdir('dst1'), tmpdir('dst2')];
+    write(source, 'a.txt', 'alpha');
+    write(source, 'sub/b.txt', 'beta');
+    write(source, 'sub/deeper/c.bin', crypto.randomBytes(3 * 1024 * 1024 + 17));
+    fs.mkdirSync(path.join(source, 'empty'));
+    write(d1, 'stale.txt', 'old');
+    write(d1, 'sub/stale/x.txt', 'old');
+    write(d2, 'stale.txt', 'old');
+
+    const finished: RSyncTargetSummary[] = [];
+    const rsync = new RSync(source);
+    rsync.addTarget(gw, d1, (summary) => finished.push(summary), { delete: true });
+    rsync.addTarget(gw2, d2, (summary) => finished.push(summary));
+    const first = (await rsync.send())!;
+    assert.equal(first.listed.files, 3);
+    assert.equal(first.filesSent, 6);
+    assert.equal(first.targets[0].deleted, 2, 'stale.txt and sub/stale on the deleting target');
+    assert.equal(first.targets[1].deleted, 0);
+    assert.equal(finished.length, 2);
+    assert.equal(fs.existsSync(path.join(d1, 'stale.txt')), false);
+    assert.equal(fs.existsSync(path.join(d2, 'stale.txt')), true);
+    fs.rmSync(path.join(d2, 'stale.txt'));
+    assertMirrors(d1, source);
+    assertMirrors(d2, source);
+
+    // an update: one file changes size, one is added, one removed
+    write(source, 'a.txt', 'alpha, longer now');
+    write(source, 'sub/new.txt', 'new');
+    fs.rmSync(path.join(source, 'sub/b.txt'));
+    const { events, callback } = collect();
+    const again = new RSync(source, callback);
+    again.addTarget(gw, d1, undefined, { delete: true });
+    again.addTarget(gw2, d2);
+    const second = (await again.send())!;
+    assert.equal(second.targets[0].filesSent, 2);
+    assert.equal(second.targets[1].filesSent, 2);
+    assert.deepEqual(changes(events, 'delete'), ['sub/b.txt']);
+    assertMirrors(d1, source);
+    assert.equal(
+      fs.readFileSync(path.join(d2, 'sub/b.txt'), 'utf8'),
+      'beta',
+      'kept without delete',
+    );
+  });
+
+  it('send() with no targets raises, or returns undefined with raises: false', async () => {
+    const rsync = new RSync(tmpdir('src'));
+    await assert.rejects(rsync.send(), (error: Error) => {
+      assert.ok(error instanceof ExecnetError);
+      assert.match(error.message, /no targets/);
+      return true;
+    });
+    assert.equal(await rsync.send({ raises: false }), undefined);
+  });
+
+  it('a second send() works, and events come even when nothing needs sending', async () => {
+    const source = tmpdir('src');
+    const dest = tmpdir('dst');
+    write(source, 'f.txt', 'x');
+    const { events, callback } = collect();
+    const rsync = new RSync(source, callback);
+    rsync.addTarget(gw, dest);
+    assert.equal((await rsync.send())!.filesSent, 1);
+    events.length = 0;
+    const second = (await rsync.send())!;
+    assert.equal(second.filesSent, 0);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['listed', 'done'],
+    );
+  });
+
+  it('preserves modes and mtimes; a mode change at the same mtime travels without data', async () => {
+    const source = tmpdir('src');
+    const dest = tmpdir('dst');
+    write(source, 'run.sh', '#!/bin/sh\n', 0o755);
+    write(source, 'secret', 's', 0o600);
+    write(source, 'odd', 'o', 0o4711);
+    fs.mkdirSync(path.join(source, 'private'), { mode: 0o700 });
+    fs.chmodSync(path.join(source, 'private'), 0o700);
+    write(source, 'private/data', 'd', 0o640);
+    const old = new Date('2001-02-03T04:05:06.789Z');
+    fs.utimesSync(path.join(source, 'secret'), old, old);
+    const rsync = new RSync(source);
+    rsync.addTarget(gw, dest);
+    await rsync.send();
+    assertMirrors(dest, source);
+
+    fs.chmodSync(path.join(source, 'secret'), 0o644);
+    const { events, callback } = collect();
+    const again = new RSync(source, callback);
+    again.addTarget(gw, dest);
+    const summary = (await again.send())!;
+    assert.equal(summary.filesSent, 0);
+    assert.equal(summary.modesChanged, 1);
+    assert.deepEqual(changes(events), ['secret']);
+    assert.deepEqual(changes(events, 'mode'), ['secret']);
+    assertMirrors(dest, source);
+  });
+
+  it('same size and a new mtime: sends only when the content hash differs', async () => {
+    const source = tmpdir('src');
+    const dest = tmpdir('dst');
+    const big = crypto.randomBytes(2 * 1024 * 1024 + 5);
+    write(source, 'same.txt', 'unchanged');
+    write(source, 'same.bin', big);
+    write(source, 'differs.txt', 'version 1');
+    const rsync = new RSync(source);
+    rsync.addTarget(gw, dest);
+    await rsync.send();
+
+    const later = new Date(Date.now() + 60_000);
+    for (const name of ['same.txt', 'same.bin']) {
+      fs.utimesSync(path.join(source, name), later, later);
+    }
+    write(source, 'differs.txt', 'version 2');
+    fs.utimesSync(path.join(source, 'differs.txt'), later, later);
+    const { events, callback } = collect();
+    const again = new RSync(source, callback);
+    again.addTarget(gw, dest);
+    const summary = (await again.send())!;
+    assert.equal(summary.filesSent, 1);
+    assert.equal(summary.metaUpdated, 2);
+    assert.deepEqual(changes(events, 'send'), ['differs.txt']);
+    assert.deepEqual(changes(events, 'meta'), ['same.bin', 'same.txt']);
+    assertMirrors(dest, source);
+  });
+
+  it(
+    'read-only directories are written into, kept read-only, and deleted from',
+    {
+      skip: !isRoot && 'needs root to start a gateway as another user',
+    },
+    async () => {
+      const source = tmpdir('src');
+      const dest = tmpdir('dst');
+      fs.chmodSync(scratch, 0o755);
+      fs.chownSync(dest, NOBODY, NOBODY);
+      write(source, 'ro/f.txt', 'one', 0o444);
+      write(source, 'ro/inner/g.txt', 'two', 0o644);
+      fs.chmodSync(path.join(source, 'ro/inner'), 0o555);
+      fs.chmodSync(path.join(source, 'ro'), 0o555);
+      const nobody = await nobodyGateway(tg);
+      const sync = async (): Promise<RSyncSummary> => {
+        const rsync = new RSync(source);
+        rsync.addTarget(nobody, dest, undefined, { delete: true });
+        return (await rsync.send())!;
+      };
+      try {
+        assert.equal((await sync()).errors, 0);
+        assertMirrors(dest, source);
+        assert.equal(fs.statSync(path.join(dest, 'ro')).mode & 0o777, 0o555);
+
+        // change a file and add one inside the read-only directories
+        fs.chmodSync(path.join(source, 'ro'), 0o755);
+        fs.chmodSync(path.join(source, 'ro/inner'), 0o755);
+        fs.chmodSync(path.join(source, 'ro/f.txt'), 0o644);
+        write(source, 'ro/f.txt', 'one, changed', 0o444);
+        write(source, 'ro/inner/new.txt', 'new');
+        fs.chmodSync(path.join(source, 'ro/inner'), 0o555);
+        fs.chmodSync(path.join(source, 'ro'), 0o555);
+        let summary = await sync();
+        assert.equal(summary.errors, 0, JSON.stringify(summary.errorList));
+        assert.equal(summary.filesSent, 2);
+        assertMirrors(dest, source);
+
+        // and delete from them
+        fs.chmodSync(path.join(source, 'ro/inner'), 0o755);
+        fs.rmSync(path.join(source, 'ro/inner/g.txt'));
+        fs.chmodSync(path.join(source, 'ro/inner'), 0o555);
+        summary = await sync();
+        assert.equal(summary.errors, 0, JSON.stringify(summary.errorList));
+        assert.equal(summary.deleted, 1);
+        assertMirrors(dest, source);
+      } finally {
+        for (const dir of ['ro', 'ro/inner']) {
+          fs.chmodSync(path.join(source, dir), 0o755);
+        }
+      }
+    },
+  );
+
+  it(
+    'a file the target cannot write is an error with its path; the others still land',
+    {
+      skip: !isRoot && 'needs root to start a gateway as another user',
+    },
+    async () => {
+      const source = tmpdir('src');
+      const dest = tmpdir('dst');
+      fs.chmodSync(scratch, 0o755);
+      fs.chownSync(dest, NOBODY, NOBODY);
+      write(source, 'locked/f.txt', 'cannot land');
+      write(source, 'open/g.txt', 'lands');
+      write(source, 'h.txt', 'lands too');
+      fs.mkdirSync(path.join(dest, 'locked'), { mode: 0o755 }); // owned by root: nobody cannot write
+      const nobody = await nobodyGateway(tg);
+      const { events, callback } = collect();
+      const rsync = new RSync(source, callback);
+      rsync.addTarget(nobody, dest);
+      const summary = (await rsync.send())!;
+      assert.ok(summary.errors >= 1);
+      assert.ok(
+        summary.errorList.some((e) => e.path === 'locked/f.txt' && /EACCES|EPERM/.test(e.message)),
+      );
+      assert.ok(events.some((e) => e.type === 'error' && e.path === 'locked/f.txt'));
+      assert.equal(fs.readFileSync(path.join(dest, 'open/g.txt'), 'utf8'), 'lands');
+      assert.equal(fs.readFileSync(path.join(dest, 'h.txt'), 'utf8'), 'lands too');
+      assert.equal(summary.filesSent, 2);
+    },
+  );
+
+  it('symlinks: relative and external ones as they are, absolute ones into the tree re-pointed', async () => {
+    const source = tmpdir('src');
+    const dest = tmpdir('dst');
+    const outside = tmpdir('outside');
+    write(outside, 'secret.txt', 'outside the tree');
+    write(source, 'dir/file.txt', 'inside');
+    fs.symlinkSync('file.txt', path.join(source, 'dir/relative'));
+    fs.symlinkSync('../dir', path.join(source, 'updir'));
+    fs.symlinkSync(path.join(source, 'dir/file.txt'), path.join(source, 'absolute-in'));
+    fs.symlinkSync(source, path.join(source, 'root-link'));
+    fs.symlinkSync(path.join(outside, 'secret.txt'), path.join(source, 'external'));
+    fs.symlinkSync(outside, path.join(source, 'external-dir'));
+    fs.symlinkSync('/nonexistent/target', path.join(source, 'dangling'));
+    const rsync = new RSync(source);
+    rsync.addTarget(gw, dest);
+    const summary = (await rsync.send())!;
+    assert.equal(summary.linksMade, 7);
+    const link = (name: string): string => fs.readlinkSync(path.join(dest, name));
+    assert.equal(link('dir/relative'), 'file.txt');
+    assert.equal(link('updir'), '../dir');
+    assert.equal(link('absolute-in'), path.join(dest, 'dir/file.txt'));
+    assert.equal(link('root-link'), dest);
+    assert.equal(link('external'), path.join(outside, 'secret.txt'));
+    assert.equal(link('external-dir'), outside);
+    assert.equal(link('dangling'), '/nonexistent/target');
+    // never followed: nothing of the outside directory was copied
+    assert.deepEqual(fs.readdirSync(outside), ['secret.txt']);
+    assert.equal(fs.lstatSync(path.join(dest, 'external-dir')).isSymbolicLink(), true);
+    // a second sync changes nothing; a re-pointed link is replaced
+    fs.rmSync(path.join(source, 'dir/relative'));
+    fs.symlinkSync('../external', path.join(source, 'dir/relative'));
+    const { events, callback } = collect();
+    const again = new RSync(source, callback);
+    again.addTarget(gw, dest);
+    await again.send();
+    assert.deepEqual(changes(events), ['dir/relative']);
+    assert.equal(link('dir/relative'), '../external');
+  });
+
+  it('a file that vanishes during the walk is skipped and reported', async () => {
+    const source = tmpdir('src');
+    const dest = tmpdir('dst');
+    for (let i = 0; i < 20; i++) {
+      write(source, `f${String(i).padStart(2, '0')}.txt`, `file ${i}`);
+    }
+    const victim = path.join(source, 'f10.txt');
+    const { events, callback } = collect();
+    // execnet's filter hook runs just before each path is looked at: pull one away right there
+    class Vanishing extends RSync {
+      override filter(absPath: string): boolean {
+        if (absPath === victim) {
+          fs.rmSync(victim);
+        }
+        return true;
+      }
+    }
+    const rsync = new Vanishing(source, callback);
+    rsync.addTarget(gw, dest);
+    const summary = (await rsync.send())!;
+    assert.equal(summary.skipped, 1);
+    assert.equal(summary.filesSent, 19);
+    assert.equal(summary.errors, 0);
+    const skips = events.filter((e) => e.type === 'skip');
+    assert.equal(skips.length, 1);
+    assert.equal(skips[0].type === 'skip' && skips[0].path, 'f10.txt');
+    assertMirrors(dest, source);
+  });
+
+  it('ignore rules: .gitignore files in the tree, exclude and include patterns; delete keeps ignored', async () => {
+    const source = tmpdir('src');
+    const dest = tmpdir('dst');
+    write(source, '.gitignore', '*.log\nbuild/\n');
+    write(source, 'keep.txt', 'k');
+    write(source, 'debug.log', 'ignored');
+    write(source, 'important.log', 'included again');
+    write(source, 'build/out.o', 'ignored dir');
+    write(source, 'pkg/.gitignore', '*.tmp\n!keep.tmp\n');
+    write(source, 'pkg/a.tmp', 'ignored by the nested file');
+    write(source, 'pkg/keep.tmp', 'negated');
+    write(source, 'pkg/mod.py', 'm');
+    write(source, 'secret/key', 'excluded');
+    write(dest, 'old.log', 'ignored on the target too: delete keeps it');
+    write(dest, 'gone.txt', 'deleted');
+    const rsync = new RSync(source, {
+      exclude: ['secret/'],
+      include: ['important.log'],
+    });
+    rsync.addTarget(gw, dest, undefined, { delete: true });
+    const summary = (await rsync.send())!;
+    assert.equal(summary.deleted, 1);
+    const have = [...snapshot(dest).keys()].sort();
+    assert.deepEqual(have, [
+      '.gitignore',
+      'important.log',
+      'keep.txt',
+      'old.log',
+      'pkg',
+      'pkg/.gitignore',
+      'pkg/keep.tmp',
+      'pkg/mod.py',
+    ]);
+    // gitignore: false syncs everything but the explicit excludes
+    const all = new RSync(source, { gitignore: false, exclude: ['secret/'] });
+    all.addTarget(gw, dest);
+    await all.send();
+    assert.equal(fs.existsSync(path.join(dest, 'build/out.o')), true);
+    assert.equal(fs.existsSync(path.join(dest, 'secret')), false);
+  });
+
+  it('dry run reports what would change and changes nothing', async () => {
+    const source = tmpdir('src');
+    const dest = tmpdir('dst');
+    write(source, 'new.txt', 'n');
+    write(source, 'dir/changed.txt', 'changed content');
+    write(source, 'mode.txt', 'm', 0o644);
+    fs.symlinkSync('new.txt', path.join(source, 'link'));
+    write(dest, 'dir/changed.txt', 'old');
+    const mtime = fs.statSync(path.join(source, 'mode.txt')).mtime;
+    write(dest, 'mode.txt', 'm', 0o600);
+    fs.utimesSync(path.join(dest, 'mode.txt'), mtime, mtime);
+    write(dest, 'extra.txt', 'would be deleted');
+    const before = snapshot(dest);
+    const { events, callback } = collect();
+    const rsync = new RSync(source, { callback, dryRun: true });
+    rsync.addTarget(gw, dest, undefined, { delete: true });
+    const summary = (await rsync.send())!;
+    assert.equal(summary.dryRun, true);
+    assert.deepEqual(snapshot(dest), before);
+    assert.deepEqual(changes(events, 'send'), ['dir/changed.txt', 'new.txt']);
+    assert.deepEqual(changes(events, 'link'), ['link']);
+    assert.deepEqual(changes(events, 'delete'), ['extra.txt']);
+    assert.equal(summary.filesSent, 2);
+    assert.equal(summary.bytesSent, 'n'.length + 'changed content'.length);
+    assert.equal(summary.deleted, 1);
+    // the same without dryRun does what was announced
+    const real = await rsync.send({ dryRun: false });
+    assert.equal(real!.filesSent, 2);
+    assert.equal(real!.deleted, 1);
+  });
+
+  it('progress events add up to the summary', async () => {
+    const source = tmpdir('src');
+    const dest = tmpdir('dst');
+    let expectedBytes = 0;
+    for (let i = 0; i < 300; i++) {
+      const size = (i * 7919) % 20000;
+      expectedBytes += size;
+      write(source, `d${i % 7}/f${i}.bin`, crypto.randomBytes(size));
+    }
+    const large = crypto.randomBytes(5 * 1024 * 1024 + 3);
+    expectedBytes += large.length;
+    write(source, 'large.bin', large);
+    const { events, callback } = collect();
+    const rsync = new RSync(source, callback);
+    rsync.addTarget(gw, dest);
+    const summary = (await rsync.send())!;
+    assert.equal(summary.filesSent, 301);
+    assert.equal(summary.bytesSent, expectedBytes);
+    const sends = events.filter((e) => e.type === 'change' && e.action === 'send');
+    assert.equal(sends.length, summary.filesSent);
+    assert.equal(
+      sends.reduce((total, e) => total + (e.type === 'change' ? e.size : 0), 0),
+      summary.bytesSent,
+    );
+    const progress = events.filter((e) => e.type === 'progress');
+    const last = progress[progress.length - 1];
+    assert.ok(last.type === 'progress');
+    assert.equal(last.filesDone, summary.filesSent);
+    assert.equal(last.filesTotal, summary.filesSent);
+    assert.equal(last.bytesDone, summary.bytesSent);
+    assert.equal(last.bytesTotal, summary.bytesSent);
+    let previous = 0;
+    for (const e of progress) {
+      assert.ok(e.type === 'progress' && e.bytesDone >= previous && e.bytesDone <= e.bytesTotal);
+      previous = e.type === 'progress' ? e.bytesDone : 0;
+    }
+    assert.ok(
+      progress.some(
+        (e) => e.type === 'progress' && e.path === 'large.bin' && e.fileBytesDone < e.fileSize,
+      ),
+      'progress within a large file',
+    );
+    const done = events.filter((e) => e.type === 'done');
+    assert.equal(done.length, 1);
+  });
+
+  describe('the receiving side', () => {
+    it('refuses paths with .., absolute paths, and writes through symlinks out of the destination', async () => {
+      const dest = tmpdir('dst');
+      const outside = tmpdir('outside');
+      fs.symlinkSync(outside, path.join(dest, 'escape'));
+      fs.mkdirSync(path.join(dest, 'real'));
+      const channel = remoteHalf(gw, dest, { delete: true });
+      const mtime = 1_600_000_000_000_000_000n;
+      const hostile = [
+        '../evil',
+        'a/../../evil',
+        '/tmp/evil-absolute',
+        'escape/evil',
+        'escape/sub/evil',
+        './evil',
+        'real//evil',
+        '',
+      ];
+      await channel.send([
+        'list',
+        0,
+        [
+          ...hostile.map((p) => [p, 0, 5, mtime, 0o644, null]),
+          ['real/fine', 0, 5, mtime, 0o644, null],
+          ['real/in-tree-link', 3, 0, mtime, 0o777, '../../etc'],
+        ],
+      ]);
+      await channel.send(['end', 0o755, mtime]);
+      const data = Buffer.from('evil!');
+      const files = [...hostile, 'real/fine'].map((p) => [p, 0o644, mtime, 5]);
+      await channel.send(['files', files, Buffer.concat(files.map(() => data))]);
+      await channel.send(['open', 'escape/streamed', 5, 0o644, mtime]);
+      await channel.send(data);
+      await channel.send(['close', 'escape/streamed']);
+      await channel.send(['meta', [['escape/x', 0o777, mtime]]]);
+      await channel.send(['delete', ['../outside-victim', 'escape/secret.txt', '/etc/passwd']]);
+      await channel.send(['done']);
+      const out = await replies(channel);
+      const errors = out.filter((m) => m[0] === 'error').map((m) => `${m[1]}: ${m[2]}`);
+      const refused = (p: string): boolean =>
+        errors.some((e) => e.startsWith(`${p}: `) && /refused/.test(e));
+      for (const p of [
+        ...hostile,
+        'escape/streamed',
+        'escape/x',
+        '../outside-victim',
+        'escape/secret.txt',
+        '/etc/passwd',
+        'real/in-tree-link',
+      ]) {
+        assert.ok(refused(p), `${JSON.stringify(p)} refused; errors: ${errors.join(' | ')}`);
+      }
+      assert.deepEqual(fs.readdirSync(outside), [], 'nothing written outside');
+      assert.equal(fs.existsSync(path.join(scratch, 'evil')), false);
+      assert.equal(fs.existsSync('/tmp/evil-absolute'), false);
+      assert.equal(fs.readFileSync(path.join(dest, 'real/fine'), 'utf8'), 'evil!');
+      const summary = out.find((m) => m[0] === 'summary')?.[1] as Map<string, unknown>;
+      assert.equal(summary.get('files'), 1);
+    });
+
+    it('a malformed message ends the sync with the error, and leaves no temporary file', async () => {
+      const dest = tmpdir('dst');
+      const channel = remoteHalf(gw, dest);
+      await channel.send(['open', 'partial.bin', 10, 0o644, 0]);
+      await channel.send(Buffer.from('12345'));
+      await channel.send(['no-such-message']);
+      await assert.rejects(replies(channel), /unknown message 'no-such-message'/);
+      assert.deepEqual(fs.readdirSync(dest), []);
+    });
+
+    it('a killed remote leaves no partial file under the final name', async () => {
+      const tgKill = testGroup();
+      try {
+        const victim = await tgKill.gateway();
+        const source = tmpdir('src');
+        const dest = tmpdir('dst');
+        const size = 64 * 1024 * 1024;
+        const file = path.join(source, 'big.bin');
+        const fd = fs.openSync(file, 'w');
+        const block = crypto.randomBytes(1024 * 1024);
+        for (let i = 0; i < size / block.length; i++) {
+          fs.writeSync(fd, block);
+        }
+        fs.closeSync(fd);
+        write(source, 'small.txt', 'small');
+        let killed = false;
+        const rsync = new RSync(source, (event) => {
+          if (
+            !killed &&
+            event.type === 'progress' &&
+            event.path === 'big.bin' &&
+            event.fileBytesDone >= 8 * 1024 * 1024
+          ) {
+            killed = true;
+            process.kill(victim.pid!, 'SIGKILL');
+          }
+        });
+        rsync.addTarget(victim, dest);
+        await assert.rejects(rsync.send(), (error: Error) => {
+          assert.ok(error instanceof RSyncError, String(error));
+          assert.equal(error.summary.targets[0].failure !== undefined, true);
+          return true;
+        });
+        assert.equal(killed, true);
+        assert.equal(fs.existsSync(path.join(dest, 'big.bin')), false);
+        const left = fs.readdirSync(dest).filter((n) => n.includes('big.bin'));
+        for (const name of left) {
+          assert.match(name, /^\.big\.bin\..*rsync-tmp$/);
+        }
+      } finally {
+        await tgKill.close();
+      }
+    });
+  });
+
+  it('a 3 GiB sparse file streams in bounded memory and lands sparse', async (t) => {
+    const source = tmpdir('src');
+    const dest = tmpdir('dst');
+    const size = 3 * 1024 * 1024 * 1024 + 12345;
+    const free = fs.statfsSync(scratch);
+    if (free.bavail * free.bsize < 2 * 1024 * 1024 * 1024) {
+      t.skip('less than 2 GiB free');
+      return;
+    }
+    const file = path.join(source, 'sparse.img');
+    const fd = fs.openSync(file, 'w');
+    const marks: [number, Buffer][] = [
+      [0, Buffer.from('head')],
+      [1536 * 1024 * 1024 + 77, crypto.randomBytes(3 * 1024 * 1024)],
+      [size - 4, Buffer.from('tail')],
+    ];
+    for (const [at, data] of marks) {
+      fs.writeSync(fd, data, 0, data.length, at);
+    }
+    fs.closeSync(fd);
+    const remoteRss = async (): Promise<number> => {
+      const status = fs.readFileSync(`/proc/${gw.pid}/status`, 'utf8');
+      return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
+    };
+    const rsync = new RSync(source);
+    rsync.addTarget(gw, dest);
+    const summary = (await rsync.send())!;
+    assert.equal(summary.bytesSent, size);
+    const copy = path.join(dest, 'sparse.img');
+    const st = fs.statSync(copy);
+    assert.equal(st.size, size);
+    assert.ok(
+      st.blocks * 512 < 64 * 1024 * 1024,
+      `sparse on the target (${st.blocks * 512} bytes used)`,
+    );
+    const rfd = fs.openSync(copy, 'r');
+    try {
+      for (const [at, data] of marks) {
+        const back = Buffer.alloc(data.length);
+        fs.readSync(rfd, back, 0, back.length, at);
+        assert.ok(back.equals(data), `content at ${at}`);
+      }
+    } finally {
+      fs.closeSync(rfd);
+    }
+    assert.ok((await remoteRss()) < 256 * 1024 * 1024, 'the remote never held the file');
+  });
+
+  it('runs on the oldest Python available', async (t) => {
+    const oldest = findPythons()[0];
+    if (!oldest) {
+      t.skip('no pyenv interpreters');
+      return;
+    }
+    const tgOld = testGroup();
+    try {
+      const old = await tgOld.gateway(undefined, oldest.path);
+      const source = tmpdir('src');
+      const dest = tmpdir('dst');
+      write(source, 'a/b.txt', 'b', 0o640);
+      write(source, 'c.bin', crypto.randomBytes(1024 * 1024 * 2 + 1));
+      fs.symlinkSync('a/b.txt', path.join(source, 'link'));
+      const rsync = new RSync(source);
+      rsync.addTarget(old, dest, undefined, { delete: true });
+      await rsync.send();
+      await rsync.send();
+      assertMirrors(dest, source);
+    } finally {
+      await tgOld.close();
+    }
+  });
+});
