@@ -88,6 +88,10 @@ class Receiver(object):
         self.touched = set()           # dirs whose entries changed: their mtime needs restoring
         self.made_writable = set()     # read-only dirs we opened up to write into
         self.dirs = []                 # (rel, mode, mtime_ns, created) in listing order
+        # missing directories are made when the first entry is written into them (or at the
+        # end, if they stay empty): interleaved with their files, as rsync does, rather than
+        # all ahead of the data
+        self.pending_dirs = {}         # rel -> mode
         self.listed = set()            # every listed path, for finding extras
         self.stream = None
         self.root_meta = None
@@ -152,6 +156,8 @@ class Receiver(object):
         parent = "/".join(parts[:-1])
         if parent in self.safe_dirs:
             return True
+        if not create and parent in self.pending_dirs:
+            return False
         path = self.root
         rel = ""
         for name in parts[:-1]:
@@ -166,7 +172,7 @@ class Receiver(object):
                     raise
                 if not create:
                     return False
-                self.mkdir(path, rel, 0o755)
+                self.mkdir(path, rel, self.pending_dirs.pop(rel, 0o755))
                 continue
             if stat.S_ISLNK(st.st_mode):
                 raise PathRefused("refused: '%s' is a symlink; nothing is written through it" % rel)
@@ -265,12 +271,15 @@ class Receiver(object):
             try:
                 parts = self.parts_of(rel)
                 listed.add(rel)
-                if not self.check_parents(parts, not self.dry_run):
-                    # the parent does not exist yet (dry run): everything below it is new
+                is_link = kind == KIND_LINK or kind == KIND_LINK_IN_TREE
+                if not self.check_parents(parts, is_link and not self.dry_run):
+                    # the parent does not exist yet: everything below it is new
                     if kind == KIND_FILE:
                         want.append(index)
+                    elif kind == KIND_DIR:
+                        self.new_dir(index, rel, mode, mtime, changed)
                     else:
-                        changed.append([index, "mkdir" if kind == KIND_DIR else "link"])
+                        changed.append([index, "link"])
                     continue
                 path = self.path_of(rel, parts)
                 if kind == KIND_FILE:
@@ -328,11 +337,7 @@ class Receiver(object):
                 self.remove(path, rel, st)
             st = None
         if st is None:
-            if not self.dry_run:
-                self.mkdir(path, rel, mode)
-                self.dirs.append((rel, mode, mtime, True))
-            self.stats["dirs"] += 1
-            changed.append([index, "mkdir"])
+            self.new_dir(index, rel, mode, mtime, changed)
             return
         self.safe_dirs.add(rel)
         if stat.S_IMODE(st.st_mode) != mode:
@@ -341,6 +346,13 @@ class Receiver(object):
         if stat.S_IMODE(st.st_mode) != mode or st.st_mtime_ns != mtime:
             self.touched.add(rel)
         self.dirs.append((rel, mode, mtime, False))
+
+    def new_dir(self, index, rel, mode, mtime, changed):
+        if not self.dry_run:
+            self.pending_dirs[rel] = mode
+            self.dirs.append((rel, mode, mtime, True))
+        self.stats["dirs"] += 1
+        changed.append([index, "mkdir"])
 
     def compare_link(self, index, rel, path, kind, target, mtime, changed):
         if not isinstance(target, str) or not target or "\0" in target:
@@ -632,6 +644,13 @@ class Receiver(object):
             raise ProtocolError("done while %r is open" % (self.stream.rel,))
         started = time.perf_counter()
         if not self.dry_run:
+            for rel in list(self.pending_dirs):
+                # directories nothing was written into
+                if rel in self.pending_dirs:
+                    try:
+                        self.check_parents(rel.split("/") + [""], True)
+                    except (PathRefused, EnvironmentError) as exc:
+                        self.error(rel, exc)
             for rel, mode, mtime, created in reversed(self.dirs):
                 if created or rel in self.touched:
                     try:
