@@ -5,7 +5,12 @@
 //
 //   npm run bench -- [--only B2,B3] [--quick] [--rounds N] [--runner bundle|tsx|both]
 //                    [--remote-codec auto|pure|both] [--python /usr/bin/python3]
-//                    [--timeout SECONDS]
+//                    [--remote-dir DIR] [--pin CPUS] [--timeout SECONDS]
+//
+// --remote-dir: the bundle ships the remote Python sources from DIR instead of src/core/remote
+// (for trying a change to the remote side; the tsx runner always uses src/core/remote).
+// --pin: run every benchmark process under `taskset -c CPUS` (a diagnostic: with one CPU there
+// are no cross-CPU wake-ups, which on this VM cost far more than the software path).
 
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -26,6 +31,8 @@ const { values: opts } = parseArgs({
     rounds: { type: 'string' },
     runner: { type: 'string', default: 'both' },
     'remote-codec': { type: 'string', default: 'both' },
+    'remote-dir': { type: 'string' },
+    pin: { type: 'string' },
     python: { type: 'string', default: process.env.BENCH_PYTHON ?? '/usr/bin/python3' },
     timeout: { type: 'string', default: '900' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -36,7 +43,7 @@ if (opts.help) {
   process.stdout.write(
     'usage: npm run bench -- [--only B2,B3] [--quick] [--rounds N] [--runner bundle|tsx|both]\n' +
       '                        [--remote-codec auto|pure|both] [--python /usr/bin/python3]\n' +
-      '                        [--timeout SECONDS]\n',
+      '                        [--remote-dir DIR] [--pin CPUS] [--timeout SECONDS]\n',
   );
   process.exit(0);
 }
@@ -98,7 +105,7 @@ for (const name of only) {
   }
 }
 const mode = opts.quick ? 'quick' : 'full';
-const rounds = Number(opts.rounds ?? (opts.quick ? 1 : 2));
+const rounds = Number(opts.rounds ?? (opts.quick ? 1 : 3));
 if (!Number.isInteger(rounds) || rounds < 1) {
   fail('--rounds must be a positive integer');
 }
@@ -157,6 +164,15 @@ function checkExecnet(): string {
   return probe.stdout.trim();
 }
 
+/** The commit the engine was measured at, and whether src/core differed from it. */
+function engineRevision(): string {
+  const git = (...args: string[]): string =>
+    spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
+  const head = git('rev-parse', '--short', 'HEAD') || 'unknown commit';
+  const dirty = git('status', '--porcelain', '--', 'src/core');
+  return dirty ? `${head} + uncommitted changes in src/core` : head;
+}
+
 async function buildBundle(): Promise<void> {
   const esbuild = await import('esbuild');
   fs.rmSync(BUNDLE_DIR, { recursive: true, force: true });
@@ -174,8 +190,25 @@ async function buildBundle(): Promise<void> {
     keepNames: true,
     sourcemap: false,
     logLevel: 'warning',
+    // As in esbuild.mjs: optional native add-ons stay outside the bundle.
+    external: [
+      'vscode',
+      'msgpackr-extract',
+      'cpu-features',
+      './crypto/build/Release/sshcrypto.node',
+    ],
+    plugins: [
+      {
+        name: 'native-addons-external',
+        setup(build) {
+          build.onResolve({ filter: /\.node$/ }, (a) => ({ path: a.path, external: true }));
+        },
+      },
+    ],
   });
-  const remoteSrc = path.join(ROOT, 'src', 'core', 'remote');
+  const remoteSrc = opts['remote-dir']
+    ? path.resolve(opts['remote-dir'])
+    : path.join(ROOT, 'src', 'core', 'remote');
   for (const name of fs.readdirSync(remoteSrc)) {
     if (name.endsWith('.py')) {
       fs.copyFileSync(path.join(remoteSrc, name), path.join(BUNDLE_DIR, 'remote', name));
@@ -230,7 +263,9 @@ interface Line {
 }
 
 function runOne(engine: EngineKey, workload: WorkloadName): Promise<Line> {
-  const { argv, env, cwd } = command(engine, workload);
+  const cmd = command(engine, workload);
+  const { env, cwd } = cmd;
+  const argv = opts.pin ? ['taskset', '-c', opts.pin, ...cmd.argv] : cmd.argv;
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -466,6 +501,7 @@ function table(lines: Line[], primaryRunner: 'bundle' | 'tsx'): string {
 
 async function main(): Promise<void> {
   const execnetInfo = checkExecnet();
+  const revision = engineRevision();
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const resultFile = path.join(RESULTS_DIR, `bench-${stamp}${opts.quick ? '-quick' : ''}.jsonl`);
@@ -475,7 +511,12 @@ async function main(): Promise<void> {
     `# execnet-vscode benchmarks (${mode}, ${rounds} round${rounds > 1 ? 's' : ''}, ${only.join(',')})\n\n` +
       `- ${os.cpus().length} CPUs, node ${process.version}, python ${python}, execnet/python ${execnetInfo}\n` +
       `- load average at start: ${load0.join(' ')}\n` +
-      (tuned.length ? `- removed from the children's environment: ${tuned.join(', ')}\n` : ''),
+      (tuned.length ? `- removed from the children's environment: ${tuned.join(', ')}\n` : '') +
+      `- engine: ${revision}\n` +
+      (opts['remote-dir']
+        ? `- the bundle uses the remote sources of ${opts['remote-dir']}\n`
+        : '') +
+      (opts.pin ? `- every process pinned with taskset -c ${opts.pin}\n` : ''),
   );
   if (runners.includes('bundle')) {
     const t = Date.now();
@@ -496,7 +537,7 @@ async function main(): Promise<void> {
         );
         try {
           const line = await runOne(engine, workload);
-          const record = { ...line, key: engine, round, mode };
+          const record = { ...line, key: engine, round, mode, engine_revision: revision };
           lines.push(record);
           fs.appendFileSync(resultFile, `${JSON.stringify(record)}\n`);
         } catch (error) {
