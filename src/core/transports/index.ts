@@ -2,10 +2,14 @@
 // pipe to the remote interpreter is opened differs.
 
 import { GatewayStartError } from '../errors';
-import type { GatewayOptions } from '../gateway';
+import type { Gateway, GatewayOptions } from '../gateway';
 import type { GatewaySpec } from '../spec';
-import { interpreterArgv, sshBinaryArgv, vagrantArgv } from './command';
+import { resolveHost } from '../ssh/config';
+import { interpreterArgv, REMOTE_DEFAULT_PYTHON, sshBinaryArgv, vagrantArgv } from './command';
+import { openInstallvia } from './installvia';
 import { defaultPythonCommand, openPopen, spawnTransport } from './popen';
+import { relayProcess, relayTcp } from './relay';
+import { openSocket } from './socket';
 import { openSsh } from './ssh';
 import { passSudo } from './sudo';
 import type { Transport } from './transport';
@@ -16,6 +20,8 @@ export interface TransportContext {
   /** The gateway's options: prompts, ssh settings. */
   readonly options?: GatewayOptions;
 }
+
+let viaRoutes = 0;
 
 export async function openTransport(
   spec: GatewaySpec,
@@ -29,10 +35,7 @@ export async function openTransport(
     spec.sudo === undefined ? transport : passSudo(transport, { user: spec.sudo, host, prompts });
 
   if (spec.via !== undefined) {
-    const what = `${spec.type} via=${spec.via}`;
-    throw new GatewayStartError(
-      `gateway type '${what}' (${spec.raw}) is not available in this version`,
-    );
+    return openVia(spec, bootstrapLine, context, sudo, canAskSudo);
   }
   switch (spec.type) {
     case 'popen':
@@ -46,7 +49,7 @@ export async function openTransport(
           spawnTransport(
             [...argv, '-c', bootstrapLine],
             { ...process.env, ...spec.env },
-            `popen ${spec.python?.join(' ') ?? defaultPythonCommand().join(' ')}`,
+            `popen ${(spec.python ?? defaultPythonCommand()).join(' ')}`,
           ),
           'local',
         );
@@ -54,9 +57,12 @@ export async function openTransport(
       return openPopen(spec, bootstrapLine);
     case 'ssh':
       if (spec.sshBinary !== undefined) {
-        const argv = sshBinaryArgv(spec, bootstrapLine, canAskSudo);
         return sudo(
-          spawnTransport(argv, process.env, `${spec.sshBinary} ${spec.ssh?.raw ?? ''}`),
+          spawnTransport(
+            sshBinaryArgv(spec, bootstrapLine, canAskSudo),
+            process.env,
+            `${spec.sshBinary} ${spec.ssh?.raw ?? ''}`,
+          ),
           spec.ssh?.host ?? '',
         );
       }
@@ -75,9 +81,70 @@ export async function openTransport(
         spec.vagrantSsh ?? '',
       );
     case 'socket':
+      if (spec.installvia !== undefined) {
+        return openInstallvia(spec, bootstrapLine, context.lookup);
+      }
+      return openSocket(spec, bootstrapLine, { prompts });
+  }
+  throw new GatewayStartError(`unknown gateway type in '${spec.raw}'`);
+}
+
+/**
+ * via=ID: the process starts on gateway ID's host (popen, the system ssh, vagrant), or for the
+ * built-in ssh client the TCP connection to the ssh server is opened there.
+ */
+async function openVia(
+  spec: GatewaySpec,
+  bootstrapLine: string,
+  context: TransportContext,
+  sudo: (transport: Transport, host: string) => Promise<Transport> | Transport,
+  canAskSudo: boolean,
+): Promise<Transport> {
+  const via = spec.via ?? '';
+  const options = context.options ?? {};
+  const master = context.lookup(via) as Gateway | undefined;
+  switch (spec.type) {
+    case 'popen': {
+      // the master's own interpreter, unless the spec names one
+      const fallback = master?.state === 'alive' ? [master.info.executable] : REMOTE_DEFAULT_PYTHON;
+      const argv = interpreterArgv(spec, { defaultPython: fallback, envPrefix: false, canAskSudo });
+      const label = `popen ${(spec.python ?? fallback).join(' ')}`;
+      const transport = await relayProcess(
+        context.lookup,
+        via,
+        [...argv, '-c', bootstrapLine],
+        spec.env,
+        label,
+      );
+      return sudo(transport, `${via}`);
+    }
+    case 'vagrant_ssh':
+    case 'ssh': {
+      if (spec.type === 'vagrant_ssh' || spec.sshBinary !== undefined) {
+        const argv =
+          spec.type === 'vagrant_ssh'
+            ? vagrantArgv(spec, bootstrapLine, canAskSudo)
+            : sshBinaryArgv(spec, bootstrapLine, canAskSudo);
+        const transport = await relayProcess(context.lookup, via, argv, {}, argv[0]);
+        return sudo(transport, `${via}`);
+      }
+      const target = spec.ssh;
+      if (!target) {
+        break;
+      }
+      const host = resolveHost(target, { configFile: spec.sshConfig ?? options.ssh?.configFile });
+      const relay = await relayTcp(context.lookup, via, host.hostName, host.port);
+      return openSsh(spec, bootstrapLine, {
+        prompts: options.prompts,
+        configFile: options.ssh?.configFile,
+        pool: options.ssh?.pool,
+        sock: relay.stream,
+        route: `via ${via} #${++viaRoutes}`,
+        holdRoute: relay.hold,
+      });
+    }
+    case 'socket':
       break;
   }
-  throw new GatewayStartError(
-    `gateway type '${spec.type}' (${spec.raw}) is not available in this version`,
-  );
+  throw new GatewayStartError(`'${spec.raw}': via= does not work with ${spec.type} gateways`);
 }
