@@ -107,6 +107,11 @@ export interface SshdOptions {
   readonly passwords?: boolean;
   /** Extra sshd_config lines. */
   readonly extraConfig?: readonly string[];
+  /**
+   * Let sessions run the login user's shell start-up (~/.bashrc), like a real host. By default
+   * sshd sets SHLVL=1, so bash skips it (root's runs pyenv init, ~1 s).
+   */
+  readonly shellStartup?: boolean;
 }
 
 async function waitForBanner(port: number, child: ChildProcess, logFile: string): Promise<void> {
@@ -194,7 +199,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
       'MaxStartups 64:30:128',
       'MaxSessions 64',
       'LogLevel VERBOSE',
-      'SetEnv SHLVL=1',
+      ...(options.shellStartup ? [] : ['SetEnv SHLVL=1']),
       ...(options.extraConfig ?? []),
       '',
     ].join('\n'),
