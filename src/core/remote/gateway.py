@@ -6,12 +6,13 @@
 
 import collections
 import os
-import signal
+import _signal as signal  # the module without its enum wrappers: 1-3 ms less start-up
 import struct
 import sys
 import threading
 import time
 
+_monotonic = time.monotonic
 PROTOCOL_VERSION = 1
 MAX_PAYLOAD = 1 << 30
 _HEADER = struct.Struct(">BII")
@@ -183,21 +184,27 @@ class _Tracer(object):
 class _FrameWriter(object):
     """Writes frames to the protocol fd from any thread, in order, batching small frames.
 
-    Frames collect in a buffer that is written out when it reaches _FLUSH_BYTES, when a thread is
-    about to block waiting for the other side (receive, waitclose, the reader between reads, the
-    end of an exec) and, for code that sends and then computes or sleeps, by the flusher thread
-    at most _FLUSH_DELAY seconds later. A loop of sends thus costs one write per ~64 KiB instead
-    of one per item, while a send followed by a receive leaves at once. Writing under the lock
-    keeps frames in order and makes senders wait while the pipe is full (backpressure).
+    A frame sent while the link is idle is written at once: idle means nothing is buffered and
+    either a thread has blocked waiting for the other side since the last send (a request/reply
+    exchange) or nothing was written for _IDLE seconds. Frames
+    that follow closely are buffered and written out when the buffer reaches _FLUSH_BYTES, when
+    a thread is about to block waiting for the other side (receive, waitclose, the reader between
+    reads, the end of an exec) and otherwise by the flusher thread at most _FLUSH_DELAY seconds
+    later. A loop of sends thus costs one write per ~64 KiB instead of one per item. Writing
+    under the lock keeps frames in order and makes senders wait while the pipe is full.
     """
 
     _FLUSH_BYTES = 65536
     _FLUSH_DELAY = 0.0005
+    _IDLE = 0.001
 
     def __init__(self, fd):
         self._fd = fd
         self._parts = []
         self._size = 0
+        self._last_write = 0.0
+        self._quiet = True            # a thread blocked waiting since the last send
+        self._armed = False           # the flusher has been told there is something to write
         self._lock = threading.Lock()
         self._pending = threading.Event()
         self.error = None
@@ -217,13 +224,21 @@ class _FrameWriter(object):
             else:
                 parts.append(header + payload)
             self._size += len(payload) + 9
-            if self._size >= self._FLUSH_BYTES:
+            quiet = self._quiet
+            self._quiet = False
+            if self._size >= self._FLUSH_BYTES or (
+                len(parts) <= 2 and (quiet or _monotonic() - self._last_write > self._IDLE)
+            ):
                 self._flush_locked()
                 return
-        if len(parts) <= 2:
-            self._pending.set()
+            if self._armed:
+                return
+            self._armed = True
+        self._pending.set()
 
     def flush(self):
+        """Write out what is buffered: the calling thread is about to wait for the other side."""
+        self._quiet = True
         if self._parts:
             with self._lock:
                 if self._parts and self.error is None:
@@ -235,10 +250,14 @@ class _FrameWriter(object):
             pending.wait()
             pending.clear()
             time.sleep(self._FLUSH_DELAY)
-            try:
-                self.flush()
-            except OSError:
-                return
+            with self._lock:
+                self._armed = False
+                if not self._parts or self.error is not None:
+                    continue
+                try:
+                    self._flush_locked()
+                except OSError:
+                    return
 
     def _flush_locked(self):
         parts = self._parts
@@ -255,6 +274,7 @@ class _FrameWriter(object):
         except OSError as exc:
             self.error = exc
             raise
+        self._last_write = _monotonic()
 
     def _writev(self, parts):
         pending = [memoryview(p) for p in parts]
@@ -665,10 +685,19 @@ class RemoteGateway(object):
         reason = "EOF"
         try:
             flush = self._writer.flush
+            # Read into one preallocated buffer: os.read(fd, 262144) mallocs and frees 256 KiB per
+            # call, which in a thread's malloc arena means trimming and page faults every time.
+            readv = os.readv if isinstance(_model, _ThreadModel) and _model.name == "thread" else None
+            rbuf = memoryview(bytearray(262144))
             while True:
                 flush()
-                data = read(fd, 262144)
-                if not data:
+                if readv is not None:
+                    n = readv(fd, [rbuf])
+                    data = rbuf[:n]
+                else:
+                    data = read(fd, 262144)
+                    n = len(data)
+                if not n:
                     if buf:
                         reason = "truncated frame"
                     break
