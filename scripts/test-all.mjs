@@ -1,0 +1,70 @@
+// Runs the checks and every test tier in order, streaming their output, and ends with one line
+// that counts them all: `N passed, N failed`. Each tier is the npm script `test:<tier>`; its
+// counts are read from the node test runner's summary (`# pass N`, `# fail N`) or mocha's
+// (`N passing`, `N failing`). A tier that fails to run, or runs no test, fails the whole.
+//
+//   node scripts/test-all.mjs [tier...]     (default: every tier below)
+
+import { spawn } from 'node:child_process';
+
+const TIERS = ['core', 'cli', 'ssh', 'build', 'vscode'];
+const CHECKS = ['typecheck', 'lint'];
+
+const tiers = process.argv.slice(2).length > 0 ? process.argv.slice(2) : TIERS;
+
+/** Run `npm run <script>`, echoing its output; resolves with exit code and the text. */
+function run(script) {
+  return new Promise((resolve) => {
+    const child = spawn('npm', ['run', '--silent', script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    const forward = (stream) => (chunk) => {
+      text += chunk.toString();
+      stream.write(chunk);
+    };
+    child.stdout.on('data', forward(process.stdout));
+    child.stderr.on('data', forward(process.stderr));
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), text }));
+  });
+}
+
+function counts(text) {
+  let passed = 0;
+  let failed = 0;
+  for (const m of text.matchAll(/^# pass (\d+)$/gm)) passed += Number(m[1]);
+  for (const m of text.matchAll(/^# fail (\d+)$/gm)) failed += Number(m[1]);
+  for (const m of text.matchAll(/^\s*(\d+) passing\b/gm)) passed += Number(m[1]);
+  for (const m of text.matchAll(/^\s*(\d+) failing\b/gm)) failed += Number(m[1]);
+  return { passed, failed };
+}
+
+let passed = 0;
+let failed = 0;
+const problems = [];
+for (const check of CHECKS) {
+  const { code } = await run(check);
+  if (code !== 0) {
+    problems.push(`${check} failed`);
+  }
+}
+for (const tier of tiers) {
+  const started = Date.now();
+  console.log(`\n== test:${tier}`);
+  const { code, text } = await run(`test:${tier}`);
+  const c = counts(text);
+  passed += c.passed;
+  failed += c.failed;
+  const seconds = ((Date.now() - started) / 1000).toFixed(0);
+  console.log(`== test:${tier}: ${c.passed} passed, ${c.failed} failed (${seconds} s)`);
+  if (code !== 0) {
+    problems.push(`test:${tier} exited with ${code}`);
+  } else if (c.passed + c.failed === 0) {
+    problems.push(`test:${tier} ran no test`);
+  }
+}
+if (problems.length > 0) {
+  console.log(`\nproblems: ${problems.join('; ')}`);
+}
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(problems.length > 0 || failed > 0 ? 1 : 0);
