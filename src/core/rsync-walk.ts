@@ -23,7 +23,12 @@ export interface Entry {
   readonly path: string;
   readonly kind: EntryKind;
   readonly size: number;
-  readonly mtimeNs: bigint;
+  /**
+   * Files: `mtimeMs` as Node computes it (sec * 1e3 + nsec / 1e6, a double; the remote computes
+   * the same double from its ns to compare, and the exact ns travel with the data). Directories
+   * and links: the exact ns, which the destination gets.
+   */
+  readonly mtime: number | bigint;
   /** Permission bits (`mode & 0o7777`). */
   readonly mode: number;
   /** For links: the target as read, or (LinkInTree) relative to the source root. */
@@ -168,9 +173,14 @@ export class SourceWalk {
       if (!this.filter(abs)) {
         continue;
       }
-      let st: fs.BigIntStats | undefined;
+      // plain stats for files (no BigInts, no Dates: most of the walk's cost beyond the
+      // syscall); exact ones for what is not a file
+      let st: fs.Stats | fs.BigIntStats | undefined;
       try {
-        st = fs.lstatSync(abs, { bigint: true, throwIfNoEntry: false });
+        st = fs.lstatSync(abs, { throwIfNoEntry: false });
+        if (st && !st.isFile()) {
+          st = fs.lstatSync(abs, { bigint: true, throwIfNoEntry: false });
+        }
       } catch (error) {
         this.onIssue({ path: rel, reason: describe(error), error: true });
         continue;
@@ -183,14 +193,17 @@ export class SourceWalk {
       if ((rules.length > 0 || this.exclude) && this.excluded(rel, isDir, rules)) {
         continue;
       }
-      const mode = Number(st.mode & 0o7777n);
+      const mode = Number(st.mode) & 0o7777;
       if (st.isFile()) {
         const size = Number(st.size);
-        out.push({ path: rel, kind: EntryKind.File, size, mtimeNs: st.mtimeNs, mode });
+        out.push({ path: rel, kind: EntryKind.File, size, mtime: Number(st.mtimeMs), mode });
         this.counts.files++;
         this.counts.bytes += size;
+      } else if (!('mtimeNs' in st)) {
+        // it was a file a moment ago: changed under the walk
+        this.onIssue({ path: rel, reason: 'changed during the walk', error: false });
       } else if (isDir) {
-        out.push({ path: rel, kind: EntryKind.Dir, size: 0, mtimeNs: st.mtimeNs, mode });
+        out.push({ path: rel, kind: EntryKind.Dir, size: 0, mtime: st.mtimeNs, mode });
         this.counts.dirs++;
         subdirs.push({ rel, abs, rules });
       } else if (st.isSymbolicLink()) {
@@ -216,15 +229,15 @@ export class SourceWalk {
   }
 
   /** execnet's rule: an absolute link into the source tree points into the destination. */
-  private linkEntry(rel: string, target: string, mtimeNs: bigint, mode: number): Entry {
+  private linkEntry(rel: string, target: string, mtime: bigint, mode: number): Entry {
     if (path.isAbsolute(target)) {
       const normal = path.normalize(target);
       if (normal === this.root || normal.startsWith(this.root + path.sep)) {
         const inTree = path.relative(this.root, normal).split(path.sep).join('/') || '.';
-        return { path: rel, kind: EntryKind.LinkInTree, size: 0, mtimeNs, mode, target: inTree };
+        return { path: rel, kind: EntryKind.LinkInTree, size: 0, mtime, mode, target: inTree };
       }
     }
-    return { path: rel, kind: EntryKind.Link, size: 0, mtimeNs, mode, target };
+    return { path: rel, kind: EntryKind.Link, size: 0, mtime, mode, target };
   }
 
   private readGitignore(dir: PendingDir, inherited: readonly Rules[]): readonly Rules[] {

@@ -504,7 +504,7 @@ class TargetRun {
     }
     this.batches.set(seq, batch);
     this.pendingReplies++;
-    const wire = batch.map((e) => [e.path, e.kind, e.size, e.mtimeNs, e.mode, e.target ?? null]);
+    const wire = batch.map((e) => [e.path, e.kind, e.size, e.mtime, e.mode, e.target ?? null]);
     await this.post(['list', seq, wire]);
   }
 
