@@ -335,7 +335,9 @@ export class RSync {
     try {
       let seq = 0;
       for await (const batch of walk.batches()) {
-        await Promise.all(runs.map((run) => run.sendList(seq, batch)));
+        // The walk goes at the pace of the fastest target: a slow one (busy sending data, or
+        // far away) buffers its listing rather than holding the others back.
+        await Promise.race(runs.map((run) => run.sendList(seq, batch)));
         seq++;
         await nextTurn();
       }
@@ -505,7 +507,11 @@ class TargetRun {
     this.batches.set(seq, batch);
     this.pendingReplies++;
     const wire = batch.map((e) => [e.path, e.kind, e.size, e.mtime, e.mode, e.target ?? null]);
-    await this.post(['list', seq, wire]);
+    try {
+      await this.post(['list', seq, wire]);
+    } catch (error) {
+      this.fail(error);
+    }
   }
 
   async sendEnd(rootMode: number, rootMtime: bigint): Promise<void> {
@@ -515,7 +521,11 @@ class TargetRun {
     this.extrasPending = Boolean(this.target.options.delete);
     this.listingDone = true;
     this.wake();
-    await this.post(['end', rootMode, rootMtime]);
+    try {
+      await this.post(['end', rootMode, rootMtime]);
+    } catch (error) {
+      this.fail(error);
+    }
   }
 
   // -- what the remote says ----------------------------------------------------------------

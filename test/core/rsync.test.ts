@@ -593,12 +593,13 @@ describe('rsync', () => {
       assert.deepEqual(fs.readdirSync(dest), []);
     });
 
-    it('a killed remote leaves no partial file under the final name', async () => {
+    it('a killed remote leaves no partial file under the final name; the other target completes', async () => {
       const tgKill = testGroup();
       try {
         const victim = await tgKill.gateway();
         const source = tmpdir('src');
         const dest = tmpdir('dst');
+        const healthy = tmpdir('dst-healthy');
         const size = 64 * 1024 * 1024;
         const file = path.join(source, 'big.bin');
         const fd = fs.openSync(file, 'w');
@@ -613,6 +614,7 @@ describe('rsync', () => {
           if (
             !killed &&
             event.type === 'progress' &&
+            event.target.gateway === victim &&
             event.path === 'big.bin' &&
             event.fileBytesDone >= 8 * 1024 * 1024
           ) {
@@ -621,11 +623,17 @@ describe('rsync', () => {
           }
         });
         rsync.addTarget(victim, dest);
+        rsync.addTarget(gw, healthy);
         await assert.rejects(rsync.send(), (error: Error) => {
           assert.ok(error instanceof RSyncError, String(error));
-          assert.equal(error.summary.targets[0].failure !== undefined, true);
+          assert.match(error.message, /1 of 2 targets failed/);
+          const [dead, alive] = error.summary.targets;
+          assert.ok(dead.failure, 'the killed target failed');
+          assert.equal(alive.failure, undefined);
+          assert.equal(alive.filesSent, 2);
           return true;
         });
+        assertMirrors(healthy, source);
         assert.equal(killed, true);
         assert.equal(fs.existsSync(path.join(dest, 'big.bin')), false);
         const left = fs.readdirSync(dest).filter((n) => n.includes('big.bin'));
