@@ -29,7 +29,8 @@ async function runCommand(page, title, timeout = 45_000) {
     await input.waitFor({ state: 'visible', timeout: 15_000 });
     // F1 fills in '>' (commands); typing earlier would search files instead
     await page.waitForFunction(
-      () => document.querySelector('.quick-input-widget input')?.value === '>',
+      // runs in the page
+      () => globalThis.document.querySelector('.quick-input-widget input')?.value === '>',
       null,
       { timeout: 15_000 },
     );

@@ -250,6 +250,7 @@ export async function startCodeServer(
   });
   fs.closeSync(out);
   let exited = false;
+  const exit = new Promise((resolve) => child.on('exit', resolve));
   child.on('exit', () => (exited = true));
   const url = `http://127.0.0.1:${port}/`;
   const deadline = Date.now() + 60_000;
@@ -275,6 +276,8 @@ export async function startCodeServer(
     url,
     port,
     pid: child.pid,
+    /** Resolves with the exit code when code-server ends (on its own or by stop()). */
+    exited: exit,
     stop: () => stopGroup(child.pid, () => exited),
   };
 }

@@ -26,6 +26,20 @@ const SELECTION_PY = `def compute():
     channel.send(x); 1 / 0
 `;
 
+/** The folder the suites open: the examples plus the files and settings the tests use. */
+export function makeTestWorkspace(dir) {
+  const workspace = makeWorkspace(dir, TEST_SETTINGS);
+  fs.writeFileSync(path.join(workspace, 'selection.py'), SELECTION_PY);
+  fs.writeFileSync(path.join(workspace, 'scratch.py'), 'print("saved")\n');
+  fs.writeFileSync(path.join(workspace, 'cwd.py'), 'import os\nprint("cwd", os.getcwd())\n');
+  // for the sync: one file .gitignore leaves out, one folder execnet.rsync.exclude does
+  fs.writeFileSync(path.join(workspace, '.gitignore'), 'ignored-by-git.txt\n');
+  fs.writeFileSync(path.join(workspace, 'ignored-by-git.txt'), 'not synced\n');
+  fs.mkdirSync(path.join(workspace, '__pycache__'));
+  fs.writeFileSync(path.join(workspace, '__pycache__', 'x.pyc'), 'not synced\n');
+  return workspace;
+}
+
 /** Runs the suites once; resolves true when they all passed. */
 export async function runIntegration({ dir, tests, untrusted = false, timeoutMs = 300_000 }) {
   fs.mkdirSync(dir, { recursive: true });
@@ -39,15 +53,7 @@ export async function runIntegration({ dir, tests, untrusted = false, timeoutMs 
         }
       : { 'security.workspace.trust.enabled': false },
   );
-  const workspace = makeWorkspace(dir, TEST_SETTINGS);
-  fs.writeFileSync(path.join(workspace, 'selection.py'), SELECTION_PY);
-  fs.writeFileSync(path.join(workspace, 'scratch.py'), 'print("saved")\n');
-  fs.writeFileSync(path.join(workspace, 'cwd.py'), 'import os\nprint("cwd", os.getcwd())\n');
-  // for the sync: one file .gitignore leaves out, one folder execnet.rsync.exclude does
-  fs.writeFileSync(path.join(workspace, '.gitignore'), 'ignored-by-git.txt\n');
-  fs.writeFileSync(path.join(workspace, 'ignored-by-git.txt'), 'not synced\n');
-  fs.mkdirSync(path.join(workspace, '__pycache__'));
-  fs.writeFileSync(path.join(workspace, '__pycache__', 'x.pyc'), 'not synced\n');
+  const workspace = makeTestWorkspace(dir);
   const report = path.join(dir, 'report.txt');
   fs.writeFileSync(report, '');
   const label = untrusted ? 'untrusted' : 'integration';
