@@ -405,6 +405,45 @@ describe('rsync', () => {
     assertMirrors(dest, source);
   });
 
+  it('a large file that shrinks while it is sent is dropped, reported, and sent whole next time', async () => {
+    const source = tmpdir('src');
+    const dest = tmpdir('dst');
+    const file = write(source, 'shrinking.bin', crypto.randomBytes(8 * 1024 * 1024));
+    write(source, 'other.txt', 'other');
+    let truncated = false;
+    const { events, callback } = collect();
+    const rsync = new RSync(source, (event) => {
+      callback(event);
+      if (
+        !truncated &&
+        event.type === 'progress' &&
+        event.path === 'shrinking.bin' &&
+        event.fileBytesDone >= 2 * 1024 * 1024
+      ) {
+        truncated = true;
+        fs.truncateSync(file, 3 * 1024 * 1024 + 5);
+      }
+    });
+    rsync.addTarget(gw, dest);
+    const summary = (await rsync.send())!;
+    assert.equal(truncated, true);
+    assert.equal(summary.skipped, 1);
+    assert.equal(summary.filesSent, 1);
+    assert.ok(
+      events.some(
+        (e) => e.type === 'skip' && e.path === 'shrinking.bin' && /shrank/.test(e.reason),
+      ),
+    );
+    assert.deepEqual(
+      fs.readdirSync(dest),
+      ['other.txt'],
+      'nothing under its name, no temporary file',
+    );
+    const again = (await rsync.send())!;
+    assert.equal(again.filesSent, 1);
+    assertMirrors(dest, source);
+  });
+
   it('ignore rules: .gitignore files in the tree, exclude and include patterns; delete keeps ignored', async () => {
     const source = tmpdir('src');
     const dest = tmpdir('dst');
