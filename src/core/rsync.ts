@@ -64,6 +64,12 @@ export interface RSyncSendOptions {
   readonly raises?: boolean;
   /** Overrides the RSync's own dryRun for this send. */
   readonly dryRun?: boolean;
+  /**
+   * Stops the send: the walk ends, nothing is deleted, files not yet under way are left out and a
+   * large file in transfer is dropped on the target (no partial file); directories still get
+   * their modes and times. send() then resolves with `cancelled: true` in the summary.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface RSyncTarget {
@@ -149,6 +155,7 @@ export interface RSyncIssue {
 export interface RSyncTargetSummary extends RSyncCounts {
   readonly target: RSyncTarget;
   readonly dryRun: boolean;
+  readonly cancelled: boolean;
   readonly seconds: number;
   readonly errorList: readonly RSyncIssue[];
   /** Set when the target failed as a whole (its gateway died, its remote half broke). */
@@ -162,6 +169,8 @@ export interface RSyncTargetSummary extends RSyncCounts {
 
 export interface RSyncSummary extends RSyncCounts {
   readonly dryRun: boolean;
+  /** The signal stopped the send (see RSyncSendOptions.signal). */
+  readonly cancelled: boolean;
   readonly seconds: number;
   /** What the walk found. */
   readonly listed: WalkCounts;
@@ -290,13 +299,13 @@ export class RSync {
     }
     this.sending = true;
     try {
-      return await this.run(options.dryRun ?? this.options.dryRun ?? false);
+      return await this.run(options.dryRun ?? this.options.dryRun ?? false, options.signal);
     } finally {
       this.sending = false;
     }
   }
 
-  private async run(dryRun: boolean): Promise<RSyncSummary> {
+  private async run(dryRun: boolean, signal: AbortSignal | undefined): Promise<RSyncSummary> {
     const started = performance.now();
     let rootStat: fs.BigIntStats;
     try {
@@ -332,9 +341,21 @@ export class RSync {
       ({ target, finished }) => new TargetRun(target, walk, dryRun, emitter, finished),
     );
     const senders = runs.map((run) => run.run());
+    const cancel = (): void => {
+      for (const run of runs) {
+        run.cancel();
+      }
+    };
+    signal?.addEventListener('abort', cancel);
+    if (signal?.aborted) {
+      cancel();
+    }
     try {
       let seq = 0;
       for await (const batch of walk.batches()) {
+        if (signal?.aborted) {
+          break;
+        }
         // The walk goes at the pace of the fastest target: a slow one (busy sending data, or
         // far away) buffers its listing rather than holding the others back.
         await Promise.race(runs.map((run) => run.sendList(seq, batch)));
@@ -350,11 +371,13 @@ export class RSync {
       }
     }
     await Promise.all(senders);
+    signal?.removeEventListener('abort', cancel);
 
     const targets = runs.map((run) => run.summary());
     const sum = (key: keyof RSyncCounts): number => targets.reduce((total, t) => total + t[key], 0);
     const summary: RSyncSummary = {
       dryRun,
+      cancelled: Boolean(signal?.aborted),
       seconds: (performance.now() - started) / 1000,
       listed: { ...walk.counts },
       targets,
@@ -459,6 +482,7 @@ class TargetRun {
   private closed: Promise<void> = Promise.resolve();
   private remoteSummary: Map<string, unknown> | undefined;
   private failure: Error | undefined;
+  private cancelled = false;
   private readonly started = performance.now();
   private finishedAt = 0;
   private readonly timings = { read: 0, hash: 0, wait: 0 };
@@ -587,6 +611,9 @@ class TargetRun {
     }
     this.batches.delete(seq);
     this.pendingReplies--;
+    if (this.cancelled) {
+      return;
+    }
     for (const index of want) {
       const entry = batch[index];
       this.jobs.push({ entry });
@@ -615,6 +642,11 @@ class TargetRun {
 
   private onExtra(extras: [string, boolean][]): void {
     this.extrasPending = false;
+    if (this.cancelled) {
+      // the listing may be incomplete: nothing is deleted
+      this.wake();
+      return;
+    }
     for (const [rel, isDir] of extras) {
       if (this.walk.keeps(rel, isDir)) {
         continue;
@@ -699,7 +731,10 @@ class TargetRun {
           await this.flush();
           continue;
         }
-        if (this.listingDone && this.pendingReplies === 0 && !this.extrasPending) {
+        if (
+          this.cancelled ||
+          (this.listingDone && this.pendingReplies === 0 && !this.extrasPending)
+        ) {
           break;
         }
         await new Promise<void>((resolve) => {
@@ -707,6 +742,7 @@ class TargetRun {
         });
       }
       if (!this.failure) {
+        // cancelled or not, the remote finishes what it has: directory modes and times
         await this.post(['done']);
         await this.closed;
       }
@@ -725,6 +761,31 @@ class TargetRun {
     } catch (error) {
       trace(`rsync: finishedCallback for ${this.target.gateway.id} failed: ${String(error)}`);
     }
+  }
+
+  /** Stop queueing: what is under way ends (a large file is dropped), the rest is left out. */
+  cancel(): void {
+    if (this.cancelled) {
+      return;
+    }
+    this.cancelled = true;
+    for (let i = this.jobHead; i < this.jobs.length; i++) {
+      const job = this.jobs[i];
+      if (job) {
+        this.dropFromTotals(job.entry.size);
+      }
+    }
+    this.jobs.length = 0;
+    this.jobHead = 0;
+    this.deletes = [];
+    // whole files read but not sent stay behind
+    for (const [, , , length] of this.inline) {
+      this.dropFromTotals(length);
+    }
+    this.inline = [];
+    this.inlineBytes = 0;
+    this.meta = [];
+    this.wake();
   }
 
   fail(error: unknown): void {
@@ -840,6 +901,10 @@ class TargetRun {
       if (size <= CHUNK) {
         if (this.inlineBytes + size > this.blob.length) {
           await this.flush();
+          if (this.cancelled) {
+            this.dropFromTotals(size);
+            return;
+          }
         }
         const started = performance.now();
         const at = this.inlineBytes;
@@ -913,10 +978,20 @@ class TargetRun {
     mode: number,
     mtime: bigint,
   ): Promise<void> {
+    if (this.cancelled) {
+      this.dropFromTotals(size);
+      return;
+    }
     await this.post(['open', rel, size, mode, mtime]);
     let position = 0;
     while (position < size) {
       if (this.failure) {
+        return;
+      }
+      if (this.cancelled) {
+        await this.post(['abort', rel, 'cancelled']);
+        this.bytesDone -= position;
+        this.dropFromTotals(size);
         return;
       }
       const started = performance.now();
@@ -971,6 +1046,7 @@ class TargetRun {
     return {
       target: this.target,
       dryRun: this.dryRun,
+      cancelled: this.cancelled,
       seconds: ((this.finishedAt || performance.now()) - this.started) / 1000,
       errorList: [...this.issues],
       failure: this.failure,

@@ -444,6 +444,44 @@ describe('rsync', () => {
     assertMirrors(dest, source);
   });
 
+  it('a signal cancels: the file in transfer is dropped, nothing is deleted, the summary says so', async () => {
+    const source = tmpdir('src');
+    const dest = tmpdir('dst');
+    write(source, 'a-first.txt', 'first');
+    write(source, 'b-big.bin', crypto.randomBytes(16 * 1024 * 1024));
+    for (let i = 0; i < 50; i++) {
+      write(source, `c-later/f${i}.txt`, `later ${i}`);
+    }
+    write(dest, 'extra.txt', 'not in the source, kept because the sync was cancelled');
+    const controller = new AbortController();
+    const rsync = new RSync(source, (event) => {
+      if (
+        event.type === 'progress' &&
+        event.path === 'b-big.bin' &&
+        event.fileBytesDone >= 2 * 1024 * 1024
+      ) {
+        controller.abort();
+      }
+    });
+    rsync.addTarget(gw, dest, undefined, { delete: true });
+    const summary = (await rsync.send({ signal: controller.signal }))!;
+    assert.equal(summary.cancelled, true);
+    assert.equal(summary.targets[0].cancelled, true);
+    assert.equal(summary.deleted, 0);
+    assert.equal(fs.existsSync(path.join(dest, 'extra.txt')), true);
+    assert.equal(fs.existsSync(path.join(dest, 'b-big.bin')), false);
+    assert.ok(
+      !fs.readdirSync(dest).some((name) => name.includes('rsync-tmp')),
+      'no temporary file',
+    );
+    assert.ok(summary.filesSent < 52, `only part was sent (${summary.filesSent})`);
+    // a later send completes the job
+    const again = (await rsync.send())!;
+    assert.equal(again.cancelled, false);
+    fs.rmSync(path.join(dest, 'extra.txt'), { force: true });
+    assertMirrors(dest, source);
+  });
+
   it('ignore rules: .gitignore files in the tree, exclude and include patterns; delete keeps ignored', async () => {
     const source = tmpdir('src');
     const dest = tmpdir('dst');
