@@ -184,8 +184,8 @@ async function ours(spec: string): Promise<Results> {
     await ch.waitClose(30);
     return t1 - t0;
   };
-  await remoteToLocal(4);
-  await localToRemote(4);
+  await remoteToLocal(16);
+  await localToRemote(16);
   const nbytes = chunks * MIB;
   const r2l: number[] = [];
   const l2r: number[] = [];

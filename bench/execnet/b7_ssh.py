@@ -85,8 +85,8 @@ def main():
     group = execnet.Group()
     gw = group.makegateway(args.spec)
     all_us, medians = rtt(gw, args.rtt_n, args.runs, 500)
-    remote_to_local(gw, 4)
-    local_to_remote(gw, 4)
+    remote_to_local(gw, 16)
+    local_to_remote(gw, 16)
     nbytes = args.chunks * MIB
     r2l, l2r = [], []
     for r in range(args.runs):
