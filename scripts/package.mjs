@@ -31,6 +31,8 @@ step(process.execPath, [
   '--no-dependencies',
   '--allow-missing-repository',
   '--skip-license',
+  // the README's links point into the repository, which the package does not name
+  '--no-rewrite-relative-links',
   '--out',
   out,
 ]);

@@ -5,6 +5,7 @@
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {
   installExtension,
@@ -13,6 +14,7 @@ import {
   makeWorkspace,
   prepareState,
   startCodeServer,
+  startSshdFixture,
 } from './host.mjs';
 
 /** Text of an element with the editor's non-breaking spaces made plain. */
@@ -98,12 +100,15 @@ function writeData(dir, files, size) {
 export async function runE2E({ dir, vsix }) {
   const shots = path.join(dir, 'screenshots');
   fs.mkdirSync(shots, { recursive: true });
-  const state = prepareState(dir, {
+  // The extension is installed outside this repository, so nothing can resolve a module (such as
+  // ssh2's or msgpackr's optional native parts) from its node_modules: the .vsix must do alone.
+  const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-e2e-'));
+  const state = prepareState(outside, {
     'security.workspace.trust.enabled': false,
     'workbench.panel.defaultLocation': 'bottom',
   });
-  const target = path.join(dir, 'sync-target');
-  const workspace = makeWorkspace(dir, {
+  const target = path.join(outside, 'sync-target');
+  const workspace = makeWorkspace(outside, {
     'execnet.gateways': [
       { name: 'local', spec: 'popen' },
       { name: 'a', spec: 'popen', group: 'pair' },
@@ -114,7 +119,8 @@ export async function runE2E({ dir, vsix }) {
   });
   writeData(path.join(workspace, 'data'), 40, 4 << 20);
   installExtension(state, vsix);
-  const host = await startCodeServer(state);
+  const sshd = await startSshdFixture();
+  const host = await startCodeServer(state, { logFile: path.join(dir, 'code-server.log') });
   log(`e2e: code-server at ${host.url} (pid ${host.pid}); screenshots in ${shots}`);
   const browser = await launchBrowser();
   const { page } = browser;
@@ -219,6 +225,39 @@ export async function runE2E({ dir, vsix }) {
     if (!fs.existsSync(path.join(target, 'data', 'chunk-039.bin'))) {
       throw new Error(`the sync did not reach ${target}`);
     }
+
+    // 6. an ssh gateway to a host never seen, with an encrypted key: both questions in the editor
+    if (sshd) {
+      await runCommand(page, 'Execnet: New Gateway…');
+      await page
+        .locator('.quick-input-list .monaco-list-row', { hasText: 'Enter a spec' })
+        .first()
+        .waitFor();
+      await page.keyboard.type('Enter a spec');
+      await page.keyboard.press('Enter');
+      const specInput = page.locator('.quick-input-widget input');
+      await page.locator('.quick-input-widget', { hasText: 'gateway spec' }).waitFor();
+      await specInput.fill(sshd.fresh);
+      await page.keyboard.press('Enter');
+      const dialog = page.locator('.monaco-dialog-box', { hasText: "can't be established" });
+      await dialog.waitFor({ timeout: 30_000 });
+      await shot('ssh-unknown-host-key');
+      await dialog.locator('.monaco-button', { hasText: 'Trust and Connect' }).click();
+      await page
+        .locator('.quick-input-widget', { hasText: 'Passphrase for' })
+        .waitFor({ timeout: 30_000 });
+      await page.keyboard.type(sshd.passphrase);
+      await shot('ssh-passphrase');
+      await page.keyboard.press('Enter');
+      const sshRow = view.locator('.monaco-list-row', { hasText: /gw\d+/ }).first();
+      await sshRow.locator('.label-description', { hasText: /alive/ }).waitFor({ timeout: 30_000 });
+      if (!fs.readFileSync(sshd.freshKnownHosts, 'utf8').includes('ssh-ed25519')) {
+        throw new Error('the accepted host key was not added to known_hosts');
+      }
+      await shot('ssh-gateway-alive');
+    } else {
+      log('e2e: no sshd here: the ssh steps are skipped');
+    }
     ok = true;
   } catch (error) {
     log(`e2e: FAILED: ${error instanceof Error ? error.message : error}`);
@@ -226,6 +265,8 @@ export async function runE2E({ dir, vsix }) {
   } finally {
     await browser.close();
     await host.stop();
+    await sshd?.stop();
+    fs.rmSync(outside, { recursive: true, force: true });
   }
   log(`e2e: ${ok ? 'passed' : 'failed'} (${step} screenshots in ${shots})`);
   return ok;

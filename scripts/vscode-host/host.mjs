@@ -361,3 +361,37 @@ export function packageExtension(outFile) {
   });
   return outFile;
 }
+
+/**
+ * A private sshd on 127.0.0.1 (scripts/vscode-host/sshd-fixture.ts) for the ssh parts of the
+ * editor tests; undefined where no sshd is installed. stop() ends it.
+ */
+export async function startSshdFixture() {
+  if (!fs.existsSync(process.env.SSHD_BIN ?? '/usr/sbin/sshd')) {
+    return undefined;
+  }
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'scripts', 'vscode-host', 'sshd-fixture.ts')],
+    { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const line = await new Promise((resolve, reject) => {
+    let buffer = '';
+    child.stdout.on('data', (chunk) => {
+      buffer += chunk;
+      const nl = buffer.indexOf('\n');
+      if (nl >= 0) {
+        resolve(buffer.slice(0, nl));
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`the sshd fixture exited (${code})`)));
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  return {
+    ...JSON.parse(line),
+    stop: async () => {
+      child.stdin.end();
+      await Promise.race([exited, sleep(5000)]);
+    },
+  };
+}

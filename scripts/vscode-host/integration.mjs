@@ -6,7 +6,15 @@
 import fs from 'node:fs';
 import { clearInterval, setInterval } from 'node:timers';
 import path from 'node:path';
-import { launchBrowser, log, makeWorkspace, prepareState, ROOT, startCodeServer } from './host.mjs';
+import {
+  launchBrowser,
+  log,
+  makeWorkspace,
+  prepareState,
+  ROOT,
+  startCodeServer,
+  startSshdFixture,
+} from './host.mjs';
 
 /** Workspace settings of the tests: three local gateways, two of them a group. */
 export const TEST_SETTINGS = {
@@ -58,11 +66,14 @@ export async function runIntegration({ dir, tests, untrusted = false, timeoutMs 
   fs.writeFileSync(report, '');
   const label = untrusted ? 'untrusted' : 'integration';
 
+  // ssh gateways against a private sshd on 127.0.0.1, where one is installed
+  const sshd = untrusted ? undefined : await startSshdFixture();
   const host = await startCodeServer(state, {
     trust: untrusted,
     env: {
       EXECNET_TEST_REPORT: report,
       ...(untrusted ? { EXECNET_TEST_UNTRUSTED: '1' } : {}),
+      ...(sshd ? { EXECNET_TEST_SSH: JSON.stringify(sshd) } : {}),
     },
   });
   log(`${label}: code-server at ${host.url} (pid ${host.pid})`);
@@ -119,6 +130,7 @@ export async function runIntegration({ dir, tests, untrusted = false, timeoutMs 
     printReport();
     await browser.close();
     await host.stop();
+    await sshd?.stop();
   }
   if (fs.readFileSync(report, 'utf8') === '') {
     log(

@@ -41,7 +41,7 @@ export class EditorPrompts implements Prompts {
   }
 
   async confirmHostKey(request: HostKeyRequest): Promise<boolean> {
-    const host = request.port === 22 ? request.host : `[${request.host}]:${request.port}`;
+    const host = request.host;
     const trust = 'Trust and Connect';
     const choice = await vscode.window.showWarningMessage(
       `The authenticity of host ${host} can't be established.`,

@@ -75,8 +75,8 @@ export class RunOutputs extends Disposable {
       this.onEvent(target, run, event);
     }
     if (run.isOpen) {
-      const subscription = run.onEvent((event) => this.onEvent(target, run, event));
-      this.register(subscription);
+      // the run drops its listeners when it ends
+      run.onEvent((event) => this.onEvent(target, run, event));
     }
     target.channel.show(true);
   }
@@ -118,7 +118,7 @@ export class RunOutputs extends Disposable {
   }
 
   private write(pane: Pane, run: Run, text: string): void {
-    if (text === '') {
+    if (text === '' || this.isDisposed) {
       return;
     }
     const kept = this.transcripts.get(run) ?? '';

@@ -75,12 +75,12 @@ export class TracebackNavigation extends Disposable {
     const uri = this.files.get(file) ?? vscode.Uri.file(file);
     this.files.add(file, uri);
     this.diagnostics.delete(uri);
-    const subscription = run.onEvent((event) => {
-      if (event.kind === 'end' && event.outcome.kind === 'error') {
+    // the run drops its listeners when it ends
+    run.onEvent((event) => {
+      if (event.kind === 'end' && event.outcome.kind === 'error' && !this.isDisposed) {
         this.report(run, file, uri, event.outcome.error);
       }
     });
-    this.register(subscription);
   }
 
   /** The innermost frame in the run's file carries the error; the others point at it. */

@@ -77,6 +77,7 @@ export async function run(): Promise<void> {
     require('./suites/run.test');
     require('./suites/channels.test');
     require('./suites/sync.test');
+    require('./suites/ssh.test');
     require('./suites/deactivation.test');
   }
   /* eslint-enable @typescript-eslint/no-require-imports */
