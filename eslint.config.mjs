@@ -9,7 +9,7 @@ const vscodeBan = {
 };
 
 export default defineConfig(
-  globalIgnores(['dist/', 'out/', 'coverage/', '.vscode-test/', 'bench/results/']),
+  globalIgnores(['dist/', 'out/', 'coverage/', '.vscode-test/', '.vscode-host/', 'bench/results/']),
   js.configs.recommended,
   tseslint.configs.recommended,
   {
