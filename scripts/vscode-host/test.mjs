@@ -93,6 +93,25 @@ async function main() {
   console.log(
     `vscode tier: ${((Date.now() - started) / 1000).toFixed(0)} s in all (host cache: ${path.relative(ROOT, HOST_DIR)})`,
   );
+  // the totals in the node test runner's words, for drivers that add up every tier
+  let passed = 0;
+  let failed = 0;
+  for (const [name, ok] of results) {
+    const report = path.join(dir, name, 'report.txt');
+    const last = fs.existsSync(report)
+      ? /(\d+) passed, (\d+) failed/.exec(fs.readFileSync(report, 'utf8'))
+      : null;
+    if (last) {
+      passed += Number(last[1]);
+      failed += Number(last[2]) + (ok || Number(last[2]) > 0 ? 0 : 1);
+    } else if (ok) {
+      passed++;
+    } else {
+      failed++;
+    }
+  }
+  console.log(`# pass ${passed}`);
+  console.log(`# fail ${failed}`);
   process.exit(results.every(([, ok]) => ok) ? 0 : 1);
 }
 
