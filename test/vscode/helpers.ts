@@ -2,6 +2,7 @@
 // test workspace.
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import type { ExecnetApi } from '../../src/extension/api';
@@ -104,4 +105,13 @@ export async function newGateway(
 
 export function basename(uri: vscode.Uri): string {
   return path.basename(uri.fsPath);
+}
+
+/** A measurement for the report (the runner prints it with the results). */
+export function note(text: string): void {
+  console.log(text);
+  const report = process.env.EXECNET_TEST_REPORT;
+  if (report) {
+    fs.appendFileSync(report, `      ${text}\n`);
+  }
 }

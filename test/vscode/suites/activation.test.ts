@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as vscode from 'vscode';
-import { api, EXTENSION_ID } from '../helpers';
+import { api, EXTENSION_ID, note } from '../helpers';
 
 /** Activation budget (ms): asserted with slack for a loaded CI machine; the real figure is printed. */
 const BUDGET_MS = 50;
@@ -14,7 +14,7 @@ describe('activation', () => {
   it('activates and reports how long activate() took', async () => {
     const ext = await api();
     assert.ok(vscode.extensions.getExtension(EXTENSION_ID)?.isActive);
-    console.log(`      activate(): ${ext.activationMs.toFixed(1)} ms (budget ${BUDGET_MS} ms)`);
+    note(`activate(): ${ext.activationMs.toFixed(1)} ms (budget ${BUDGET_MS} ms)`);
     assert.ok(ext.activationMs < BUDGET_MS * 4, `activate() took ${ext.activationMs} ms`);
   });
 
@@ -34,7 +34,7 @@ describe('activation', () => {
       load.cache[resolved] = active;
     }
     const ms = performance.now() - started;
-    console.log(`      bundle load: ${ms.toFixed(1)} ms`);
+    note(`loading dist/extension.js: ${ms.toFixed(1)} ms`);
     assert.ok(ms < BUDGET_MS * 4, `loading dist/extension.js took ${ms} ms`);
   });
 
