@@ -5,6 +5,11 @@
 //
 //   node --import tsx bench/b6_rsync.ts [--repeats 6] [--root DIR] [--tools ours,execnet,rsync]
 //                                       [--python /usr/bin/python3] [--no-verify]
+//                                       [--runner bundle|tsx]
+//
+// --runner bundle (default): our side runs from an esbuild bundle of this script (minified CJS
+// for node20, the remote sources beside it, as the extension ships), which the script builds
+// into bench/results/bundle-b6/ and runs; tsx: straight from the sources.
 //
 // Repeats default to 6 rather than the reference's 5: a multiple of the number of tools, so that
 // each goes first equally often. Going first matters: right after the destinations are deleted,
@@ -35,8 +40,13 @@ const { values: opts } = parseArgs({
     tools: { type: 'string', default: 'ours,execnet,rsync' },
     python: { type: 'string', default: process.env.BENCH_PYTHON ?? '/usr/bin/python3' },
     'no-verify': { type: 'boolean', default: false },
+    runner: { type: 'string', default: 'bundle' },
   },
 });
+
+/** bench/, also when this runs from the bundle. */
+const BENCH_DIR = process.env.B6_BENCH_DIR ?? __dirname;
+const runner = process.env.B6_BUNDLED ? 'bundle' : opts.runner;
 
 type Tool = 'ours' | 'execnet' | 'rsync';
 type Case = 'cold' | 'nochange' | 'modified';
@@ -69,8 +79,8 @@ class ExecnetSide {
   private readonly lines: AsyncIterator<string>;
 
   constructor(python: string) {
-    this.child = spawn(python, ['-u', path.join(__dirname, 'execnet', 'b6_rsync.py')], {
-      cwd: path.join(__dirname, 'execnet'),
+    this.child = spawn(python, ['-u', path.join(BENCH_DIR, 'execnet', 'b6_rsync.py')], {
+      cwd: path.join(BENCH_DIR, 'execnet'),
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     this.lines = readline.createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
@@ -143,7 +153,53 @@ function fmt(x: number, digits = 3): string {
   return Number.isFinite(x) ? x.toFixed(digits) : '—';
 }
 
+/** Build the bundle of this script and run it with the same arguments; resolves its exit code. */
+async function runBundled(): Promise<number> {
+  const esbuild = await import('esbuild');
+  const root = path.dirname(BENCH_DIR);
+  const out = path.join(BENCH_DIR, 'results', 'bundle-b6');
+  fs.rmSync(out, { recursive: true, force: true });
+  fs.mkdirSync(path.join(out, 'remote'), { recursive: true });
+  await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: [path.join(BENCH_DIR, 'b6_rsync.ts')],
+    outfile: path.join(out, 'b6_rsync.js'),
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    minify: true,
+    keepNames: true,
+    logLevel: 'warning',
+    external: ['vscode', 'esbuild', 'msgpackr-extract', 'cpu-features'],
+    plugins: [
+      {
+        name: 'native-addons-external',
+        setup(build) {
+          build.onResolve({ filter: /\.node$/ }, (a) => ({ path: a.path, external: true }));
+        },
+      },
+    ],
+  });
+  const remote = path.join(root, 'src', 'core', 'remote');
+  for (const name of fs.readdirSync(remote).filter((n) => n.endsWith('.py'))) {
+    fs.copyFileSync(path.join(remote, name), path.join(out, 'remote', name));
+  }
+  const child = spawn(process.execPath, [path.join(out, 'b6_rsync.js'), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, B6_BUNDLED: '1', B6_BENCH_DIR: BENCH_DIR },
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+}
+
 async function main(): Promise<void> {
+  if (runner === 'bundle' && !process.env.B6_BUNDLED) {
+    process.exitCode = await runBundled();
+    return;
+  }
+  if (runner !== 'bundle' && runner !== 'tsx') {
+    throw new Error('--runner is bundle or tsx');
+  }
   if (tools.includes('rsync') && spawnSync('rsync', ['--version']).status !== 0) {
     throw new Error('rsync not found: apt-get install -y rsync');
   }
@@ -277,7 +333,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       `# B6: RSync of ${nfiles} files / ${(Number(manifest.total_bytes) / 2 ** 20).toFixed(1)} MiB\n\n` +
         `- ${os.cpus().length} CPUs, node ${process.version}, python ${opts.python}, ` +
-        `execnet ${String(execnetEnv.execnet_version)}, ${rsyncVersion}\n` +
+        `execnet ${String(execnetEnv.execnet_version)}, ${rsyncVersion}; ours from ${runner}\n` +
         `- ${repeats} repeats, order rotating; load average at end ${loadavg().join(' ')}; ` +
         `wall ${wall.toFixed(0)} s\n\n${out.join('\n')}\n\n${breakdown.join('\n')}\n\n` +
         '"wait" is time spent in channel.send(): encoding, and waiting for the pipe while the ' +
@@ -295,6 +351,7 @@ async function main(): Promise<void> {
         root,
         tools,
         python: opts.python,
+        runner,
       },
       results: {
         ...Object.fromEntries(
