@@ -115,7 +115,9 @@ async function ours(spec: string): Promise<Results> {
   for (let i = 0; i < n; i++) {
     const sample = await startOnce(spec);
     sample.forEach((v, j) => cols[j].push(v));
-    log(`B7 [${i}] startup=${(sample[0] * 1e3).toFixed(1)}ms terminate=${(sample[2] * 1e3).toFixed(1)}ms`);
+    log(
+      `B7 [${i}] startup=${(sample[0] * 1e3).toFixed(1)}ms terminate=${(sample[2] * 1e3).toFixed(1)}ms`,
+    );
   }
   const second: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -271,13 +273,33 @@ interface Row {
 }
 
 const ROWS: Row[] = [
-  { metric: 'start → first round trip (ms)', key: 'startup_to_first_roundtrip_ms', target: { maxRatio: 0.8 }, digits: 1 },
+  {
+    metric: 'start → first round trip (ms)',
+    key: 'startup_to_first_roundtrip_ms',
+    target: { maxRatio: 0.8 },
+    digits: 1,
+  },
   { metric: '· makegateway (ms)', key: 'makegateway_ms', digits: 1 },
-  { metric: 'second gateway to the same host, + round trip (ms)', key: 'second_gateway_ms', target: { maxAbs: 50 }, digits: 1 },
+  {
+    metric: 'second gateway to the same host, + round trip (ms)',
+    key: 'second_gateway_ms',
+    target: { maxAbs: 50 },
+    digits: 1,
+  },
   { metric: 'group terminate (ms)', key: 'group_terminate_ms', digits: 1 },
   { metric: 'channel RTT, median (µs)', key: 'rtt_us', target: { maxRatio: 1 }, digits: 1 },
-  { metric: 'bulk 1 MiB chunks remote→local (MB/s)', key: 'remote_to_local_MB_per_s', target: { minRatio: 2 }, digits: 0 },
-  { metric: 'bulk 1 MiB chunks local→remote (MB/s)', key: 'local_to_remote_MB_per_s', target: { minRatio: 2 }, digits: 0 },
+  {
+    metric: 'bulk 1 MiB chunks remote→local (MB/s)',
+    key: 'remote_to_local_MB_per_s',
+    target: { minRatio: 2 },
+    digits: 0,
+  },
+  {
+    metric: 'bulk 1 MiB chunks local→remote (MB/s)',
+    key: 'local_to_remote_MB_per_s',
+    target: { minRatio: 2 },
+    digits: 0,
+  },
 ];
 
 function fmt(x: number, digits: number): string {
@@ -286,7 +308,11 @@ function fmt(x: number, digits: number): string {
     : '—';
 }
 
-function table(rc: number, sshTrueMs: number, results: { execnet: Results[]; ours: Results[] }): string {
+function table(
+  rc: number,
+  sshTrueMs: number,
+  results: { execnet: Results[]; ours: Results[] },
+): string {
   const value = (engine: 'execnet' | 'ours', key: string): number =>
     median(results[engine].map((r) => dig(r, key, 'median')).filter(Number.isFinite));
   const out = [
@@ -343,9 +369,12 @@ async function main(): Promise<void> {
       const sshTrueMs = median(sshTrue(sshd, n)) * 1e3;
       const results = { execnet: [] as Results[], ours: [] as Results[] };
       for (let round = 0; round < rounds; round++) {
-        const order: Array<'execnet' | 'ours'> = round % 2 === 0 ? ['execnet', 'ours'] : ['ours', 'execnet'];
+        const order: Array<'execnet' | 'ours'> =
+          round % 2 === 0 ? ['execnet', 'ours'] : ['ours', 'execnet'];
         for (const engine of order) {
-          process.stderr.write(`bench: B7 rc=${rc} round ${round + 1}/${rounds}: ${engine} (load ${loadavg()[0]})\n`);
+          process.stderr.write(
+            `bench: B7 rc=${rc} round ${round + 1}/${rounds}: ${engine} (load ${loadavg()[0]})\n`,
+          );
           results[engine].push(engine === 'ours' ? await ours(spec) : await execnet(spec));
         }
       }

@@ -19,10 +19,13 @@ import { Tuple } from '../../src/core/serializer';
 import { recordingPrompts } from '../helpers/prompts';
 import {
   freePort,
+  isRoot,
   publicKey,
   sshdAvailable,
   startAgent,
   startSshd,
+  TEST_USER,
+  TEST_USER_PASSWORD,
   type Sshd,
 } from '../helpers/sshd';
 import { alive, connectionsTo, gone, sshGroup } from '../helpers/sshGroups';
@@ -192,6 +195,10 @@ describe('ssh gateways', { skip }, () => {
         return true;
       },
     );
+    const deadline = Date.now() + 3000;
+    while (tg.pool.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     assert.equal(tg.pool.size, 0, 'the connection closed with its only channel');
     await tg.close();
   });
@@ -243,6 +250,85 @@ describe('ssh gateways', { skip }, () => {
       'a process the remote started is gone',
     );
     await tg.close();
+  });
+});
+
+describe(
+  'ssh login with a password',
+  { skip: skip || (isRoot() ? false : 'needs root to create the test user') },
+  () => {
+    let sshd: Sshd;
+    before(async () => {
+      sshd = await startSshd({ testUser: true, passwords: true });
+    });
+    after(() => sshd?.stop());
+
+    it('asks for the password through the prompts, again after a wrong one', async () => {
+      const config = tempFile(
+        'ssh_config',
+        `Host *\n  IdentityFile none\n  IdentitiesOnly yes\n  UserKnownHostsFile ${sshd.knownHosts}\n`,
+      );
+      const prompts = recordingPrompts({ password: ['wrong', TEST_USER_PASSWORD] });
+      const tg = sshGroup(sshd, { prompts, ssh: { configFile: config } });
+      const gw = await tg.group.makeGateway(
+        tg.marked(`ssh=-p ${sshd.port} ${TEST_USER}@127.0.0.1//python=/usr/bin/python3`),
+      );
+      const ch = gw.remoteExec('import getpass\nchannel.send(getpass.getuser())');
+      assert.equal(await ch.receive(), TEST_USER);
+      assert.deepEqual(
+        prompts.asked.password.map((q) => [q.kind, q.user, q.attempt, q.echo]),
+        [
+          ['password', TEST_USER, 1, false],
+          ['password', TEST_USER, 2, false],
+        ],
+      );
+      assert.equal(prompts.asked.passphrase.length, 0);
+      await tg.close();
+    });
+
+    it('stops at a cancelled question with AuthenticationFailed', async () => {
+      const config = tempFile(
+        'ssh_config',
+        `Host *\n  IdentityFile none\n  UserKnownHostsFile ${sshd.knownHosts}\n`,
+      );
+      const prompts = recordingPrompts({ password: [undefined] });
+      const tg = sshGroup(sshd, { prompts, ssh: { configFile: config } });
+      await assert.rejects(
+        tg.group.makeGateway(`ssh=-p ${sshd.port} ${TEST_USER}@127.0.0.1//python=/usr/bin/python3`),
+        AuthenticationFailed,
+      );
+      assert.equal(prompts.asked.password.length, 1);
+      await tg.close();
+    });
+  },
+);
+
+describe('ssh gateways and the Node process', { skip }, () => {
+  let sshd: Sshd;
+  before(async () => {
+    sshd = await startSshd();
+  });
+  after(() => sshd?.stop());
+
+  it('a script that forgets to terminate still exits, and its remote goes with it', async () => {
+    const core = path.resolve(__dirname, '..', '..', 'src', 'core');
+    const script = `
+      const { Group } = require(${JSON.stringify(core)});
+      const group = new Group('x', { ssh: { configFile: ${JSON.stringify(sshd.config)} } });
+      group.makeGateway(${JSON.stringify(sshd.spec())}).then(async (gw) => {
+        const ch = gw.remoteExec('import os\\nchannel.send(os.getpid())');
+        console.log(await ch.receive());
+      });
+    `;
+    const started = Date.now();
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.ok(Date.now() - started < 20_000, 'the script exited on its own');
+    const pid = Number(out.trim());
+    assert.ok(pid > 0);
+    assert.ok(await gone(pid), 'the remote interpreter is gone');
   });
 });
 

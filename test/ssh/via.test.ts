@@ -38,7 +38,11 @@ describe('via= and installvia=', { skip }, () => {
     const master = await tg.group.makeGateway(popen(tg, 'id=master'));
     const sub = await tg.group.makeGateway(tg.marked('popen//via=master//id=sub'));
     assert.equal(sub.pid, undefined, 'no local process');
-    assert.equal(sub.info.executable, master.info.executable, 'the master’s interpreter by default');
+    assert.equal(
+      sub.info.executable,
+      master.info.executable,
+      'the master’s interpreter by default',
+    );
     assert.equal(parentOf(sub.info.pid), master.info.pid);
     assert.equal(await roundTrip(sub, 1), 2);
     const big = sub.remoteExec('channel.send(channel.receive())');

@@ -107,21 +107,26 @@ function channelTransport(
   const exited = new Promise<TransportExit>((resolve) => {
     channel.once('close', () => {
       stderr.end();
-      if (!status) {
-        const error = connection.closed
-          ? new ExecnetError(`ssh connection to ${label} was lost`)
-          : undefined;
-        resolve({ code: null, signal: null, error });
-        return;
-      }
-      if (status.code === 127 && !sawOutput) {
+      const notFound =
+        !sawOutput &&
+        (status?.code === 127 ||
+          (status === undefined && /No such file or directory|command not found/.test(stderrTail)));
+      if (notFound) {
         resolve({
-          ...status,
+          code: status?.code ?? null,
+          signal: status?.signal ?? null,
           error: new PythonNotFound(
             `no interpreter '${python}' on ${label} (spec '${spec.raw}'): ${stderrTail.trim() || 'command not found'}. Check python=.`,
             connection.host.alias,
           ),
         });
+        return;
+      }
+      if (!status) {
+        const error = connection.closed
+          ? new ExecnetError(`ssh connection to ${label} was lost`)
+          : undefined;
+        resolve({ code: null, signal: null, error });
         return;
       }
       resolve(status);
