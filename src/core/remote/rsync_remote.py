@@ -36,6 +36,15 @@ _UNSAFE_PATH = re.compile(r"\A\Z|\A/|//|/\Z|(?:\A|/)\.{1,2}(?:/|\Z)|\x00")
 
 
 def _umask():
+    """The process umask, read without changing it where the system tells (setting it to read it
+    back would briefly affect files other threads create)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
@@ -88,7 +97,7 @@ class Receiver(object):
         self.dry_run = bool(options.get("dry_run"))
         self.safe_dirs = {""}          # relative dirs known to be real directories
         self.touched = set()           # dirs whose entries changed: their mtime needs restoring
-        self.made_writable = set()     # read-only dirs we opened up to write into
+        self.made_writable = {}        # read-only dirs we opened up to write into -> their mode
         self.dirs = []                 # (rel, mode, mtime_ns, created) in listing order
         # missing directories are made when the first entry is written into them (or at the
         # end, if they stay empty): interleaved with their files, as rsync does, rather than
@@ -101,7 +110,6 @@ class Receiver(object):
         self.stream = None
         self.root_meta = None
         self.tmp_counter = 0
-        self.finished = False
         self.stats = {
             "files": 0, "bytes": 0, "meta": 0, "modes": 0, "links": 0, "dirs": 0,
             "deleted": 0, "errors": 0, "hashed": 0, "hashed_bytes": 0,
@@ -214,7 +222,7 @@ class Receiver(object):
             if st.st_mode & stat.S_IWUSR and st.st_mode & stat.S_IXUSR:
                 raise
             os.chmod(parent, stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
-            self.made_writable.add((parent, stat.S_IMODE(st.st_mode)))
+            self.made_writable.setdefault(parent, stat.S_IMODE(st.st_mode))
             return action()
 
     def remove(self, path, rel, st):
@@ -693,7 +701,7 @@ class Receiver(object):
             # directories we opened up that the listing does not cover get their mode back
             fixed = self.made_writable and {
                 os.path.join(self.root, *rel.split("/")) for rel, _, _, _ in self.dirs}
-            for path, mode in self.made_writable:
+            for path, mode in self.made_writable.items():
                 if path not in fixed and path != self.root:
                     try:
                         os.chmod(path, mode)
