@@ -105,6 +105,10 @@ export function ensureCodeServer() {
         npm_config_unsafe_perm: 'true', // as root, else the postinstall refuses to run
         npm_config_yes: 'true', // node-pty's postinstall runs `npx node-gyp`
         npm_config_update_notifier: 'false',
+        // node-gyp would download Node's headers from nodejs.org: use this Node's own
+        ...(localNodeDir() && !process.env.npm_config_nodedir
+          ? { npm_config_nodedir: localNodeDir() }
+          : {}),
       },
     },
   );
@@ -115,6 +119,12 @@ export function ensureCodeServer() {
   }
   fs.writeFileSync(STAMP, `${CODE_SERVER_VERSION}\n`);
   log('code-server installed');
+}
+
+/** The prefix of this Node when it ships its headers (Debian's and NodeSource's nodejs do). */
+function localNodeDir() {
+  const prefix = path.dirname(path.dirname(process.execPath));
+  return fs.existsSync(path.join(prefix, 'include', 'node', 'node.h')) ? prefix : undefined;
 }
 
 function run(command, args, options = {}) {

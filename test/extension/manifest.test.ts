@@ -1,0 +1,132 @@
+// The extension's contributions hang together: menus name contributed commands and the tree's
+// real contextValues, every command has the category, commands that need a tree item stay out
+// of the palette, settings are described, and the package ships only what it should.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+
+const root = path.resolve(__dirname, '..', '..');
+const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+const contributes = manifest.contributes;
+
+interface MenuItem {
+  command: string;
+  when?: string;
+  group?: string;
+}
+
+const commands = new Map<string, { command: string; title: string; category?: string }>(
+  contributes.commands.map((c: { command: string; title: string }) => [c.command, c]),
+);
+const menus = contributes.menus as Record<string, MenuItem[]>;
+
+/** The contextValues src/views/tree.ts gives its items. */
+const CONTEXT_VALUES = [
+  'group',
+  'gateway.connecting',
+  'gateway.alive',
+  'gateway.closing',
+  'gateway.dead',
+  'channel.open',
+  'channel.closed',
+];
+
+test('every command is execnet.verbNoun with the Execnet category', () => {
+  for (const command of commands.values()) {
+    assert.match(command.command, /^execnet\.[a-z]+[A-Z][A-Za-z]*$/, command.command);
+    assert.equal(command.category, 'Execnet', command.command);
+  }
+});
+
+test('menus only name contributed commands', () => {
+  for (const [menu, items] of Object.entries(menus)) {
+    for (const item of items) {
+      assert.ok(commands.has(item.command), `${menu}: ${item.command} is not contributed`);
+    }
+  }
+});
+
+test('tree menus match contextValues the tree produces', () => {
+  const tree = menus['view/item/context'];
+  for (const item of tree) {
+    assert.match(item.when ?? '', /view == execnet\.gateways/, item.command);
+    const exact = /viewItem == ([\w.]+)/.exec(item.when ?? '');
+    const pattern = /viewItem =~ \/(.+)\//.exec(item.when ?? '');
+    assert.ok(exact || pattern, `${item.command}: no viewItem condition`);
+    const matches = CONTEXT_VALUES.filter((v) =>
+      exact ? v === exact[1] : new RegExp(pattern?.[1] ?? '').test(v),
+    );
+    assert.ok(matches.length > 0, `${item.command}: '${item.when}' matches no tree item`);
+  }
+  // the tree's own source gives exactly these values
+  const source = fs.readFileSync(path.join(root, 'src', 'views', 'tree.ts'), 'utf8');
+  assert.match(source, /contextValue = 'group'/);
+  assert.match(source, /contextValue = `gateway\.\$\{entry\.state\}`/);
+  assert.match(source, /run\.isOpen \? 'channel\.open' : 'channel\.closed'/);
+});
+
+test('commands that act on a tree item are hidden from the palette', () => {
+  const hidden = new Set(
+    menus.commandPalette.filter((i) => i.when === 'false').map((i) => i.command),
+  );
+  for (const id of [
+    'execnet.interruptChannel',
+    'execnet.showChannelOutput',
+    'execnet.terminateGroup',
+    'execnet.dismissGateway',
+  ]) {
+    assert.ok(hidden.has(id), `${id} shows in the palette`);
+  }
+});
+
+test('the run shortcut is bound where a Python editor has focus', () => {
+  const run = contributes.keybindings.find(
+    (k: { command: string }) => k.command === 'execnet.runFile',
+  );
+  assert.equal(run.key, 'ctrl+alt+e');
+  assert.equal(run.mac, 'cmd+alt+e');
+  assert.match(run.when, /editorTextFocus/);
+  assert.match(run.when, /editorLangId == python/);
+});
+
+test('every setting has a description and a type', () => {
+  const properties = contributes.configuration.properties as Record<
+    string,
+    { type?: string; description?: string; markdownDescription?: string }
+  >;
+  for (const name of [
+    'execnet.gateways',
+    'execnet.defaultGateway',
+    'execnet.rsync.exclude',
+    'execnet.rsync.target',
+    'execnet.syncBeforeRun',
+    'execnet.terminateTimeout',
+    'execnet.trace.level',
+  ]) {
+    const property = properties[name];
+    assert.ok(property, `${name} is not contributed`);
+    assert.ok(property.type, `${name} has no type`);
+    assert.ok(property.description || property.markdownDescription, `${name} has no description`);
+  }
+});
+
+test('untrusted workspaces get the extension in limited mode, without workspace gateways', () => {
+  const trust = manifest.capabilities.untrustedWorkspaces;
+  assert.equal(trust.supported, 'limited');
+  assert.ok(trust.restrictedConfigurations.includes('execnet.gateways'));
+});
+
+test('the package is an allowlist: the bundle, the remote sources, media, README, LICENSE', () => {
+  const ignore = fs.readFileSync(path.join(root, '.vscodeignore'), 'utf8');
+  const rules = ignore.split('\n').filter((l) => l && !l.startsWith('#'));
+  assert.equal(rules[0], '**');
+  assert.deepEqual(rules.slice(1).sort(), [
+    '!LICENSE',
+    '!README.md',
+    '!dist/extension.js',
+    '!dist/remote/*.py',
+    '!media/**',
+    '!package.json',
+  ]);
+});
