@@ -299,9 +299,21 @@ describe('rsync', () => {
         assert.equal(summary.errors, 0, JSON.stringify(summary.errorList));
         assert.equal(summary.deleted, 1);
         assertMirrors(dest, source);
+
+        // and delete a whole read-only directory with its files
+        fs.chmodSync(path.join(source, 'ro'), 0o755);
+        fs.chmodSync(path.join(source, 'ro/inner'), 0o755);
+        fs.rmSync(path.join(source, 'ro/inner'), { recursive: true });
+        fs.chmodSync(path.join(source, 'ro'), 0o555);
+        summary = await sync();
+        assert.equal(summary.errors, 0, JSON.stringify(summary.errorList));
+        assert.equal(summary.deleted, 1);
+        assertMirrors(dest, source);
       } finally {
         for (const dir of ['ro', 'ro/inner']) {
-          fs.chmodSync(path.join(source, dir), 0o755);
+          if (fs.existsSync(path.join(source, dir))) {
+            fs.chmodSync(path.join(source, dir), 0o755);
+          }
         }
       }
     },

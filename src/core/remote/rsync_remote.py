@@ -228,15 +228,7 @@ class Receiver(object):
     def remove(self, path, rel, st):
         """Remove what is at path (a file, a link, or a whole directory tree)."""
         if stat.S_ISDIR(st.st_mode):
-            def onerror(function, target, info):
-                # a read-only directory inside: open it up and retry once
-                os.chmod(os.path.dirname(target), stat.S_IRWXU)
-                if os.path.isdir(target) and not os.path.islink(target):
-                    os.chmod(target, stat.S_IRWXU)
-                    shutil.rmtree(target)
-                else:
-                    os.unlink(target)
-            self.with_writable_parent(path, lambda: shutil.rmtree(path, onerror=onerror))
+            self.with_writable_parent(path, lambda: _rmtree(path))
             self.forget_dir(rel)
         else:
             self.with_writable_parent(path, lambda: os.unlink(path))
@@ -766,6 +758,24 @@ def hash_file(path):
                 break
             digest.update(block)
     return digest.digest()
+
+
+def _rmtree(path):
+    """shutil.rmtree (which does not follow links), opening up read-only directories inside."""
+    def retry(function, target, excinfo):
+        try:
+            os.chmod(os.path.dirname(target), stat.S_IRWXU)
+            if os.path.isdir(target) and not os.path.islink(target):
+                os.chmod(target, stat.S_IRWXU)
+                shutil.rmtree(target)
+            else:
+                os.unlink(target)
+        except FileNotFoundError:
+            pass
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=retry)
+    else:
+        shutil.rmtree(path, onerror=retry)
 
 
 def _unlink_quietly(path):
