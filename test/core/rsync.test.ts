@@ -197,6 +197,23 @@ describe('rsync', () => {
     );
   });
 
+  it("verbose logs 'gateway <= path' per file sent, as execnet prints it", async () => {
+    const source = tmpdir('src');
+    const dest = tmpdir('dst');
+    write(source, 'one.txt', '1');
+    write(source, 'sub/two.txt', '2');
+    write(dest, 'gone.txt', 'x');
+    const lines: string[] = [];
+    const rsync = new RSync(source, { verbose: true, log: (line) => lines.push(line) });
+    rsync.addTarget(gw, dest, undefined, { delete: true });
+    await rsync.send();
+    assert.deepEqual(lines.sort(), [
+      `${gw.id} <= one.txt`,
+      `${gw.id} <= sub/two.txt`,
+      `${gw.id} deleted gone.txt`,
+    ]);
+  });
+
   it('preserves modes and mtimes; a mode change at the same mtime travels without data', async () => {
     const source = tmpdir('src');
     const dest = tmpdir('dst');
