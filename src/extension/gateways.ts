@@ -108,14 +108,26 @@ export async function startGateway(
       },
       async (progress, token) => {
         progress.report({ message: spec });
-        const cancel = token.onCancellationRequested(() => void session.terminate(entry));
+        // a cancel closes the notification at once; the gateway is ended as soon as it is up
+        // (or its start fails), which the tree shows
+        let cancelled: (() => void) | undefined;
+        const onCancel = new Promise<void>((resolve) => (cancelled = resolve));
+        const cancel = token.onCancellationRequested(() => {
+          void session.terminate(entry);
+          cancelled?.();
+        });
         try {
-          await ready;
+          await Promise.race([ready, onCancel]);
         } finally {
           cancel.dispose();
         }
       },
     );
+    if (entry.cancelled) {
+      ready.catch(() => undefined);
+      log.info(`gateway ${entry.id}: start cancelled`);
+      return undefined;
+    }
   } catch (error) {
     if (entry.cancelled) {
       log.info(`gateway ${entry.id}: start cancelled`);
