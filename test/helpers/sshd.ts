@@ -105,6 +105,8 @@ export interface SshdOptions {
   readonly testUser?: boolean;
   /** Allow password authentication (for TEST_USER). */
   readonly passwords?: boolean;
+  /** Keyboard-interactive login through PAM (for TEST_USER). */
+  readonly keyboardInteractive?: boolean;
   /** Extra sshd_config lines. */
   readonly extraConfig?: readonly string[];
   /**
@@ -186,9 +188,9 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
       `AllowUsers ${users.join(' ')}`,
       'PubkeyAuthentication yes',
       `PasswordAuthentication ${options.passwords ? 'yes' : 'no'}`,
-      'KbdInteractiveAuthentication no',
+      `KbdInteractiveAuthentication ${options.keyboardInteractive ? 'yes' : 'no'}`,
       'PermitRootLogin prohibit-password',
-      'UsePAM no',
+      `UsePAM ${options.keyboardInteractive ? 'yes' : 'no'}`,
       'StrictModes no',
       'PrintMotd no',
       'X11Forwarding no',

@@ -90,6 +90,19 @@ describe('routes to an ssh host', { skip }, () => {
     await tg.close();
   });
 
+  it('chains ProxyJump hops: -J a,b goes through a, then b, then to the host', async () => {
+    const tg = sshGroup(target, { ssh: { configFile: config } });
+    // the jump server twice: the second hop is reached through the first
+    const gw = await tg.group.makeGateway(
+      tg.marked(`ssh=-J jumphost,jumphost -p ${target.port} 127.0.0.1//python=${target.python}`),
+    );
+    assert.equal(await gw.remoteExec('channel.send(5)').receive(), 5);
+    assert.equal(connectionsTo(jump.port), 1, 'one TCP connection: the first hop');
+    const accepted = jump.log().match(/Accepted publickey/g) ?? [];
+    assert.ok(accepted.length >= 2, 'the jump server logged in both hops');
+    await tg.close();
+  });
+
   it('reports an unreachable target behind the jump host as HostNotFound', async () => {
     const tg = sshGroup(target, { ssh: { configFile: config } });
     await assert.rejects(

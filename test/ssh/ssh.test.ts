@@ -286,6 +286,28 @@ describe(
       await tg.close();
     });
 
+    it('answers keyboard-interactive questions (PAM) through the same prompts', async () => {
+      const pam = await startSshd({ testUser: true, keyboardInteractive: true });
+      try {
+        const config = tempFile(
+          'ssh_config',
+          `Host *\n  IdentityFile none\n  UserKnownHostsFile ${pam.knownHosts}\n`,
+        );
+        const prompts = recordingPrompts({ password: [TEST_USER_PASSWORD] });
+        const tg = sshGroup(pam, { prompts, ssh: { configFile: config } });
+        const gw = await tg.group.makeGateway(
+          tg.marked(`ssh=-p ${pam.port} ${TEST_USER}@127.0.0.1//python=/usr/bin/python3`),
+        );
+        assert.equal(gw.state, 'alive');
+        assert.equal(prompts.asked.password.length, 1);
+        assert.equal(prompts.asked.password[0].kind, 'keyboard-interactive');
+        assert.match(prompts.asked.password[0].prompt, /Password/);
+        await tg.close();
+      } finally {
+        await pam.stop();
+      }
+    });
+
     it('stops at a cancelled question with AuthenticationFailed', async () => {
       const config = tempFile(
         'ssh_config',
@@ -312,12 +334,21 @@ describe('ssh gateways and the Node process', { skip }, () => {
 
   it('a script that forgets to terminate still exits, and its remote goes with it', async () => {
     const core = path.resolve(__dirname, '..', '..', 'src', 'core');
+    // keepalives run on a timer that must not hold the process either
+    const config = tempFile(
+      'ssh_config',
+      `${fs.readFileSync(sshd.config, 'utf8')}  ServerAliveInterval 1\n`,
+    );
     const script = `
       const { Group } = require(${JSON.stringify(core)});
-      const group = new Group('x', { ssh: { configFile: ${JSON.stringify(sshd.config)} } });
+      const group = new Group('x', { ssh: { configFile: ${JSON.stringify(config)} } });
       group.makeGateway(${JSON.stringify(sshd.spec())}).then(async (gw) => {
         const ch = gw.remoteExec('import os\\nchannel.send(os.getpid())');
         console.log(await ch.receive());
+        // idle for longer than the keepalive interval before the script ends
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        const again = gw.remoteExec('channel.send(1)');
+        console.log(await again.receive());
       });
     `;
     const started = Date.now();
@@ -326,7 +357,9 @@ describe('ssh gateways and the Node process', { skip }, () => {
       timeout: 30_000,
     });
     assert.ok(Date.now() - started < 20_000, 'the script exited on its own');
-    const pid = Number(out.trim());
+    const [first, second] = out.trim().split('\n');
+    assert.equal(second, '1', 'the connection survived the idle time');
+    const pid = Number(first);
     assert.ok(pid > 0);
     assert.ok(await gone(pid), 'the remote interpreter is gone');
   });

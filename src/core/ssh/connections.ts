@@ -356,13 +356,62 @@ export async function connect(
       sock = socket;
     }
     const client = await handshake(host, label, sock, options.prompts);
-    return new SshConnection(client, host, label, resources, onIdle);
+    const connection = new SshConnection(client, host, label, resources, onIdle);
+    keepAlive(client, host, label);
+    return connection;
   } catch (error) {
     for (const resource of resources.reverse()) {
       resource.dispose();
     }
     throw error;
   }
+}
+
+interface PingableClient {
+  _protocol?: { ping?: () => void };
+  _callbacks?: Array<(...args: unknown[]) => void>;
+}
+
+/** Whether ssh2's internals that its own keepalive uses are there for ours. */
+function canPing(client: Client): boolean {
+  const internals = client as unknown as PingableClient;
+  return typeof internals._protocol?.ping === 'function' || internals._protocol === undefined;
+}
+
+/**
+ * ServerAliveInterval/CountMax as OpenSSH does them, on an unref'd timer: ssh2's own keepalive
+ * timer would keep a script with idle gateways from exiting. Uses the same request ssh2 sends
+ * (keepalive@openssh.com) and the same reply bookkeeping.
+ */
+function keepAlive(client: Client, host: SshHostConfig, label: string): void {
+  const internals = client as unknown as PingableClient;
+  if (host.serverAliveInterval <= 0) {
+    return;
+  }
+  if (typeof internals._protocol?.ping !== 'function') {
+    trace(`[ssh ${label}] this ssh2 has no ping(): ServerAliveInterval is ignored`);
+    return;
+  }
+  let unanswered = 0;
+  const timer = setInterval(() => {
+    const callbacks = internals._callbacks;
+    if (!callbacks || !internals._protocol?.ping) {
+      clearInterval(timer);
+      return;
+    }
+    if (++unanswered > host.serverAliveCountMax) {
+      clearInterval(timer);
+      trace(`[ssh ${label}] no answer to ${host.serverAliveCountMax} keepalives: closing`);
+      client.destroy();
+      return;
+    }
+    callbacks.push(() => {
+      unanswered = 0;
+    });
+    internals._protocol.ping();
+  }, host.serverAliveInterval * 1000);
+  timer.unref();
+  client.once('close', () => clearInterval(timer));
 }
 
 function handshake(
@@ -540,7 +589,8 @@ function handshake(
       host: host.hostName,
       port: host.port,
       readyTimeout: 0,
-      keepaliveInterval: host.serverAliveInterval * 1000,
+      // our own keepalive (see keepAlive()) does not hold the Node process open
+      keepaliveInterval: canPing(client) ? 0 : host.serverAliveInterval * 1000,
       keepaliveCountMax: host.serverAliveCountMax,
       hostVerifier: hostVerifier as unknown as (key: Buffer) => boolean,
       authHandler: auth.handler,
