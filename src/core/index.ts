@@ -20,9 +20,17 @@ export type {
 } from './gateway';
 export { Group, MultiChannel } from './group';
 export type { GroupChange } from './group';
+export type {
+  HostKeyRequest,
+  PassphraseRequest,
+  PasswordRequest,
+  Prompts,
+  SecretRequest,
+} from './prompts';
 export { Complex, dumps, FrozenSet, loads, Tuple } from './serializer';
 export { formatSpec, parseSpec, validateSpec } from './spec';
 export type { GatewaySpec } from './spec';
+export { defaultSshPool, SshConnectionPool } from './ssh/connections';
 export { setTraceSink } from './trace';
 
 /** The group `makeGateway()` adds to, like execnet's `default_group`. */
