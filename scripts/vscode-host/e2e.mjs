@@ -199,7 +199,29 @@ export async function runE2E({ dir, vsix }) {
     await page.locator('.tabs-container .tab.active', { hasText: 'traceback.py' }).waitFor();
     await shot('traceback-link-opened');
 
-    // 5. Sync Workspace to Gateway: the progress notification, then the summary
+    // 5. a value typed by the user goes to the running code (checked as it is typed); the run's
+    //    inline Interrupt action stops it
+    await openFile(page, 'echo.py');
+    await page.keyboard.press('Control+Alt+E');
+    await waitOutput(page, /\[execnet\] echo\.py started on local/);
+    await runCommand(page, 'Execnet: Send to Channel…');
+    const valueBox = page.locator('.quick-input-widget', { hasText: 'Send to echo.py on local' });
+    await valueBox.waitFor({ timeout: 15_000 });
+    await page.keyboard.type("(1, 'x', [2.5, None]", { delay: 5 });
+    await valueBox.locator('.quick-input-message', { hasText: 'never closed' }).waitFor();
+    await shot('send-invalid-literal');
+    await page.keyboard.type(')');
+    await page.keyboard.press('Enter');
+    await waitOutput(page, /\[channel\] \(1, 'x', \[2\.5, None\]\)/);
+    await shot('send-echoed');
+    const echoRow = view.locator('.monaco-list-row', { hasText: 'echo.py' }).first();
+    await echoRow.hover();
+    await echoRow.locator('.action-label[aria-label="Interrupt"]').click();
+    await waitOutput(page, /\[execnet\] echo\.py on local was interrupted after/);
+    await echoRow.locator('.label-description', { hasText: 'interrupted' }).waitFor();
+    await shot('interrupted');
+
+    // 6. Sync Workspace to Gateway: the progress notification, then the summary
     await runCommand(page, 'Execnet: Sync Workspace to Gateway');
     await page
       .locator('.quick-input-list .monaco-list-row', { hasText: 'local' })
@@ -226,7 +248,7 @@ export async function runE2E({ dir, vsix }) {
       throw new Error(`the sync did not reach ${target}`);
     }
 
-    // 6. an ssh gateway to a host never seen, with an encrypted key: both questions in the editor
+    // 7. an ssh gateway to a host never seen, with an encrypted key: both questions in the editor
     if (sshd) {
       await runCommand(page, 'Execnet: New Gateway…');
       await page
