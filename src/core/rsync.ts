@@ -57,6 +57,12 @@ export interface RSyncOptions {
 export interface RSyncTargetOptions {
   /** Remove what the destination has and the source does not (excluded paths are kept). */
   readonly delete?: boolean;
+  /**
+   * When the target sees the source directory itself (a gateway on this host: the same device
+   * and inode at the same path), it copies the files in the kernel rather than receive them
+   * over the channel. Default true; false always sends the data.
+   */
+  readonly copyLocally?: boolean;
 }
 
 export interface RSyncSendOptions {
@@ -156,6 +162,10 @@ export interface RSyncTargetSummary extends RSyncCounts {
   readonly target: RSyncTarget;
   readonly dryRun: boolean;
   readonly cancelled: boolean;
+  /** The target saw the source and copied the files itself (RSyncTargetOptions.copyLocally). */
+  readonly copiedLocally: boolean;
+  /** How many of filesSent it copied itself (the rest came over the channel). */
+  readonly filesCopiedLocally: number;
   readonly seconds: number;
   readonly errorList: readonly RSyncIssue[];
   /** Set when the target failed as a whole (its gateway died, its remote half broke). */
@@ -267,8 +277,10 @@ export class RSync {
     options: RSyncTargetOptions = {},
   ): void {
     for (const name of Object.keys(options)) {
-      if (name !== 'delete') {
-        throw new ExecnetError(`RSync.addTarget: unknown option '${name}' (known: delete)`);
+      if (name !== 'delete' && name !== 'copyLocally') {
+        throw new ExecnetError(
+          `RSync.addTarget: unknown option '${name}' (known: delete, copyLocally)`,
+        );
       }
     }
     if (typeof destdir !== 'string' || destdir === '') {
@@ -337,8 +349,9 @@ export class RSync {
         }
       },
     );
+    const source = { dev: rootStat.dev, ino: rootStat.ino };
     const runs = this.targetList.map(
-      ({ target, finished }) => new TargetRun(target, walk, dryRun, emitter, finished),
+      ({ target, finished }) => new TargetRun(target, walk, dryRun, emitter, finished, source),
     );
     const senders = runs.map((run) => run.run());
     const cancel = (): void => {
@@ -449,7 +462,12 @@ interface Job {
   readonly entry: Entry;
   /** The destination's hash of a same-size file with another mtime: send only if it differs. */
   readonly digest?: Buffer;
+  /** The target could not copy it itself: send the data. */
+  readonly viaChannel?: boolean;
 }
+
+/** Files a same-host target copies itself go in batches of this many. */
+const COPY_BATCH = 256;
 
 type Counts = { -readonly [K in keyof RSyncCounts]: number };
 
@@ -495,18 +513,32 @@ class TargetRun {
   private readonly blob = Buffer.allocUnsafe(BATCH_BYTES + CHUNK);
   private meta: [string, number, bigint][] = [];
   private readonly chunk = Buffer.allocUnsafe(CHUNK);
+  /** Whether the target copies files itself (it said so before its first reply). */
+  private copyLocally = false;
+  private copies: Entry[] = [];
+  private copySeq = 0;
+  private readonly copyBatches = new Map<number, Entry[]>();
 
   constructor(
     readonly target: RSyncTarget,
     private readonly walk: SourceWalk,
     private readonly dryRun: boolean,
     private readonly events: EventSink,
-    private readonly finished?: (summary: RSyncTargetSummary) => void,
+    private readonly finished: ((summary: RSyncTargetSummary) => void) | undefined,
+    source: { dev: bigint; ino: bigint },
   ) {
     try {
       const channel = openRemoteHalf(target.gateway, {
         destdir: target.destdir,
-        options: { delete: Boolean(target.options.delete), dry_run: dryRun },
+        options: {
+          delete: Boolean(target.options.delete),
+          dry_run: dryRun,
+          // the target copies files itself if it finds this very directory
+          source:
+            target.options.copyLocally === false
+              ? null
+              : { root: walk.root, dev: source.dev, ino: source.ino },
+        },
       });
       this.channel = channel;
       this.closed = new Promise((resolve) => {
@@ -591,6 +623,12 @@ class TargetRun {
         this.remoteSummary = item[1] as Map<string, unknown>;
         remoteHalfKept.add(this.target.gateway);
         break;
+      case 'local':
+        this.copyLocally = item[1] === true;
+        break;
+      case 'copied':
+        this.onCopied(item[1] as number, item[2] as number[]);
+        break;
       default:
         this.fail(
           new ExecnetError(`rsync: unknown message '${item[0]}' from ${this.target.gateway.id}`),
@@ -637,6 +675,29 @@ class TargetRun {
       }
       this.change(entry.path, action as RSyncAction, 0);
     }
+    this.wake();
+  }
+
+  /** A batch of copies is done; the target could not read `fallback` (by index): send those. */
+  private onCopied(seq: number, fallback: number[]): void {
+    const batch = this.copyBatches.get(seq);
+    if (!batch) {
+      this.fail(new ExecnetError(`rsync: reply for an unknown copy batch ${seq}`));
+      return;
+    }
+    this.copyBatches.delete(seq);
+    const back = new Set(fallback);
+    batch.forEach((entry, index) => {
+      if (back.has(index)) {
+        if (!this.cancelled) {
+          this.jobs.push({ entry, viaChannel: true });
+        } else {
+          this.dropFromTotals(entry.size);
+        }
+      } else {
+        this.sent(entry.path, entry.size);
+      }
+    });
     this.wake();
   }
 
@@ -731,9 +792,13 @@ class TargetRun {
           await this.flush();
           continue;
         }
+        if (this.copies.length > 0) {
+          await this.flush();
+          continue;
+        }
         if (
-          this.cancelled ||
-          (this.listingDone && this.pendingReplies === 0 && !this.extrasPending)
+          this.copyBatches.size === 0 &&
+          (this.cancelled || (this.listingDone && this.pendingReplies === 0 && !this.extrasPending))
         ) {
           break;
         }
@@ -785,6 +850,10 @@ class TargetRun {
     this.inline = [];
     this.inlineBytes = 0;
     this.meta = [];
+    for (const entry of this.copies) {
+      this.dropFromTotals(entry.size);
+    }
+    this.copies = [];
     this.wake();
   }
 
@@ -825,6 +894,14 @@ class TargetRun {
 
   /** Send the batched whole files and meta updates. */
   private async flush(): Promise<void> {
+    if (this.copies.length > 0) {
+      const copies = this.copies;
+      this.copies = [];
+      const seq = this.copySeq++;
+      this.copyBatches.set(seq, copies);
+      // the listing's size and mtime: the target copies only a file that still has them
+      await this.post(['copy', seq, copies.map((e) => [e.path, e.size, e.mtime])]);
+    }
     if (this.meta.length > 0) {
       const meta = this.meta;
       this.meta = [];
@@ -870,6 +947,13 @@ class TargetRun {
     if (this.dryRun && !digest) {
       // nothing to read: only a hash check needs the content
       this.sent(entry.path, entry.size);
+      return;
+    }
+    if (this.copyLocally && !digest && !job.viaChannel) {
+      this.copies.push(entry);
+      if (this.copies.length >= COPY_BATCH) {
+        await this.flush();
+      }
       return;
     }
     const abs = path.join(this.walk.root, entry.path);
@@ -1047,6 +1131,8 @@ class TargetRun {
       target: this.target,
       dryRun: this.dryRun,
       cancelled: this.cancelled,
+      copiedLocally: this.copyLocally,
+      filesCopiedLocally: Number(remote?.get('copied') ?? 0),
       seconds: ((this.finishedAt || performance.now()) - this.started) / 1000,
       errorList: [...this.issues],
       failure: this.failure,

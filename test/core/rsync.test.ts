@@ -137,8 +137,10 @@ describe('rsync', () => {
     const finished: RSyncTargetSummary[] = [];
     const rsync = new RSync(source);
     rsync.addTarget(gw, d1, (summary) => finished.push(summary), { delete: true });
-    rsync.addTarget(gw2, d2, (summary) => finished.push(summary));
+    rsync.addTarget(gw2, d2, (summary) => finished.push(summary), { copyLocally: false });
     const first = (await rsync.send())!;
+    assert.equal(first.targets[0].copiedLocally, true, 'a gateway on this host copies itself');
+    assert.equal(first.targets[1].copiedLocally, false);
     assert.equal(first.listed.files, 3);
     assert.equal(first.filesSent, 6);
     assert.equal(first.targets[0].deleted, 2, 'stale.txt and sub/stale on the deleting target');
@@ -157,7 +159,7 @@ describe('rsync', () => {
     const { events, callback } = collect();
     const again = new RSync(source, callback);
     again.addTarget(gw, d1, undefined, { delete: true });
-    again.addTarget(gw2, d2);
+    again.addTarget(gw2, d2, undefined, { copyLocally: false });
     const second = (await again.send())!;
     assert.equal(second.targets[0].filesSent, 2);
     assert.equal(second.targets[1].filesSent, 2);
@@ -453,7 +455,7 @@ describe('rsync', () => {
         fs.truncateSync(file, 3 * 1024 * 1024 + 5);
       }
     });
-    rsync.addTarget(gw, dest);
+    rsync.addTarget(gw, dest, undefined, { copyLocally: false });
     const summary = (await rsync.send())!;
     assert.equal(truncated, true);
     assert.equal(summary.skipped, 1);
@@ -491,7 +493,7 @@ describe('rsync', () => {
         controller.abort();
       }
     });
-    rsync.addTarget(gw, dest);
+    rsync.addTarget(gw, dest, undefined, { copyLocally: false });
     const summary = (await rsync.send({ signal: controller.signal }))!;
     assert.equal(summary.cancelled, true);
     assert.equal(summary.targets[0].cancelled, true);
@@ -528,6 +530,34 @@ describe('rsync', () => {
     assert.equal(summary.cancelled, true);
     assert.equal(summary.deleted, 0);
     assert.deepEqual([...snapshot(dest).keys()].sort(), ['b', 'b/old.txt', 'extra.txt']);
+  });
+
+  it('a target on this host copies files itself; one changed since the listing comes over the channel', async () => {
+    const source = tmpdir('src');
+    const dest = tmpdir('dst');
+    const early = write(source, 'a-early.txt', 'listed like this');
+    write(source, 'b-big.bin', crypto.randomBytes(3 * 1024 * 1024 + 1));
+    write(source, 'z-late.txt', 'late');
+    const rsync = new RSync(source, {
+      filter: (absPath) => {
+        // a-early.txt is listed by now, and its batch not sent: change it behind the listing
+        if (absPath.endsWith('z-late.txt')) {
+          fs.writeFileSync(early, 'changed after the listing, and longer');
+        }
+        return true;
+      },
+    });
+    rsync.addTarget(gw, dest);
+    const summary = (await rsync.send())!;
+    assert.equal(summary.targets[0].copiedLocally, true);
+    assert.equal(
+      summary.targets[0].filesCopiedLocally,
+      2,
+      'the changed file came over the channel',
+    );
+    assert.equal(summary.filesSent, 3);
+    assert.equal(summary.errors, 0);
+    assertMirrors(dest, source);
   });
 
   it('ignore rules: .gitignore files in the tree, exclude and include patterns; delete keeps ignored', async () => {
@@ -602,51 +632,54 @@ describe('rsync', () => {
     assert.equal(real!.deleted, 1);
   });
 
-  it('progress events add up to the summary', async () => {
-    const source = tmpdir('src');
-    const dest = tmpdir('dst');
-    let expectedBytes = 0;
-    for (let i = 0; i < 300; i++) {
-      const size = (i * 7919) % 20000;
-      expectedBytes += size;
-      write(source, `d${i % 7}/f${i}.bin`, crypto.randomBytes(size));
-    }
-    const large = crypto.randomBytes(5 * 1024 * 1024 + 3);
-    expectedBytes += large.length;
-    write(source, 'large.bin', large);
-    const { events, callback } = collect();
-    const rsync = new RSync(source, callback);
-    rsync.addTarget(gw, dest);
-    const summary = (await rsync.send())!;
-    assert.equal(summary.filesSent, 301);
-    assert.equal(summary.bytesSent, expectedBytes);
-    const sends = events.filter((e) => e.type === 'change' && e.action === 'send');
-    assert.equal(sends.length, summary.filesSent);
-    assert.equal(
-      sends.reduce((total, e) => total + (e.type === 'change' ? e.size : 0), 0),
-      summary.bytesSent,
-    );
-    const progress = events.filter((e) => e.type === 'progress');
-    const last = progress[progress.length - 1];
-    assert.ok(last.type === 'progress');
-    assert.equal(last.filesDone, summary.filesSent);
-    assert.equal(last.filesTotal, summary.filesSent);
-    assert.equal(last.bytesDone, summary.bytesSent);
-    assert.equal(last.bytesTotal, summary.bytesSent);
-    let previous = 0;
-    for (const e of progress) {
-      assert.ok(e.type === 'progress' && e.bytesDone >= previous && e.bytesDone <= e.bytesTotal);
-      previous = e.type === 'progress' ? e.bytesDone : 0;
-    }
-    assert.ok(
-      progress.some(
-        (e) => e.type === 'progress' && e.path === 'large.bin' && e.fileBytesDone < e.fileSize,
-      ),
-      'progress within a large file',
-    );
-    const done = events.filter((e) => e.type === 'done');
-    assert.equal(done.length, 1);
-  });
+  for (const copyLocally of [false, true]) {
+    it(`progress events add up to the summary (${copyLocally ? 'copied on the target' : 'over the channel'})`, async () => {
+      const source = tmpdir('src');
+      const dest = tmpdir('dst');
+      let expectedBytes = 0;
+      for (let i = 0; i < 300; i++) {
+        const size = (i * 7919) % 20000;
+        expectedBytes += size;
+        write(source, `d${i % 7}/f${i}.bin`, crypto.randomBytes(size));
+      }
+      const large = crypto.randomBytes(5 * 1024 * 1024 + 3);
+      expectedBytes += large.length;
+      write(source, 'large.bin', large);
+      const { events, callback } = collect();
+      const rsync = new RSync(source, callback);
+      rsync.addTarget(gw, dest, undefined, { copyLocally });
+      const summary = (await rsync.send())!;
+      assert.equal(summary.filesSent, 301);
+      assert.equal(summary.bytesSent, expectedBytes);
+      const sends = events.filter((e) => e.type === 'change' && e.action === 'send');
+      assert.equal(sends.length, summary.filesSent);
+      assert.equal(
+        sends.reduce((total, e) => total + (e.type === 'change' ? e.size : 0), 0),
+        summary.bytesSent,
+      );
+      const progress = events.filter((e) => e.type === 'progress');
+      const last = progress[progress.length - 1];
+      assert.ok(last.type === 'progress');
+      assert.equal(last.filesDone, summary.filesSent);
+      assert.equal(last.filesTotal, summary.filesSent);
+      assert.equal(last.bytesDone, summary.bytesSent);
+      assert.equal(last.bytesTotal, summary.bytesSent);
+      let previous = 0;
+      for (const e of progress) {
+        assert.ok(e.type === 'progress' && e.bytesDone >= previous && e.bytesDone <= e.bytesTotal);
+        previous = e.type === 'progress' ? e.bytesDone : 0;
+      }
+      assert.ok(
+        copyLocally ||
+          progress.some(
+            (e) => e.type === 'progress' && e.path === 'large.bin' && e.fileBytesDone < e.fileSize,
+          ),
+        'progress within a large file',
+      );
+      const done = events.filter((e) => e.type === 'done');
+      assert.equal(done.length, 1);
+    });
+  }
 
   describe('the receiving side', () => {
     it('refuses paths with .., absolute paths, and writes through symlinks out of the destination', async () => {
@@ -747,7 +780,7 @@ describe('rsync', () => {
             process.kill(victim.pid!, 'SIGKILL');
           }
         });
-        rsync.addTarget(victim, dest);
+        rsync.addTarget(victim, dest, undefined, { copyLocally: false });
         rsync.addTarget(gw, healthy);
         await assert.rejects(rsync.send(), (error: Error) => {
           assert.ok(error instanceof RSyncError, String(error));
@@ -771,53 +804,56 @@ describe('rsync', () => {
     });
   });
 
-  it('a 3 GiB sparse file streams in bounded memory and lands sparse', async (t) => {
-    const source = tmpdir('src');
-    const dest = tmpdir('dst');
-    const size = 3 * 1024 * 1024 * 1024 + 12345;
-    const free = fs.statfsSync(scratch);
-    if (free.bavail * free.bsize < 2 * 1024 * 1024 * 1024) {
-      t.skip('less than 2 GiB free');
-      return;
-    }
-    const file = path.join(source, 'sparse.img');
-    const fd = fs.openSync(file, 'w');
-    const marks: [number, Buffer][] = [
-      [0, Buffer.from('head')],
-      [1536 * 1024 * 1024 + 77, crypto.randomBytes(3 * 1024 * 1024)],
-      [size - 4, Buffer.from('tail')],
-    ];
-    for (const [at, data] of marks) {
-      fs.writeSync(fd, data, 0, data.length, at);
-    }
-    fs.closeSync(fd);
-    const remoteRss = async (): Promise<number> => {
-      const status = fs.readFileSync(`/proc/${gw.pid}/status`, 'utf8');
-      return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
-    };
-    const rsync = new RSync(source);
-    rsync.addTarget(gw, dest);
-    const summary = (await rsync.send())!;
-    assert.equal(summary.bytesSent, size);
-    const copy = path.join(dest, 'sparse.img');
-    const st = fs.statSync(copy);
-    assert.equal(st.size, size);
-    assert.ok(
-      st.blocks * 512 < 64 * 1024 * 1024,
-      `sparse on the target (${st.blocks * 512} bytes used)`,
-    );
-    const rfd = fs.openSync(copy, 'r');
-    try {
-      for (const [at, data] of marks) {
-        const back = Buffer.alloc(data.length);
-        fs.readSync(rfd, back, 0, back.length, at);
-        assert.ok(back.equals(data), `content at ${at}`);
+  for (const copyLocally of [false, true]) {
+    it(`a 3 GiB sparse file ${copyLocally ? 'is copied on the target' : 'streams'} in bounded memory and lands sparse`, async (t) => {
+      const source = tmpdir('src');
+      const dest = tmpdir('dst');
+      const size = 3 * 1024 * 1024 * 1024 + 12345;
+      const free = fs.statfsSync(scratch);
+      if (free.bavail * free.bsize < 2 * 1024 * 1024 * 1024) {
+        t.skip('less than 2 GiB free');
+        return;
       }
-    } finally {
-      fs.closeSync(rfd);
-    }
-    assert.ok((await remoteRss()) < 256 * 1024 * 1024, 'the remote never held the file');
-  });
+      const file = path.join(source, 'sparse.img');
+      const fd = fs.openSync(file, 'w');
+      const marks: [number, Buffer][] = [
+        [0, Buffer.from('head')],
+        [1536 * 1024 * 1024 + 77, crypto.randomBytes(3 * 1024 * 1024)],
+        [size - 4, Buffer.from('tail')],
+      ];
+      for (const [at, data] of marks) {
+        fs.writeSync(fd, data, 0, data.length, at);
+      }
+      fs.closeSync(fd);
+      const remoteRss = async (): Promise<number> => {
+        const status = fs.readFileSync(`/proc/${gw.pid}/status`, 'utf8');
+        return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
+      };
+      const rsync = new RSync(source);
+      rsync.addTarget(gw, dest, undefined, { copyLocally });
+      const summary = (await rsync.send())!;
+      assert.equal(summary.bytesSent, size);
+      assert.equal(summary.targets[0].copiedLocally, copyLocally);
+      const copy = path.join(dest, 'sparse.img');
+      const st = fs.statSync(copy);
+      assert.equal(st.size, size);
+      assert.ok(
+        st.blocks * 512 < 64 * 1024 * 1024,
+        `sparse on the target (${st.blocks * 512} bytes used)`,
+      );
+      const rfd = fs.openSync(copy, 'r');
+      try {
+        for (const [at, data] of marks) {
+          const back = Buffer.alloc(data.length);
+          fs.readSync(rfd, back, 0, back.length, at);
+          assert.ok(back.equals(data), `content at ${at}`);
+        }
+      } finally {
+        fs.closeSync(rfd);
+      }
+      assert.ok((await remoteRss()) < 256 * 1024 * 1024, 'the remote never held the file');
+    });
+  }
 
   it('runs on the oldest Python available', async (t) => {
     const oldest = findPythons()[0];

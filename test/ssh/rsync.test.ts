@@ -37,10 +37,12 @@ describe('rsync over ssh', { skip }, () => {
       fs.symlinkSync('../a.txt', path.join(source, 'sub/link'));
       fs.chmodSync(path.join(source, 'a.txt'), 0o640);
 
+      // the sshd is on this host: the target would copy the files itself; make them travel
       const rsync = new RSync(source);
-      rsync.addTarget(gw, dest, undefined, { delete: true });
+      rsync.addTarget(gw, dest, undefined, { delete: true, copyLocally: false });
       const first = (await rsync.send())!;
       assert.equal(first.filesSent, 2);
+      assert.equal(first.targets[0].filesCopiedLocally, 0);
       assert.equal(first.linksMade, 1);
       assert.ok(
         fs
@@ -54,7 +56,7 @@ describe('rsync over ssh', { skip }, () => {
       fs.writeFileSync(path.join(source, 'b.txt'), 'beta');
       const events: RSyncEvent[] = [];
       const again = new RSync(source, (event) => events.push(event));
-      again.addTarget(gw, dest, undefined, { delete: true });
+      again.addTarget(gw, dest, undefined, { delete: true, copyLocally: false });
       const second = (await again.send())!;
       assert.equal(second.filesSent, 1);
       assert.equal(second.deleted, 1);

@@ -22,6 +22,10 @@ HASH_NAME = "sha256"
 _READ_CHUNK = 1 << 20
 _INBOX_LIMIT = 8 << 20
 _O_PATH = getattr(os, "O_PATH", 0)
+_COPY_FILE_RANGE = getattr(os, "copy_file_range", None)
+_SEEK_DATA = getattr(os, "SEEK_DATA", None)
+_SEEK_HOLE = getattr(os, "SEEK_HOLE", None)
+_SPARSE_MIN = 1 << 20            # larger files are copied by data segments, holes left holes
 _REAP_MAX_SIZE = 16 << 20      # larger replaced files are freed at once, to give space back
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -112,13 +116,30 @@ class Receiver(object):
         self.tmp_counter = 0
         self.stats = {
             "files": 0, "bytes": 0, "meta": 0, "modes": 0, "links": 0, "dirs": 0,
-            "deleted": 0, "errors": 0, "hashed": 0, "hashed_bytes": 0,
+            "deleted": 0, "errors": 0, "hashed": 0, "hashed_bytes": 0, "copied": 0,
         }
-        self.timings = {"compare": 0.0, "hash": 0.0, "write": 0.0, "delete": 0.0, "dirs": 0.0}
+        self.timings = {"compare": 0.0, "hash": 0.0, "write": 0.0, "copy": 0.0, "delete": 0.0,
+                        "dirs": 0.0}
         self.started = time.time()
         if not self.dry_run:
             if not os.path.isdir(self.root):
                 os.makedirs(self.root)
+        self.source_prefix = self.same_source(options.get("source"))
+        self.send(["local", self.source_prefix is not None])
+
+    def same_source(self, source):
+        """The sender's directory, if this side sees it too (same path, device and inode): then
+        files are copied here, in the kernel, instead of travelling over the channel."""
+        if not source or self.dry_run or self.prefix is None:
+            return None
+        try:
+            st = os.stat(source["root"])
+            if stat.S_ISDIR(st.st_mode) and st.st_dev == source["dev"] \
+                    and st.st_ino == source["ino"]:
+                return os.path.join(source["root"], "")
+        except (OSError, KeyError, TypeError):
+            pass
+        return None
 
     # -- dispatch -----------------------------------------------------------------------------
 
@@ -531,6 +552,55 @@ class Receiver(object):
         self.timings["write"] += time.perf_counter() - started
         return False
 
+    def on_copy(self, seq, items):
+        """Files to copy from the sender's directory, which this side sees (see same_source):
+        each only if it still has the listed size and mtime, else the sender sends it."""
+        started = time.perf_counter()
+        fallback = []
+        if self.source_prefix is None:
+            fallback = list(range(len(items)))
+            items = ()
+        for index, item in enumerate(items):
+            try:
+                rel, size, mtime = item
+            except (TypeError, ValueError):
+                raise ProtocolError("malformed copy item")
+            src = tmp = fd = None
+            try:
+                self.parts_of(rel)
+                try:
+                    src = os.open(self.source_prefix + rel, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
+                    st = os.fstat(src)
+                except OSError:
+                    fallback.append(index)
+                    continue
+                if not stat.S_ISREG(st.st_mode) or st.st_size != size \
+                        or _mtime_ms(st.st_mtime_ns) != mtime:
+                    # changed since the listing (or another file): the sender reads it again
+                    fallback.append(index)
+                    continue
+                mode = stat.S_IMODE(st.st_mode)
+                final = self.target_of(rel)
+                tmp, fd, mode_set = self.open_temp(final, mode)
+                _copy_data(src, fd, size)
+                fd, closing = None, fd
+                self.finish(closing, tmp, final, rel, mode, st.st_mtime_ns, mode_set)
+                self.stats["files"] += 1
+                self.stats["bytes"] += size
+                self.stats["copied"] += 1
+            except (PathRefused, EnvironmentError) as exc:
+                if fd is not None:
+                    os.close(fd)
+                if tmp is not None:
+                    _unlink_quietly(tmp)
+                self.error(rel, exc)
+            finally:
+                if src is not None:
+                    os.close(src)
+        self.timings["copy"] += time.perf_counter() - started
+        self.send(["copied", seq, fallback])
+        return False
+
     def on_open(self, rel, size, mode, mtime):
         if self.stream is not None:
             raise ProtocolError("open of %r while %r is open" % (rel, self.stream.rel))
@@ -731,6 +801,7 @@ class Receiver(object):
         "list": on_list,
         "end": on_end,
         "files": on_files,
+        "copy": on_copy,
         "open": on_open,
         "hole": on_hole,
         "close": on_close,
@@ -758,6 +829,52 @@ def hash_file(path):
                 break
             digest.update(block)
     return digest.digest()
+
+
+def _copy_data(src, dst, size):
+    """Copy size bytes from src to dst (fds), in the kernel where it can; a large sparse file's
+    holes stay holes."""
+    if size > _SPARSE_MIN and _SEEK_DATA is not None:
+        position = 0
+        while position < size:
+            try:
+                start = os.lseek(src, position, _SEEK_DATA)
+            except OSError as exc:
+                if exc.errno == errno.ENXIO:    # nothing but a hole up to the end
+                    break
+                raise
+            if start >= size:
+                break
+            end = min(os.lseek(src, start, _SEEK_HOLE), size)
+            _copy_range(src, dst, start, end - start)
+            position = end
+        os.ftruncate(dst, size)
+    else:
+        _copy_range(src, dst, 0, size)
+
+
+def _copy_range(src, dst, offset, count):
+    global _COPY_FILE_RANGE
+    while count > 0:
+        if _COPY_FILE_RANGE is not None:
+            try:
+                n = _COPY_FILE_RANGE(src, dst, count, offset, offset)
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                    raise
+                _COPY_FILE_RANGE = None     # not here: read and write from now on
+                continue
+        else:
+            block = os.pread(src, min(count, _READ_CHUNK), offset)
+            n = len(block)
+            view = memoryview(block)
+            written = 0
+            while written < n:
+                written += os.pwrite(dst, view[written:], offset + written)
+        if n == 0:
+            raise OSError(errno.EIO, "the source file shrank while it was copied")
+        offset += n
+        count -= n
 
 
 def _rmtree(path):
