@@ -136,12 +136,23 @@ export function dismissGateway(services: Services, arg?: GatewayEntry): void {
 
 // -- running code --------------------------------------------------------------------------------
 
-/** The document a run command is about: a Uri from a menu, or the active editor's. */
+/** The Python document a run command is about: a Uri from a menu, or the active editor's. */
 async function documentFor(arg: unknown): Promise<vscode.TextDocument | undefined> {
-  if (arg instanceof vscode.Uri) {
-    return vscode.workspace.openTextDocument(arg);
+  const document =
+    arg instanceof vscode.Uri
+      ? await vscode.workspace.openTextDocument(arg)
+      : vscode.window.activeTextEditor?.document;
+  if (!document) {
+    void vscode.window.showWarningMessage('Execnet: open a Python file to run it on a gateway.');
+    return undefined;
   }
-  return vscode.window.activeTextEditor?.document;
+  if (document.languageId !== 'python') {
+    void vscode.window.showWarningMessage(
+      `Execnet: ${path.basename(document.uri.path)} is not a Python file.`,
+    );
+    return undefined;
+  }
+  return document;
 }
 
 function sourceOf(document: vscode.TextDocument): RunSource {
@@ -199,7 +210,6 @@ export async function runFile(services: Services, arg?: unknown): Promise<Run | 
   }
   const document = await documentFor(arg instanceof GatewayEntry ? undefined : arg);
   if (!document) {
-    void vscode.window.showWarningMessage('Execnet: open a Python file to run it on a gateway.');
     return undefined;
   }
   if (document.isDirty && !document.isUntitled && !(await document.save())) {
@@ -266,9 +276,10 @@ export async function runFileOnGroup(services: Services, arg?: unknown): Promise
   if (!ensureTrusted()) {
     return [];
   }
-  const document = await documentFor(arg instanceof GroupEntry ? undefined : arg);
+  const document = await documentFor(
+    arg instanceof GroupEntry || typeof arg === 'string' ? undefined : arg,
+  );
   if (!document) {
-    void vscode.window.showWarningMessage('Execnet: open a Python file to run it on a group.');
     return [];
   }
   if (document.isDirty && !document.isUntitled && !(await document.save())) {
