@@ -311,9 +311,11 @@ async function main(): Promise<void> {
       ['wait for the channel to drain', (s) => s.summary.targets[0].timings.wait],
       ['remote: compare listing (lstat)', (s) => s.summary.targets[0].timings['remote.compare']],
       [
-        'remote: write files (open/write/utime/rename)',
+        'remote: write received files (open/write/utime/rename)',
         (s) => s.summary.targets[0].timings['remote.write'],
       ],
+      ['remote: copy files itself (same host)', (s) => s.summary.targets[0].timings['remote.copy']],
+      ['files the remote copied itself', (s) => s.summary.targets[0].filesCopiedLocally],
       ['remote: directory modes and times', (s) => s.summary.targets[0].timings['remote.dirs']],
       ['CPU local user+sys', (s) => (s.localCpu[0] + s.localCpu[1]) * 1000],
       ['CPU remote user+sys', (s) => (s.remoteCpu[0] + s.remoteCpu[1]) * 1000],
