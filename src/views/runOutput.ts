@@ -50,7 +50,7 @@ export class RunOutputs extends Disposable {
     pane?.channel.show(preserveFocus);
   }
 
-  /** The text written for a run so far (the output channel's content while it is the run's). */
+  /** The text written for a run so far: its output channel's content ('' once a rerun took it). */
   transcript(run: Run): string {
     return this.transcripts.get(run) ?? '';
   }
@@ -62,6 +62,7 @@ export class RunOutputs extends Disposable {
       // a rerun: the newest wins the channel, the reader starts from a clean page
       this.panes.delete(name);
       pane.channel.clear();
+      this.transcripts.delete(pane.run);
       pane.run = run;
       pane.atLineStart = true;
     } else {
@@ -121,13 +122,13 @@ export class RunOutputs extends Disposable {
     if (text === '' || this.isDisposed) {
       return;
     }
-    const kept = this.transcripts.get(run) ?? '';
-    if (kept.length < MAX_TRANSCRIPT) {
-      this.transcripts.set(run, kept + text.slice(0, MAX_TRANSCRIPT - kept.length));
-    }
     if (pane.run !== run) {
       // a newer run of the same file on the same gateway took the channel over
       return;
+    }
+    const kept = this.transcripts.get(run) ?? '';
+    if (kept.length < MAX_TRANSCRIPT) {
+      this.transcripts.set(run, kept + text.slice(0, MAX_TRANSCRIPT - kept.length));
     }
     pane.channel.append(text);
     pane.atLineStart = text.endsWith('\n');
