@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   AuthenticationFailed,
+  GatewayClosedError,
   HostKeyMismatch,
   HostKeyNotTrusted,
   HostNotFound,
@@ -227,6 +228,23 @@ describe('ssh gateways', { skip }, () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     assert.equal(connectionsTo(sshd.port), 0, 'the connection closed with its last gateway');
+  });
+
+  it('a lost connection ends its gateways with GatewayClosedError, and their remotes exit', async () => {
+    const tg = sshGroup(sshd);
+    const gw = await tg.group.makeGateway(tg.spec());
+    const waiting = gw.remoteExec('channel.receive()');
+    const pending = waiting.receive();
+    const pid = gw.info.pid;
+    await tg.pool.closeAll();
+    await assert.rejects(pending, (error: unknown) => {
+      assert.ok(error instanceof GatewayClosedError, String(error));
+      assert.match(error.message, /ssh connection to .* was lost/);
+      return true;
+    });
+    assert.equal(gw.state, 'dead');
+    assert.ok(await gone(pid), 'the remote noticed and exited');
+    await tg.close();
   });
 
   it('leaves no remote process after terminate, polite or forced', async () => {

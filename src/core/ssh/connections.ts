@@ -653,6 +653,19 @@ export class SshConnectionPool {
     }
   }
 
+  /**
+   * Drops every connection at once, as if the network went away: the gateways on them die (with
+   * GatewayClosedError) and their remotes exit when their input ends. For "disconnect all".
+   */
+  async closeAll(): Promise<void> {
+    const pending = [...this.entries.values()].flat();
+    const connections = await Promise.all(pending.map((p) => p.catch(() => undefined)));
+    for (const connection of connections) {
+      connection?.client.destroy();
+    }
+    await Promise.all(connections.map((c) => c?.whenClosed));
+  }
+
   /** How many connections are open or opening (for tests). */
   get size(): number {
     let n = 0;
