@@ -48,13 +48,15 @@ const { values: opts } = parseArgs({
 const BENCH_DIR = process.env.B6_BENCH_DIR ?? __dirname;
 const runner = process.env.B6_BUNDLED ? 'bundle' : opts.runner;
 
-type Tool = 'ours' | 'execnet' | 'rsync';
+/** `ours-channel`: ours with copyLocally: false, i.e. file data through the pipe. */
+type Tool = 'ours' | 'ours-channel' | 'execnet' | 'rsync';
 type Case = 'cold' | 'nochange' | 'modified';
 const CASES: Case[] = ['cold', 'nochange', 'modified'];
 const TOOL_LABELS: Record<Tool, string> = {
   rsync: '`rsync -a`',
   execnet: 'execnet.RSync',
   ours: 'ours',
+  'ours-channel': 'ours (data over the channel)',
 };
 /** ours / `rsync -a` must be at most this. */
 const TARGETS: Record<Case, number> = { cold: 1.0, nochange: 0.6, modified: 0.6 };
@@ -66,7 +68,7 @@ const fraction = Number(opts['modify-fraction']);
 const tools = opts.tools.split(',').map((t) => t.trim()) as Tool[];
 for (const tool of tools) {
   if (!(tool in TOOL_LABELS)) {
-    throw new Error(`--tools: unknown tool ${tool} (known: ours, execnet, rsync)`);
+    throw new Error(`--tools: unknown tool ${tool} (known: ours, ours-channel, execnet, rsync)`);
   }
 }
 const root = path.resolve(opts.root);
@@ -119,13 +121,13 @@ interface OursSample {
   remoteCpu: [number, number];
 }
 
-async function syncOurs(gw: Gateway): Promise<OursSample> {
+async function syncOurs(gw: Gateway, tool: 'ours' | 'ours-channel'): Promise<OursSample> {
   flushDisks();
   const remote0 = procCpu(gw.pid!);
   const local0 = process.cpuUsage();
   const t0 = now();
   const rs = new RSync(src);
-  rs.addTarget(gw, dst('ours'));
+  rs.addTarget(gw, dst(tool), undefined, { copyLocally: tool === 'ours' });
   const summary = (await rs.send())!;
   const seconds = now() - t0;
   const local = process.cpuUsage(local0);
@@ -218,19 +220,24 @@ async function main(): Promise<void> {
 
     const times: Record<Tool, Record<Case, number[]>> = {
       ours: { cold: [], nochange: [], modified: [] },
+      'ours-channel': { cold: [], nochange: [], modified: [] },
       execnet: { cold: [], nochange: [], modified: [] },
       rsync: { cold: [], nochange: [], modified: [] },
     };
-    const ours: Record<Case, OursSample[]> = { cold: [], nochange: [], modified: [] };
+    const samples: Record<'ours' | 'ours-channel', Record<Case, OursSample[]>> = {
+      ours: { cold: [], nochange: [], modified: [] },
+      'ours-channel': { cold: [], nochange: [], modified: [] },
+    };
+    const ours = samples.ours;
     const execnetCounts: Record<Case, unknown[]> = { cold: [], nochange: [], modified: [] };
     const verified: Record<string, boolean>[] = [];
 
     const run = async (tool: Tool, which: Case): Promise<void> => {
       let seconds: number;
       let note = '';
-      if (tool === 'ours') {
-        const sample = await syncOurs(gw);
-        ours[which].push(sample);
+      if (tool === 'ours' || tool === 'ours-channel') {
+        const sample = await syncOurs(gw, tool);
+        samples[tool][which].push(sample);
         seconds = sample.seconds;
         note = `sent ${sample.summary.filesSent}`;
       } else if (tool === 'execnet') {
@@ -242,7 +249,7 @@ async function main(): Promise<void> {
         seconds = syncRsync();
       }
       times[tool][which].push(seconds);
-      log(`  ${tool.padEnd(8)} ${which.padEnd(9)} ${seconds.toFixed(3)} s ${note}`);
+      log(`  ${tool.padEnd(12)} ${which.padEnd(9)} ${seconds.toFixed(3)} s ${note}`);
     };
 
     t = now();
@@ -282,6 +289,10 @@ async function main(): Promise<void> {
     if (tools.includes('execnet') && tools.includes('ours')) {
       header.push('ours / execnet');
     }
+    const withChannel = tools.includes('rsync') && tools.includes('ours-channel');
+    if (withChannel) {
+      header.push('over the channel / rsync');
+    }
     const out = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
     for (const which of CASES) {
       const cells = [which, ...tools.map((tool) => `${fmt(med(tool, which))} s`)];
@@ -295,6 +306,9 @@ async function main(): Promise<void> {
       }
       if (tools.includes('execnet') && tools.includes('ours')) {
         cells.push(`${fmt(med('ours', which) / med('execnet', which), 2)}×`);
+      }
+      if (withChannel) {
+        cells.push(`${fmt(med('ours-channel', which) / med('rsync', which), 2)}×`);
       }
       out.push(`| ${cells.join(' | ')} |`);
     }
@@ -321,23 +335,26 @@ async function main(): Promise<void> {
       ['CPU remote user+sys', (s) => (s.remoteCpu[0] + s.remoteCpu[1]) * 1000],
     ];
     const breakdown: string[] = [];
-    if (tools.includes('ours')) {
+    for (const tool of ['ours', 'ours-channel'] as const) {
+      if (!tools.includes(tool)) {
+        continue;
+      }
       breakdown.push(
-        `| ours, ms (median) | ${CASES.join(' | ')} |`,
+        `| ${TOOL_LABELS[tool]}, ms (median) | ${CASES.join(' | ')} |`,
         `|---|${CASES.map(() => '---').join('|')}|`,
       );
       for (const [label, get] of parts) {
-        breakdown.push(
-          `| ${label} | ${CASES.map((which) => fmt(median(ours[which].map(get)), 1)).join(' | ')} |`,
-        );
+        const cells = CASES.map((which) => fmt(median(samples[tool][which].map(get)), 1));
+        breakdown.push(`| ${label} | ${cells.join(' | ')} |`);
       }
+      breakdown.push('');
     }
     process.stdout.write(
       `# B6: RSync of ${nfiles} files / ${(Number(manifest.total_bytes) / 2 ** 20).toFixed(1)} MiB\n\n` +
         `- ${os.cpus().length} CPUs, node ${process.version}, python ${opts.python}, ` +
         `execnet ${String(execnetEnv.execnet_version)}, ${rsyncVersion}; ours from ${runner}\n` +
         `- ${repeats} repeats, order rotating; load average at end ${loadavg().join(' ')}; ` +
-        `wall ${wall.toFixed(0)} s\n\n${out.join('\n')}\n\n${breakdown.join('\n')}\n\n` +
+        `wall ${wall.toFixed(0)} s\n\n${out.join('\n')}\n\n${breakdown.join('\n')}\n` +
         '"wait" is time spent in channel.send(): encoding, and waiting for the pipe while the ' +
         'remote writes; the remote parts overlap the local ones.\n\n',
     );
@@ -366,6 +383,14 @@ async function main(): Promise<void> {
           CASES.map((which) => [
             which,
             Object.fromEntries(parts.map(([label, get]) => [label, median(ours[which].map(get))])),
+          ]),
+        ),
+        ours_channel_breakdown_ms: Object.fromEntries(
+          CASES.map((which) => [
+            which,
+            Object.fromEntries(
+              parts.map(([label, get]) => [label, median(samples['ours-channel'][which].map(get))]),
+            ),
           ]),
         ),
         ours_files_sent: Object.fromEntries(
