@@ -119,6 +119,38 @@ describe('ssh gateways', { skip }, () => {
     }
   });
 
+  it('with IdentitiesOnly, offers only the agent keys named by IdentityFile (no passphrase asked)', async () => {
+    // the agent holds the encrypted key (added from a decrypted copy) and the wrong key
+    const decrypted = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-dec-')), 'key');
+    fs.copyFileSync(sshd.encryptedKey, decrypted);
+    fs.chmodSync(decrypted, 0o600);
+    execFileSync('ssh-keygen', ['-q', '-p', '-P', sshd.passphrase, '-N', '', '-f', decrypted]);
+    const agent = await startAgent([decrypted, sshd.wrongKey]);
+    try {
+      const config = (identity: string): string =>
+        tempFile(
+          'ssh_config',
+          `Host *\n  IdentityAgent ${agent.socket}\n  IdentityFile ${identity}\n  IdentitiesOnly yes\n  UserKnownHostsFile ${sshd.knownHosts}\n`,
+        );
+      const prompts = recordingPrompts();
+      const tg = sshGroup(sshd, { prompts, ssh: { configFile: config(sshd.encryptedKey) } });
+      const gw = await tg.group.makeGateway(tg.spec());
+      assert.equal(gw.state, 'alive');
+      assert.equal(prompts.asked.passphrase.length, 0, 'the agent signed: no passphrase');
+      await tg.close();
+      const wrong = sshGroup(sshd, { prompts, ssh: { configFile: config(sshd.wrongKey) } });
+      await assert.rejects(wrong.group.makeGateway(wrong.spec()), (error: unknown) => {
+        assert.ok(error instanceof AuthenticationFailed, String(error));
+        assert.deepEqual(error.methodsTried, [`publickey (agent ${agent.socket})`]);
+        return true;
+      });
+      await wrong.close();
+    } finally {
+      await agent.stop();
+      fs.rmSync(path.dirname(decrypted), { recursive: true, force: true });
+    }
+  });
+
   it('asks for the passphrase of an encrypted key, again after a wrong one', async () => {
     const prompts = recordingPrompts({ passphrase: ['wrong', sshd.passphrase] });
     const config = tempFile(

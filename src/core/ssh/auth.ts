@@ -269,18 +269,29 @@ export function makeAuthHandler(
   }
 
   let index = 0;
+  let askedNone = false;
+  let known: readonly string[] | undefined;
   const handler = (
     methodsLeft: AuthenticationType[] | null,
     _partial: boolean | null,
     next: NextAuthHandler,
   ): void => {
+    // ssh2 passes no list after an agent's keys fail: keep the last one the server sent
     if (methodsLeft) {
+      known = methodsLeft;
       state.serverMethods = methodsLeft;
     }
+    if (!askedNone) {
+      // as OpenSSH does: a 'none' request first tells which methods the server takes
+      askedNone = true;
+      next({ type: 'none', username } as AnyAuthMethod);
+      return;
+    }
+    const allowed = methodsLeft ?? known;
     void (async () => {
       while (index < steps.length && !state.cancelled) {
         const step = steps[index++];
-        if (methodsLeft && !methodsLeft.includes(step.method)) {
+        if (allowed && !allowed.includes(step.method)) {
           continue;
         }
         try {
