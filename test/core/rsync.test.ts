@@ -368,6 +368,43 @@ describe('rsync', () => {
     },
   );
 
+  for (const copyLocally of [false, true]) {
+    it(`a write that fails (file size limit, like a full disk) is an error with its path; the rest lands (${copyLocally ? 'copied on the target' : 'over the channel'})`, async () => {
+      const tgLimited = testGroup();
+      try {
+        const limited = await tgLimited.gateway();
+        // files may not grow beyond 512 KiB there: writes past it fail with EFBIG
+        await limited
+          .remoteExec(
+            'import resource, signal\nsignal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n' +
+              'resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 19, 1 << 19))',
+          )
+          .waitClose(10);
+        const source = tmpdir('src');
+        const dest = tmpdir('dst');
+        write(source, 'big-whole.bin', crypto.randomBytes(700 * 1024)); // sent whole, in a batch
+        write(source, 'big-streamed.bin', crypto.randomBytes(3 * 1024 * 1024));
+        write(source, 'small.txt', 'fits');
+        const { events, callback } = collect();
+        const rsync = new RSync(source, callback);
+        rsync.addTarget(limited, dest, undefined, { copyLocally });
+        const summary = (await rsync.send())!;
+        assert.equal(summary.errors, 2, JSON.stringify(summary.errorList));
+        for (const name of ['big-whole.bin', 'big-streamed.bin']) {
+          assert.ok(
+            summary.errorList.some((e) => e.path === name && /EFBIG/.test(e.message)),
+            `${name} reported: ${JSON.stringify(summary.errorList)}`,
+          );
+          assert.ok(events.some((e) => e.type === 'error' && e.path === name));
+        }
+        assert.equal(summary.filesSent, 1);
+        assert.deepEqual(fs.readdirSync(dest), ['small.txt'], 'no partial or temporary file');
+      } finally {
+        await tgLimited.close();
+      }
+    });
+  }
+
   it('symlinks: relative and external ones as they are, absolute ones into the tree re-pointed', async () => {
     const source = tmpdir('src');
     const dest = tmpdir('dst');
