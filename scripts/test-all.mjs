@@ -32,10 +32,18 @@ function run(script) {
 function counts(text) {
   let passed = 0;
   let failed = 0;
-  for (const m of text.matchAll(/^# pass (\d+)$/gm)) passed += Number(m[1]);
-  for (const m of text.matchAll(/^# fail (\d+)$/gm)) failed += Number(m[1]);
-  for (const m of text.matchAll(/^\s*(\d+) passing\b/gm)) passed += Number(m[1]);
-  for (const m of text.matchAll(/^\s*(\d+) failing\b/gm)) failed += Number(m[1]);
+  for (const m of text.matchAll(/^# pass (\d+)$/gm)) {
+    passed += Number(m[1]);
+  }
+  for (const m of text.matchAll(/^# fail (\d+)$/gm)) {
+    failed += Number(m[1]);
+  }
+  for (const m of text.matchAll(/^\s*(\d+) passing\b/gm)) {
+    passed += Number(m[1]);
+  }
+  for (const m of text.matchAll(/^\s*(\d+) failing\b/gm)) {
+    failed += Number(m[1]);
+  }
   return { passed, failed };
 }
 

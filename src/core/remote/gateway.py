@@ -1099,13 +1099,17 @@ def _apply_config(config):
         raise ImportError("execmodel=%s needs the %s module on the remote: %s" % (model, model, exc))
 
 
+# platform.python_implementation()'s names, without importing platform (slow) at start-up
+_IMPLEMENTATIONS = {"cpython": "CPython", "pypy": "PyPy", "ironpython": "IronPython", "jython": "Jython"}
+
+
 def _hello_info(config):
     return {
         "protocol": PROTOCOL_VERSION,
         "executable": sys.executable,
         "version": list(sys.version_info[:3]),
         "version_string": sys.version,
-        "implementation": getattr(sys, "implementation", None) and sys.implementation.name,
+        "implementation": _IMPLEMENTATIONS.get(sys.implementation.name, sys.implementation.name),
         "platform": sys.platform,
         "pid": os.getpid(),
         "cwd": os.getcwd(),
