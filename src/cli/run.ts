@@ -16,6 +16,7 @@ import {
 } from '../core';
 import { formatValue } from '../core/repr';
 import { GatewaySink, type Streams } from './output';
+import { terminalPrompts } from './prompts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -36,7 +37,7 @@ export interface RunRequest {
 
 /** A session's gateways and its Ctrl-C handling; `close()` ends both. */
 class Session {
-  readonly group = new Group('cli');
+  readonly group = new Group('cli', { prompts: terminalPrompts });
   private readonly running = new Set<Channel>();
   private interrupts = 0;
   private stopRequested = false;
