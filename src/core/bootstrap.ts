@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import type { GatewaySpec } from './spec';
 import { PROTOCOL_VERSION } from './protocol';
+import { formatValue } from './repr';
 
 const REMOTE_FILES = ['codec.py', 'gateway.py'];
 
@@ -52,30 +53,6 @@ export function remoteConfig(spec: GatewaySpec, id: string, debug: number): Remo
   };
 }
 
-/** A Python literal for plain data (JSON string escapes are valid in Python string literals). */
-export function pythonLiteral(value: unknown): string {
-  if (value === null || value === undefined) {
-    return 'None';
-  }
-  switch (typeof value) {
-    case 'boolean':
-      return value ? 'True' : 'False';
-    case 'number':
-      return Number.isFinite(value) ? String(value) : 'None';
-    case 'string':
-      return JSON.stringify(value);
-    case 'object':
-      if (Array.isArray(value)) {
-        return `[${value.map(pythonLiteral).join(', ')}]`;
-      }
-      return `{${Object.entries(value)
-        .map(([k, v]) => `${JSON.stringify(k)}: ${pythonLiteral(v)}`)
-        .join(', ')}}`;
-    default:
-      throw new TypeError(`no Python literal for a ${typeof value}`);
-  }
-}
-
 export interface Bootstrap {
   /** The program for `python -c`. */
   readonly line: string;
@@ -103,7 +80,7 @@ export function rememberCompiled(key: string, code: Buffer): void {
 }
 
 export function makeBootstrap(config: RemoteConfig, interpreter?: string): Bootstrap {
-  const head = Buffer.from(`CONFIG = ${pythonLiteral(config)}\n`, 'utf8');
+  const head = Buffer.from(`CONFIG = ${formatValue(config)}\n`, 'utf8');
   const compiled = (interpreter !== undefined && compiledCache.get(interpreter)) || Buffer.alloc(0);
   const body = compressedSources();
   const line =

@@ -508,19 +508,14 @@ class ChannelFileRead(ChannelFile):
 # ---------------------------------------------------------------------------------------------
 # the remote's stdout/stderr
 
-class _StreamBytes(object):
-    """sys.stdout.buffer: raw bytes, sent as output frames of the current exec."""
+class _OutputStream(object):
+    """What sys.stdout and its .buffer share: a write-only, unseekable, never-closed stream whose
+    writes become output frames attributed to the exec running in the current thread."""
 
     def __init__(self, gateway, msgtype, fd):
-        self._gateway = gateway
+        self._send = gateway._send_output
         self._msgtype = msgtype
         self._fd = fd
-
-    def write(self, data):
-        data = bytes(data)
-        if data:
-            self._gateway._send_output(self._msgtype, data)
-        return len(data)
 
     def writelines(self, lines):
         for line in lines:
@@ -541,13 +536,26 @@ class _StreamBytes(object):
     def readable(self):
         return False
 
+    def seekable(self):
+        return False
+
     @property
     def closed(self):
         return False
 
 
-class _StreamText(object):
-    """sys.stdout / sys.stderr: text sent as output frames attributed to the running exec."""
+class _StreamBytes(_OutputStream):
+    """sys.stdout.buffer: raw bytes."""
+
+    def write(self, data):
+        data = bytes(data)
+        if data:
+            self._send(self._msgtype, data)
+        return len(data)
+
+
+class _StreamText(_OutputStream):
+    """sys.stdout / sys.stderr: text, sent as utf-8."""
 
     encoding = "utf-8"
     errors = "surrogateescape"
@@ -555,10 +563,9 @@ class _StreamText(object):
     line_buffering = True
 
     def __init__(self, gateway, msgtype, fd, name):
+        _OutputStream.__init__(self, gateway, msgtype, fd)
         self.buffer = _StreamBytes(gateway, msgtype, fd)
         self.name = name
-        self._send = gateway._send_output
-        self._msgtype = msgtype
 
     def write(self, text):
         if not isinstance(text, str):
@@ -566,32 +573,6 @@ class _StreamText(object):
         if text:
             self._send(self._msgtype, text.encode("utf-8", "surrogateescape"))
         return len(text)
-
-    def writelines(self, lines):
-        for line in lines:
-            self.write(line)
-
-    def flush(self):
-        pass
-
-    def fileno(self):
-        return self.buffer.fileno()
-
-    def isatty(self):
-        return False
-
-    def writable(self):
-        return True
-
-    def readable(self):
-        return False
-
-    def seekable(self):
-        return False
-
-    @property
-    def closed(self):
-        return False
 
 
 # ---------------------------------------------------------------------------------------------

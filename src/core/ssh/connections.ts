@@ -18,6 +18,7 @@ import {
 import type { Prompts } from '../prompts';
 import type { SshTarget } from '../spec';
 import { trace } from '../trace';
+import { keepAliveSwitch } from '../transports/popen';
 import { makeAuthHandler } from './auth';
 import { jumpTarget, resolveHost, type ResolveOptions, type SshHostConfig } from './config';
 import {
@@ -237,24 +238,11 @@ function proxyCommandStream(
       );
     }
   });
-  const pipes = [child.stdin, child.stdout, child.stderr] as unknown as Array<{
-    ref?: () => void;
-    unref?: () => void;
-  }>;
   return {
     stream,
     resource: {
       dispose: () => child.kill(),
-      setKeepAlive: (keepAlive) => {
-        for (const pipe of pipes) {
-          (keepAlive ? pipe.ref : pipe.unref)?.call(pipe);
-        }
-        if (keepAlive) {
-          child.ref();
-        } else {
-          child.unref();
-        }
-      },
+      setKeepAlive: keepAliveSwitch(child),
     },
   };
 }

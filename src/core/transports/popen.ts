@@ -2,7 +2,7 @@
 // process group so that terminate() can take down everything remote code started, and so that
 // a Ctrl-C in the local terminal does not reach it.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { GatewaySpec } from '../spec';
 import type { Transport, TransportExit } from './transport';
 
@@ -93,10 +93,6 @@ export function spawnTransport(
   child.stdout.on('error', () => undefined);
   child.stderr.on('error', () => undefined);
 
-  const pipes = [child.stdin, child.stdout, child.stderr] as unknown as Array<{
-    ref?: () => void;
-    unref?: () => void;
-  }>;
   return {
     description: `${label}${pid !== undefined ? ` (pid ${pid})` : ''}`,
     input: child.stdin,
@@ -109,15 +105,19 @@ export function spawnTransport(
         killGroup(pid);
       }
     },
-    setKeepAlive: (keepAlive) => {
-      for (const pipe of pipes) {
-        (keepAlive ? pipe.ref : pipe.unref)?.call(pipe);
-      }
-      if (keepAlive) {
-        child.ref();
-      } else {
-        child.unref();
-      }
-    },
+    setKeepAlive: keepAliveSwitch(child),
+  };
+}
+
+/** Whether a child process (and its pipes) keeps the Node process alive. */
+export function keepAliveSwitch(child: ChildProcess): (keepAlive: boolean) => void {
+  const handles = [child, child.stdin, child.stdout, child.stderr] as unknown as Array<{
+    ref?: () => void;
+    unref?: () => void;
+  } | null>;
+  return (keepAlive) => {
+    for (const handle of handles) {
+      (keepAlive ? handle?.ref : handle?.unref)?.call(handle);
+    }
   };
 }
