@@ -40,7 +40,10 @@ export interface WalkRules {
   readonly gitignore: boolean;
   /** gitignore-style patterns, relative to the source root, left out of the sync. */
   readonly exclude: readonly string[];
-  /** gitignore-style patterns kept even when excluded or git-ignored. */
+  /**
+   * gitignore-style patterns: when given, only files (and links) matching one are synced; a file
+   * inside a matching directory matches. Directories are entered regardless.
+   */
   readonly include: readonly string[];
 }
 
@@ -141,6 +144,10 @@ export class SourceWalk {
     if (this.excluded(rel, isDir, rules)) {
       return true;
     }
+    if (isDir && this.include) {
+      // it may hold files include does not select, which are not this sync's to delete
+      return true;
+    }
     return !this.filter(path.join(this.root, rel));
   }
 
@@ -190,7 +197,7 @@ export class SourceWalk {
         continue;
       }
       const isDir = st.isDirectory();
-      if ((rules.length > 0 || this.exclude) && this.excluded(rel, isDir, rules)) {
+      if ((rules.length > 0 || this.exclude || this.include) && this.excluded(rel, isDir, rules)) {
         continue;
       }
       const mode = Number(st.mode) & 0o7777;
@@ -260,22 +267,26 @@ export class SourceWalk {
     return [...inherited, { base, matcher: ignore().add(text) }];
   }
 
-  /** git's rule: the deepest .gitignore with a matching pattern decides; include beats all. */
+  /**
+   * Left out: not selected by `include` (files only), matched by `exclude`, or git-ignored (git's
+   * rule: the deepest .gitignore with a matching pattern decides).
+   */
   private excluded(rel: string, isDir: boolean, rules: readonly Rules[]): boolean {
     const asTested = isDir ? `${rel}/` : rel;
-    let out = this.exclude ? this.exclude.ignores(asTested) : false;
-    if (!out) {
-      for (const { base, matcher } of rules) {
-        const result = matcher.test(asTested.slice(base.length));
-        if (result.ignored) {
-          out = true;
-        } else if (result.unignored) {
-          out = false;
-        }
-      }
+    if (this.include && !isDir && !this.include.ignores(rel)) {
+      return true;
     }
-    if (out && this.include?.ignores(asTested)) {
-      return false;
+    if (this.exclude?.ignores(asTested)) {
+      return true;
+    }
+    let out = false;
+    for (const { base, matcher } of rules) {
+      const result = matcher.test(asTested.slice(base.length));
+      if (result.ignored) {
+        out = true;
+      } else if (result.unignored) {
+        out = false;
+      }
     }
     return out;
   }

@@ -46,7 +46,11 @@ export interface RSyncOptions {
   readonly gitignore?: boolean;
   /** gitignore-style patterns, relative to the source root, left out of the sync. */
   readonly exclude?: readonly string[];
-  /** gitignore-style patterns synced even when excluded or git-ignored. */
+  /**
+   * gitignore-style patterns: when given, only files matching one are synced (a file inside a
+   * matching directory matches; directories are entered regardless). exclude and .gitignore
+   * still apply to what include selects.
+   */
   readonly include?: readonly string[];
   /** Called with each source path before it is looked at; false leaves it out. */
   readonly filter?: (absPath: string) => boolean;

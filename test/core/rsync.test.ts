@@ -597,13 +597,12 @@ describe('rsync', () => {
     assertMirrors(dest, source);
   });
 
-  it('ignore rules: .gitignore files in the tree, exclude and include patterns; delete keeps ignored', async () => {
+  it('ignore rules: .gitignore files in the tree and exclude patterns; delete keeps what they leave out', async () => {
     const source = tmpdir('src');
     const dest = tmpdir('dst');
     write(source, '.gitignore', '*.log\nbuild/\n');
     write(source, 'keep.txt', 'k');
     write(source, 'debug.log', 'ignored');
-    write(source, 'important.log', 'included again');
     write(source, 'build/out.o', 'ignored dir');
     write(source, 'pkg/.gitignore', '*.tmp\n!keep.tmp\n');
     write(source, 'pkg/a.tmp', 'ignored by the nested file');
@@ -612,17 +611,12 @@ describe('rsync', () => {
     write(source, 'secret/key', 'excluded');
     write(dest, 'old.log', 'ignored on the target too: delete keeps it');
     write(dest, 'gone.txt', 'deleted');
-    const rsync = new RSync(source, {
-      exclude: ['secret/'],
-      include: ['important.log'],
-    });
+    const rsync = new RSync(source, { exclude: ['secret/'] });
     rsync.addTarget(gw, dest, undefined, { delete: true });
     const summary = (await rsync.send())!;
     assert.equal(summary.deleted, 1);
-    const have = [...snapshot(dest).keys()].sort();
-    assert.deepEqual(have, [
+    assert.deepEqual([...snapshot(dest).keys()].sort(), [
       '.gitignore',
-      'important.log',
       'keep.txt',
       'old.log',
       'pkg',
@@ -636,6 +630,31 @@ describe('rsync', () => {
     await all.send();
     assert.equal(fs.existsSync(path.join(dest, 'build/out.o')), true);
     assert.equal(fs.existsSync(path.join(dest, 'secret')), false);
+  });
+
+  it('include selects files (those in a matching directory too); exclude still applies', async () => {
+    const source = tmpdir('src');
+    const dest = tmpdir('dst');
+    write(source, 'top.py', 't');
+    write(source, 'notes.md', 'left out');
+    write(source, 'pkg/mod.py', 'm');
+    write(source, 'pkg/data.bin', 'left out');
+    write(source, 'docs/guide.md', 'in a matching directory');
+    write(source, 'docs/private/draft.md', 'excluded');
+    write(dest, 'extra.txt', 'not selected by include: kept, even with delete');
+    write(dest, 'stale.py', 'selected and not in the source: deleted');
+    const rsync = new RSync(source, { include: ['*.py', 'docs/'], exclude: ['docs/private/'] });
+    rsync.addTarget(gw, dest, undefined, { delete: true });
+    const summary = (await rsync.send())!;
+    assert.equal(summary.filesSent, 3);
+    assert.deepEqual([...snapshot(dest).keys()].sort(), [
+      'docs',
+      'docs/guide.md',
+      'extra.txt',
+      'pkg',
+      'pkg/mod.py',
+      'top.py',
+    ]);
   });
 
   it('dry run reports what would change and changes nothing', async () => {
