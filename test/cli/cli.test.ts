@@ -285,8 +285,23 @@ describe('Ctrl-C', () => {
   });
 
   it('twice stops gateways whose code ignores the interrupt, exit 130', async () => {
-    const code =
-      'import time\nprint("started", flush=True)\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        print("ignored", flush=True)';
+    // The interrupt can land anywhere in the loop, also outside the inner try: the outer one
+    // keeps such code alive however the scheduler interleaves it with the signal.
+    const code = [
+      'import time',
+      'def sleep_forever():',
+      '    while True:',
+      '        try:',
+      '            time.sleep(0.05)',
+      '        except KeyboardInterrupt:',
+      '            print("ignored", flush=True)',
+      'print("started", flush=True)',
+      'while True:',
+      '    try:',
+      '        sleep_forever()',
+      '    except KeyboardInterrupt:',
+      '        print("ignored", flush=True)',
+    ].join('\n');
     let sent = 0;
     const run = await cli(['exec', '-c', code], {
       onStdout: (text, child) => {
