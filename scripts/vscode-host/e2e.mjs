@@ -165,6 +165,11 @@ export async function runE2E({ dir, vsix }) {
     await gatewayRow
       .locator('.label-description', { hasText: /alive/ })
       .waitFor({ timeout: 30_000 });
+    // the group's count follows its gateways' states
+    await view
+      .locator('.monaco-list-row', { hasText: 'default' })
+      .locator('.label-description', { hasText: '1 of 1 alive' })
+      .waitFor({ timeout: 10_000 });
     await page
       .locator('.statusbar-item', { hasText: 'local' })
       .first()
@@ -228,21 +233,33 @@ export async function runE2E({ dir, vsix }) {
       .first()
       .waitFor();
     await page.keyboard.press('Enter');
+    // The progress toast lasts as long as the sync (a second or so here): screenshot it while it
+    // shows, then find the summary among the toasts, or in the notification centre if its toast
+    // has already gone.
     const toasts = page.locator('.notifications-toasts');
-    await toasts
-      .locator('.notification-toast', { hasText: 'syncing' })
-      .first()
-      .waitFor({ timeout: 30_000 });
-    await toasts
-      .locator('.notification-toast', { hasText: /files ·/ })
-      .first()
-      .waitFor({ timeout: 30_000 })
-      .catch(() => undefined);
-    await shot('sync-progress');
-    await toasts
-      .locator('.notification-toast', { hasText: /Synced .* file\(s\) sent/ })
-      .first()
-      .waitFor({ timeout: 120_000 });
+    const progressToast = toasts.locator('.notification-toast', { hasText: 'syncing' }).first();
+    const summary = /Synced .* file\(s\) sent/;
+    const summaryToast = toasts.locator('.notification-toast', { hasText: summary }).first();
+    let sawProgress = false;
+    const deadline = Date.now() + 120_000;
+    while (!(await summaryToast.isVisible())) {
+      if (!sawProgress && (await progressToast.isVisible())) {
+        sawProgress = true;
+        await shot('sync-progress');
+      }
+      if (Date.now() > deadline) {
+        await runCommand(page, 'Notifications: Show Notifications');
+        await page
+          .locator('.notifications-center .notification-list-item', { hasText: summary })
+          .first()
+          .waitFor({ timeout: 10_000 });
+        break;
+      }
+      await page.waitForTimeout(50);
+    }
+    if (!sawProgress) {
+      log('e2e: the sync was over before its progress notification could be captured');
+    }
     await shot('sync-done');
     if (!fs.existsSync(path.join(target, 'data', 'chunk-039.bin'))) {
       throw new Error(`the sync did not reach ${target}`);
@@ -288,6 +305,11 @@ export async function runE2E({ dir, vsix }) {
     await browser.close();
     await host.stop();
     await sshd?.stop();
+    // keep the workbench's logs (the Execnet log among them) with the screenshots
+    const logs = path.join(state.userData, 'logs');
+    if (fs.existsSync(logs)) {
+      fs.cpSync(logs, path.join(dir, 'logs'), { recursive: true });
+    }
     fs.rmSync(outside, { recursive: true, force: true });
   }
   log(`e2e: ${ok ? 'passed' : 'failed'} (${step} screenshots in ${shots})`);

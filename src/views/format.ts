@@ -27,7 +27,9 @@ export function formatClock(date: Date): string {
 /** `Python 3.11.2 on host` */
 export function describeInterpreter(info: RemoteInfo): string {
   const name =
-    info.implementation && info.implementation !== 'cpython' ? info.implementation : 'Python';
+    info.implementation && info.implementation.toLowerCase() !== 'cpython'
+      ? info.implementation
+      : 'Python';
   return `${name} ${info.version.join('.')} on ${info.hostname}`;
 }
 

@@ -15,6 +15,8 @@ export class GatewayTreeProvider extends Disposable implements vscode.TreeDataPr
     new vscode.EventEmitter<TreeNode | TreeNode[] | undefined>(),
   );
   readonly onDidChangeTreeData = this.changeEmitter.event;
+  /** The state each gateway row was last refreshed for. */
+  private readonly shownStates = new WeakMap<GatewayEntry, GatewayEntry['state']>();
 
   constructor(private readonly session: Session) {
     super();
@@ -27,9 +29,14 @@ export class GatewayTreeProvider extends Disposable implements vscode.TreeDataPr
           case 'group':
             this.changeEmitter.fire(change.group);
             return;
-          case 'gateway':
-            this.changeEmitter.fire(change.entry);
+          case 'gateway': {
+            // a new state also changes the group's "n of m alive": refresh the group then
+            const entry = change.entry;
+            const stateChanged = this.shownStates.get(entry) !== entry.state;
+            this.shownStates.set(entry, entry.state);
+            this.changeEmitter.fire(stateChanged ? entry.group : entry);
             return;
+          }
           case 'run':
             this.changeEmitter.fire(change.run);
             return;
