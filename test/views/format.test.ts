@@ -46,6 +46,13 @@ test('durations read naturally at every scale', () => {
   assert.equal(formatDuration(3_725_000), '1 h 02 min');
 });
 
+test('CPython is Python, whatever its case; other implementations keep their name', () => {
+  const entry = (implementation: string) =>
+    ({ state: 'alive', info: { ...info, implementation } }) as unknown as GatewayEntry;
+  assert.equal(describeGateway(entry('CPython')), 'alive · Python 3.11.2 on box');
+  assert.equal(describeGateway(entry('PyPy')), 'alive · PyPy 3.11.2 on box');
+});
+
 test('a gateway is described by its state and interpreter, a dead one by why', () => {
   assert.equal(
     describeGateway({ state: 'alive', info } as unknown as GatewayEntry),
