@@ -84,7 +84,10 @@ export function makeBootstrap(config: RemoteConfig, interpreter?: string): Boots
   const compiled = (interpreter !== undefined && compiledCache.get(interpreter)) || Buffer.alloc(0);
   const body = compressedSources();
   const line =
-    `import sys,zlib,marshal,_frozen_importlib_external as e;r=sys.stdin.buffer.read;` +
+    // the current directory leaves sys.path while the gateway imports its modules (a user's
+    // threading.py must not replace ours); gateway.py puts it back for the code it runs
+    `import sys;_boot_path0=sys.path.pop(0) if sys.path[:1]==[''] else None;` +
+    `import zlib,marshal,_frozen_importlib_external as e;r=sys.stdin.buffer.read;` +
     `exec(r(${head.length}));m=r(${compiled.length});s=r(${body.length});` +
     `_boot_cached=m[:4]==e.MAGIC_NUMBER;` +
     `_boot_code=marshal.loads(m[4:]) if _boot_cached else ` +

@@ -154,6 +154,34 @@ describe('a popen gateway', () => {
 });
 
 describe('starting a gateway', () => {
+  it("files in the working directory named like the gateway's own modules do not break it", async () => {
+    // a workspace with its own traceback.py, threading.py...: remote code may import them,
+    // but the gateway and its error reports keep using the standard library's
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-test-'));
+    // (not linecache: Python 3.13 itself imports it for `-c` before any code of ours runs)
+    for (const name of ['traceback', 'threading', 'collections', 'struct', 'tempfile']) {
+      fs.writeFileSync(path.join(dir, `${name}.py`), `raise SystemExit('shadowed ${name}')\n`);
+    }
+    fs.writeFileSync(path.join(dir, 'helper_mod.py'), 'VALUE = 3\n');
+    const tg = testGroup();
+    const before = process.cwd();
+    process.chdir(dir);
+    let gw: Gateway;
+    try {
+      gw = await tg.gateway();
+    } finally {
+      process.chdir(before);
+    }
+    const ch = gw.remoteExec('import helper_mod\nchannel.send(helper_mod.VALUE)\n1/0');
+    assert.equal(await ch.receive(), 3, 'the working directory is importable for remote code');
+    await assert.rejects(ch.waitClose(), (e: unknown) => {
+      assert.ok(e instanceof RemoteError);
+      assert.equal(e.type, 'ZeroDivisionError');
+      return true;
+    });
+    await tg.close();
+  });
+
   it('a missing interpreter is a clear error at makeGateway', async () => {
     const tg = testGroup();
     await assert.rejects(tg.gateway(undefined, '/nonexistent/python3'), (e: unknown) => {

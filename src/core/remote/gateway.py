@@ -13,6 +13,29 @@ import threading
 import time
 
 _monotonic = time.monotonic
+
+# Where the standard library lives (threading is never frozen, so it has a real file).
+_STDLIB_DIR = os.path.dirname(threading.__file__)
+
+
+def _stdlib(name):
+    """Import a standard module on first use, from the standard library even when the current
+    directory (first on sys.path for remote code, as for `python -c`) has a file of that name:
+    a workspace's own traceback.py must not replace the one that reports its errors."""
+    module = sys.modules.get(name)
+    if module is not None and os.path.dirname(getattr(module, "__file__", None) or "").startswith(_STDLIB_DIR):
+        return module
+    saved_path = sys.path[:]
+    shadow = sys.modules.pop(name, None)
+    sys.path[:] = [_STDLIB_DIR] + [p for p in saved_path if p not in ("", ".", _STDLIB_DIR)]
+    try:
+        __import__(name)
+        return sys.modules[name]
+    finally:
+        sys.path[:] = saved_path
+        if shadow is not None:
+            # the remote code keeps what it imported under that name
+            sys.modules[name] = shadow
 PROTOCOL_VERSION = 1
 MAX_PAYLOAD = 1 << 30
 _HEADER = struct.Struct(">BII")
@@ -92,7 +115,7 @@ class _ThreadModel(object):
             thread.daemon = True
             thread.start()
         else:
-            import ctypes
+            ctypes = _stdlib("ctypes")
             ident = task.runner
             tid = ctypes.c_ulong(ident) if sys.version_info >= (3, 7) else ctypes.c_long(ident)
             ctypes.pythonapi.PyThreadState_SetAsyncExc(tid, ctypes.py_object(KeyboardInterrupt))
@@ -162,7 +185,7 @@ class _Tracer(object):
         self._level = level
         self._fd = None
         if level == 1:
-            import tempfile
+            tempfile = _stdlib("tempfile")
             path = os.path.join(tempfile.gettempdir(), "execnet-debug-%d" % os.getpid())
             self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         elif level == 2:
@@ -772,7 +795,7 @@ class RemoteGateway(object):
             raise DataFormatError("unknown message type %d" % msgtype)
 
     def _callback_failed(self, channel, exc):
-        import traceback
+        traceback = _stdlib("traceback")
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         self._trace("exception during callback:", text)
         try:
@@ -876,7 +899,7 @@ class RemoteGateway(object):
             source = request.get("source") or ""
             filename = request.get("filename") or "<remote exec>"
         if filename[:1] != "<" or request.get("filename"):
-            import linecache
+            linecache = _stdlib("linecache")
             linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         code = compile(source, filename, "exec", dont_inherit=True)
         namespace = {"channel": channel, "__name__": "__channelexec__", "__file__": filename}
@@ -992,7 +1015,7 @@ class RemoteGateway(object):
 
 
 def _error_info(exc_type, exc, tb):
-    import traceback
+    traceback = _stdlib("traceback")
     while tb is not None and tb.tb_frame.f_code.co_filename == _OWN_FILENAME:
         tb = tb.tb_next
     text = "".join(traceback.format_exception(exc_type, exc, tb))
@@ -1013,8 +1036,7 @@ def _error_info(exc_type, exc, tb):
 
 
 def _module_source(name):
-    import importlib.util
-    spec = importlib.util.find_spec(name)
+    spec = _stdlib("importlib.util").find_spec(name)
     if spec is None or spec.loader is None:
         raise ImportError("no module named %r on the remote sys.path" % (name,), name=name)
     source = spec.loader.get_source(name)
@@ -1108,6 +1130,10 @@ def _main(config):
     os.dup2(devnull, 0)
     os.close(devnull)
     dumps_hello = make_codec()[0]
+    path0 = globals().get("_boot_path0")
+    if path0 is not None:
+        # what `python -c` puts first on sys.path, back for the remote code (see the bootstrap)
+        sys.path.insert(0, path0)
     try:
         _apply_config(config)
         hello = _hello_info(config)
@@ -1138,8 +1164,7 @@ def _main(config):
     if not boot.get("_boot_cached", True) and "_boot_code" in boot:
         # hand our compiled code back: the next start of this interpreter skips compiling
         import marshal
-        import importlib.util
-        hello["code"] = importlib.util.MAGIC_NUMBER + marshal.dumps(boot["_boot_code"])
+        hello["code"] = _stdlib("importlib.util").MAGIC_NUMBER + marshal.dumps(boot["_boot_code"])
     gateway._send(HELLO, 0, gateway._dumps(hello))
     gateway._writer.flush()
     reader = threading.Thread(target=gateway._reader, name="reader")
