@@ -7,7 +7,7 @@
 
 import { spawn } from 'node:child_process';
 
-const TIERS = ['core', 'cli', 'ssh', 'build', 'vscode'];
+const TIERS = ['core', 'cli', 'views', 'ssh', 'build', 'vscode'];
 const CHECKS = ['typecheck', 'lint'];
 
 const tiers = process.argv.slice(2).length > 0 ? process.argv.slice(2) : TIERS;
