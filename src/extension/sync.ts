@@ -89,9 +89,10 @@ export async function syncWorkspace(
       cancellable: true,
     },
     async (progress, token) => {
-      let cancelled = false;
+      // a cancel ends the walk, skips any delete, and drops a file in transfer on the target
+      const abort = new AbortController();
       const cancel = token.onCancellationRequested(() => {
-        cancelled = true;
+        abort.abort();
         log.info(`sync to ${where}: cancelled`);
       });
       let reported = 0;
@@ -119,12 +120,11 @@ export async function syncWorkspace(
         callback: onEvent,
         gitignore: true,
         exclude: settings.rsyncExclude(),
-        // a cancel leaves the rest of the walk out (and out of any delete)
-        filter: () => !cancelled,
       });
       rsync.addTarget(gateway, target, undefined, { delete: settings.rsyncDelete() });
       try {
-        const summary = (await rsync.send()) as RSyncSummary;
+        const summary = (await rsync.send({ signal: abort.signal })) as RSyncSummary;
+        const cancelled = summary.cancelled;
         const text =
           `${cancelled ? 'Sync cancelled' : 'Synced'} ${folder.name} to ${where}: ` +
           `${summary.filesSent} file(s) sent (${formatBytes(summary.bytesSent)})` +
