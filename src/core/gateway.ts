@@ -23,6 +23,7 @@ import type { GatewaySpec } from './spec';
 import { trace, traceLevel } from './trace';
 import type { SshConnectionPool } from './ssh/connections';
 import { openTransport } from './transports';
+import { canWarmStart, openWarm } from './transports/warm';
 import { defaultPythonCommand } from './transports/popen';
 import type { Transport, TransportExit } from './transports/transport';
 
@@ -106,8 +107,7 @@ export class Gateway implements ChannelHost {
   private stderrTail = '';
   private terminating: Promise<void> | undefined;
   private helloWaiter:
-    | { resolve: (info: RemoteInfo) => void; reject: (error: Error) => void }
-    | undefined;
+    { resolve: (info: RemoteInfo) => void; reject: (error: Error) => void } | undefined;
 
   private readonly stateEmitter = new Emitter<GatewayState>();
   private readonly outputEmitter = new Emitter<GatewayOutput>();
@@ -133,14 +133,24 @@ export class Gateway implements ChannelHost {
    * Start the interpreter a spec describes and complete the handshake. Rejects with
    * GatewayStartError (naming the interpreter and what it printed) if it cannot start.
    */
-  static async start(spec: GatewaySpec, id: string, options: GatewayOptions = {}): Promise<Gateway> {
+  static async start(
+    spec: GatewaySpec,
+    id: string,
+    options: GatewayOptions = {},
+  ): Promise<Gateway> {
     const interpreter = interpreterKey(spec);
-    const bootstrap = makeBootstrap(remoteConfig(spec, id, traceLevel()), interpreter);
-    const lookup = options.lookup ?? (() => undefined);
-    const transport = await openTransport(spec, bootstrap.line, { lookup, options });
+    const config = remoteConfig(spec, id, traceLevel());
+    let transport = canWarmStart(spec) ? await openWarm(spec, config) : undefined;
+    let payload: Buffer = Buffer.alloc(0);
+    if (!transport) {
+      const bootstrap = makeBootstrap(config, interpreter);
+      const lookup = options.lookup ?? (() => undefined);
+      transport = await openTransport(spec, bootstrap.line, { lookup, options });
+      payload = bootstrap.payload;
+    }
     const gateway = new Gateway(id, spec, transport, interpreter);
     trace(`[${id}] starting ${transport.description}`);
-    await gateway.handshake(bootstrap.payload, options.startTimeout ?? 60);
+    await gateway.handshake(payload, options.startTimeout ?? 60);
     return gateway;
   }
 
@@ -161,6 +171,11 @@ export class Gateway implements ChannelHost {
       throw new ExecnetError(`gateway ${this.id} has not finished starting`);
     }
     return this.infoValue;
+  }
+
+  /** How the remote was reached, e.g. `popen python3 (pid 1234)` or `ssh user@host`. */
+  get description(): string {
+    return this.transport.description;
   }
 
   /** Local process id of what runs the remote, if any (the interpreter for popen). */
@@ -296,7 +311,9 @@ export class Gateway implements ChannelHost {
     const hello = new Promise<RemoteInfo>((resolve, reject) => {
       this.helloWaiter = { resolve, reject };
     });
-    transport.input.write(payload);
+    if (payload.length > 0) {
+      transport.input.write(payload);
+    }
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(

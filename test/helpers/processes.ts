@@ -4,13 +4,19 @@
 
 import * as fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { warmInterpreterPids } from '../../src/core/transports/warm';
 
 export function newMark(): string {
   return `m${randomUUID().replace(/-/g, '')}`;
 }
 
-/** Pids of live (non-zombie) processes whose environment holds EXECNET_TEST_MARK=mark. */
+/**
+ * Pids of live (non-zombie) processes whose environment holds EXECNET_TEST_MARK=mark, except
+ * this process's warm interpreters: they belong to no gateway, end with this process or on
+ * their own when idle (test/core/warm.test.ts pins that), and are started with the spec's env.
+ */
 export function processesWithMark(mark: string): number[] {
+  const warm = new Set(warmInterpreterPids());
   const needle = Buffer.from(`EXECNET_TEST_MARK=${mark}\0`);
   const pids: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
@@ -23,7 +29,7 @@ export function processesWithMark(mark: string): number[] {
         continue;
       }
       const environ = fs.readFileSync(`/proc/${entry}/environ`);
-      if (environ.includes(needle)) {
+      if (environ.includes(needle) && !warm.has(Number(entry))) {
         pids.push(Number(entry));
       }
     } catch {

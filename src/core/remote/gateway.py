@@ -1174,4 +1174,109 @@ def _main(config):
     gateway.serve_main()
 
 
-_main(CONFIG)  # noqa: F821 - CONFIG is prepended by the local side
+# ---------------------------------------------------------------------------------------------
+# warm start: an interpreter that has everything loaded forks a gateway per request
+
+_WARM_RECORD = struct.Struct(">BIii")
+_WARM_FORKED, _WARM_EXITED, _WARM_KILLED, _WARM_FAILED = 1, 2, 3, 4
+
+
+def _serve_warm(config):
+    """The warm interpreter: forks a ready gateway for each request on stdin, and reports each
+    child's pid and exit status on stdout. Each child leads its own session, connects to the
+    local side's socket and becomes an ordinary gateway there. Exits when stdin ends (the local
+    side is gone) or when it has had no child for `idle` seconds."""
+    import select
+    import socket
+    make_codec()  # load the codec (and the msgpack C extension, if any) once, for every child
+    address = config["socket"]
+    idle = float(config.get("idle") or 2.0)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    children = {}
+    pending = b""
+    idle_since = _monotonic()
+
+    def report(kind, token, pid, value):
+        os.write(1, _WARM_RECORD.pack(kind, token, pid, value))
+
+    while True:
+        timeout = None if children else max(0.0, idle - (_monotonic() - idle_since))
+        try:
+            ready = select.select([0, wake_r], [], [], timeout)[0]
+        except InterruptedError:
+            ready = []
+        if wake_r in ready:
+            try:
+                os.read(wake_r, 512)
+            except OSError:
+                pass
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            token = children.pop(pid, 0)
+            if os.WIFSIGNALED(status):
+                report(_WARM_KILLED, token, pid, os.WTERMSIG(status))
+            else:
+                report(_WARM_EXITED, token, pid, os.WEXITSTATUS(status))
+            if not children:
+                idle_since = _monotonic()
+        if 0 in ready:
+            data = os.read(0, 65536)
+            if not data:
+                os._exit(0)
+            pending += data
+            while len(pending) >= 4:
+                size = struct.unpack(">I", pending[:4])[0]
+                if len(pending) < 4 + size:
+                    break
+                request, pending = pending[4:4 + size], pending[4 + size:]
+                token = struct.unpack(">I", request[:4])[0]
+                try:
+                    pid = os.fork()
+                except OSError as exc:
+                    report(_WARM_FAILED, token, 0, exc.errno or 0)
+                    continue
+                if pid == 0:
+                    _become_gateway(address, token, request[4:], (wake_r, wake_w, socket))
+                children[pid] = token
+                report(_WARM_FORKED, token, pid, 0)
+        if not children and timeout is not None and _monotonic() - idle_since >= idle:
+            os._exit(0)
+
+
+def _become_gateway(address, token, literal, inherited):
+    """In a child of the warm interpreter: connect to the local side and run as a gateway."""
+    wake_r, wake_w, socket = inherited
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.close(wake_r)
+        os.close(wake_w)
+        os.setsid()
+        config = eval(compile(literal, "<config>", "eval"), {})  # our own literal, as in the bootstrap
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(address)
+        sock.sendall(struct.pack(">I", token))
+        fd = sock.detach()
+        os.dup2(fd, 0)
+        os.dup2(fd, 1)
+        os.close(fd)
+        globals()["_boot_cached"] = True  # the local side has our compiled code already
+        if config.get("cwd"):
+            os.chdir(config["cwd"])  # where the local side is now, as a spawned child would be
+        _main(config)
+    finally:
+        os._exit(1)
+
+
+if CONFIG.get("warm"):  # noqa: F821 - CONFIG is prepended by the local side
+    _serve_warm(CONFIG)  # noqa: F821
+else:
+    _main(CONFIG)  # noqa: F821

@@ -1,0 +1,176 @@
+// Warm start: the second popen gateway of an interpreter is forked from a warm interpreter. It
+// must behave exactly like a spawned one, and the warm interpreter must not outlive its use.
+
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { GatewayClosedError } from '../../src/core/errors';
+import type { Gateway } from '../../src/core/gateway';
+import { Tuple } from '../../src/core/serializer';
+import { warmInterpreterPids } from '../../src/core/transports/warm';
+import { testGroup, type TestGroup } from '../helpers/gateways';
+import { leftoverProcesses, newMark } from '../helpers/processes';
+import { defaultPython } from '../helpers/pythons';
+
+function procStat(pid: number): { ppid: number; pgid: number; sid: number } {
+  // fields after the command name in parentheses: state ppid pgrp session
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { ppid: Number(fields[1]), pgid: Number(fields[2]), sid: Number(fields[3]) };
+}
+
+/** Alive and not a zombie (a killed process's orphans are reaped by whoever inherits them). */
+function running(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Start gateways until one comes from the warm interpreter (the first one starts it). */
+async function warmGateway(tg: TestGroup, options?: string): Promise<Gateway> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const gw = await tg.gateway(options);
+    if (/warm start/.test(gw.description)) {
+      return gw;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('no gateway was warm-started');
+}
+
+describe('warm start', () => {
+  it('forks later gateways of an interpreter: own process, session and group', async () => {
+    const tg = testGroup();
+    const first = await tg.gateway();
+    assert.doesNotMatch(first.description, /warm start/, 'the first one starts the ordinary way');
+    const gw = await warmGateway(tg);
+    const pid = gw.info.pid;
+    assert.equal(gw.pid, pid);
+    const stat = procStat(pid);
+    assert.equal(stat.pgid, pid, 'leads its own process group');
+    assert.equal(stat.sid, pid, 'and its own session');
+    assert.ok(warmInterpreterPids().includes(stat.ppid), 'its parent is the warm interpreter');
+    assert.equal(await gw.remoteExec('channel.send(channel.receive() + 1)').send(1), undefined);
+    await tg.close();
+  });
+
+  it('applies the spec and follows the local working directory like a spawned gateway', async () => {
+    const tg = testGroup();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-test-'));
+    const sub = path.join(dir, 'made', 'here');
+    const options = `env:FOO=bar//nice=3//chdir=${sub}`;
+    await tg.gateway(options);
+    const gw = await warmGateway(tg, options);
+    const ch = gw.remoteExec(
+      'import os, sys\nchannel.send((os.getcwd(), os.environ["FOO"], os.nice(0), sys.path[0]))',
+    );
+    assert.deepEqual(await ch.receive(), Tuple.of(sub, 'bar', 3, ''));
+    const before = process.cwd();
+    process.chdir(dir);
+    let here: Gateway;
+    try {
+      here = await warmGateway(tg);
+    } finally {
+      process.chdir(before);
+    }
+    assert.equal(here.info.cwd, fs.realpathSync(dir));
+    await tg.close();
+  });
+
+  it('reports how a forked gateway ended: its exit status, or the signal that killed it', async () => {
+    const tg = testGroup();
+    await tg.gateway();
+    const exiting = await warmGateway(tg);
+    await assert.rejects(exiting.remoteExec('import os\nos._exit(7)').receive(), (e: unknown) => {
+      assert.ok(e instanceof GatewayClosedError);
+      assert.match((e as Error).message, /exited with status 7/);
+      return true;
+    });
+    const killed = await warmGateway(tg);
+    const ch = killed.remoteExec('channel.send(1)\nchannel.receive()');
+    await ch.receive();
+    process.kill(killed.info.pid, 'SIGKILL');
+    await assert.rejects(ch.receive(), /killed by SIGKILL/);
+    await tg.close();
+  });
+
+  it('terminate takes down what a forked gateway started', async () => {
+    const tg = testGroup();
+    await tg.gateway();
+    const gw = await warmGateway(tg);
+    const ch = gw.remoteExec(
+      'import subprocess, sys, time\n' +
+        'p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])\n' +
+        'channel.send(p.pid)\ntime.sleep(60)',
+    );
+    const child = Number(await ch.receive());
+    await gw.terminate(0.5);
+    await tg.close(); // asserts that no marked process is left: the sleeper included
+    assert.equal(running(child), false);
+  });
+
+  it('the warm interpreter ends when it has had no gateway for a while', async () => {
+    const tg = testGroup();
+    await tg.gateway();
+    await warmGateway(tg);
+    const pids = warmInterpreterPids();
+    assert.ok(pids.length > 0);
+    await tg.close();
+    const deadline = Date.now() + 10_000;
+    while (pids.some((pid) => fs.existsSync(`/proc/${pid}`)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const alive = pids.filter(running);
+    assert.deepEqual(alive, [], 'warm interpreters still running after their idle time');
+  });
+
+  it('a Node process that exits takes its warm interpreters and their gateways along', async () => {
+    const mark = newMark();
+    const script = `
+      const { Group } = require(${JSON.stringify(path.resolve('src/core/index.ts'))});
+      const g = new Group();
+      const spec = 'popen//python=${defaultPython()}//env:EXECNET_TEST_MARK=${mark}';
+      (async () => {
+        for (let i = 0; i < 5; i++) {
+          const gw = await g.makeGateway(spec);
+          gw.remoteExec('import time\\ntime.sleep(60)');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        console.log('started');
+        process.exit(0);
+      })();`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((resolve) => child.on('close', resolve));
+    assert.match(out, /started/);
+    assert.deepEqual(await leftoverProcesses(mark), []);
+  });
+
+  it('EXECNET_WARM_START=0 turns it off', async () => {
+    const saved = process.env.EXECNET_WARM_START;
+    process.env.EXECNET_WARM_START = '0';
+    try {
+      const tg = testGroup();
+      for (let i = 0; i < 3; i++) {
+        const gw = await tg.gateway();
+        assert.doesNotMatch(gw.description, /warm start/);
+        assert.equal(procStat(gw.info.pid).ppid, process.pid);
+      }
+      await tg.close();
+    } finally {
+      if (saved === undefined) {
+        delete process.env.EXECNET_WARM_START;
+      } else {
+        process.env.EXECNET_WARM_START = saved;
+      }
+    }
+  });
+});
