@@ -38,6 +38,25 @@ describe('remote exceptions', () => {
     await tg.close();
   });
 
+  it('execs failing at the same moment on a fresh gateway each get their RemoteError', async () => {
+    // the first error report imports the traceback module: several threads may do it at once
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const channels = [
+      gw.remoteExec('1 / 0'),
+      gw.remoteExec('raise SystemExit(3)'),
+      gw.remoteExec('raise KeyError("k")'),
+      gw.remoteExec('undefined_name'),
+    ];
+    const errors = await Promise.all(channels.map((ch) => rejection(ch.waitClose(10))));
+    assert.deepEqual(
+      errors.map((e) => (e as RemoteError).type),
+      ['ZeroDivisionError', 'SystemExit', 'KeyError', 'NameError'],
+    );
+    assert.equal(await gw.remoteExec('channel.send("alive")').receive(), 'alive');
+    await tg.close();
+  });
+
   it('SyntaxError names the line', async () => {
     const tg = testGroup();
     const gw = await tg.gateway();

@@ -18,24 +18,39 @@ _monotonic = time.monotonic
 _STDLIB_DIR = os.path.dirname(threading.__file__)
 
 
+_stdlib_lock = threading.RLock()
+
+
+def _from_stdlib(module):
+    return os.path.dirname(getattr(module, "__file__", None) or "").startswith(_STDLIB_DIR)
+
+
 def _stdlib(name):
     """Import a standard module on first use, from the standard library even when the current
     directory (first on sys.path for remote code, as for `python -c`) has a file of that name:
     a workspace's own traceback.py must not replace the one that reports its errors."""
     module = sys.modules.get(name)
-    if module is not None and os.path.dirname(getattr(module, "__file__", None) or "").startswith(_STDLIB_DIR):
-        return module
-    saved_path = sys.path[:]
-    shadow = sys.modules.pop(name, None)
-    sys.path[:] = [_STDLIB_DIR] + [p for p in saved_path if p not in ("", ".", _STDLIB_DIR)]
-    try:
-        __import__(name)
+    if module is not None and _from_stdlib(module):
+        __import__(name)  # waits while another thread is still importing it
         return sys.modules[name]
-    finally:
-        sys.path[:] = saved_path
-        if shadow is not None:
-            # the remote code keeps what it imported under that name
-            sys.modules[name] = shadow
+    with _stdlib_lock:  # one sys.path swap at a time
+        module = sys.modules.get(name)
+        if module is not None and _from_stdlib(module):
+            __import__(name)
+            return sys.modules[name]
+        saved_path = sys.path[:]
+        shadow = sys.modules.pop(name, None)
+        sys.path[:] = [_STDLIB_DIR] + [p for p in saved_path if p not in ("", ".", _STDLIB_DIR)]
+        try:
+            __import__(name)
+            return sys.modules[name]
+        finally:
+            sys.path[:] = saved_path
+            if shadow is not None:
+                # the remote code keeps what it imported under that name
+                sys.modules[name] = shadow
+
+
 PROTOCOL_VERSION = 1
 MAX_PAYLOAD = 1 << 30
 _HEADER = struct.Struct(">BII")
@@ -842,10 +857,11 @@ class RemoteGateway(object):
             self._main_running = task
             try:
                 self._run_task(task)
-            except KeyboardInterrupt:
-                # An interrupt that arrived as the exec was already ending: the loop must live
-                # on, and the exec must still count as ended on both sides.
-                self._trace("late interrupt of channel", task.channel.id)
+            except BaseException as exc:
+                # An interrupt that arrived as the exec was already ending (or any failure of
+                # ours around it): the loop must live on, and the exec must still count as
+                # ended on both sides.
+                self._trace("main loop: %r after channel" % (exc,), task.channel.id)
                 with self._running_cond:
                     if task in self._running:
                         self._running.remove(task)
@@ -870,7 +886,19 @@ class RemoteGateway(object):
         try:
             self._execute(channel, task.request)
         except BaseException:
-            error_info = _error_info(*sys.exc_info())
+            exc_type, exc, tb = sys.exc_info()
+            try:
+                error_info = _error_info(exc_type, exc, tb)
+            except BaseException as failure:
+                # the exec's end must reach the other side even if its report cannot be made
+                error_info = {
+                    "type": exc_type.__name__,
+                    "message": str(exc),
+                    "traceback": "%s: %s\n(no traceback: %r)\n" % (exc_type.__name__, exc, failure),
+                    "frames": [],
+                    "exit_code": None,
+                }
+            del tb
             self._trace("exec failed on channel", channel.id, error_info["type"])
             if error_info["type"] == "SystemExit" and error_info["exit_code"] == 0:
                 error_info = None
