@@ -52,10 +52,13 @@ describe('remote output', () => {
   it('output is streamed while the code runs, not at the end', async () => {
     const ch = gw.remoteExec('print("first", flush=True)\nchannel.receive()\nprint("second")');
     const chunks: string[] = [];
+    // output comes in chunks of any size: wait for the whole first line
     const first = new Promise<void>((resolve) =>
       ch.onOutput((o) => {
         chunks.push(o.data.toString());
-        resolve();
+        if (chunks.join('').includes('\n')) {
+          resolve();
+        }
       }),
     );
     await first;
