@@ -250,21 +250,23 @@ class _FrameWriter(object):
         flusher.daemon = True
         flusher.start()
 
-    def send(self, msgtype, channel_id, payload=b""):
-        header = _HEADER.pack(msgtype, channel_id, len(payload))
+    def send(self, msgtype, channel_id, payload=b"", _pack=_HEADER.pack):
+        # the hot path of every channel.send and print: keep it to a few operations
+        size = len(payload)
         with self._lock:
             if self.error is not None:
                 raise OSError("gateway connection lost: %s" % (self.error,))
             parts = self._parts
-            if len(payload) > 4096:
-                parts.append(header)
+            if size > 4096:
+                parts.append(_pack(msgtype, channel_id, size))
                 parts.append(payload)
             else:
-                parts.append(header + payload)
-            self._size += len(payload) + 9
+                parts.append(_pack(msgtype, channel_id, size) + payload)
+            self._size = total = self._size + size + 9
             quiet = self._quiet
-            self._quiet = False
-            if self._size >= self._FLUSH_BYTES or (
+            if quiet:
+                self._quiet = False
+            if total >= self._FLUSH_BYTES or (
                 len(parts) <= 2 and (quiet or _monotonic() - self._last_write > self._IDLE)
             ):
                 self._flush_locked()
@@ -362,7 +364,8 @@ class Channel(object):
         """Send item to the other side; OSError if the channel is closed."""
         if self._closed:
             raise OSError("cannot send to %r" % (self,))
-        self.gateway._send(CHANNEL_DATA, self.id, self.gateway._dumps(item))
+        gateway = self.gateway
+        gateway._writer.send(CHANNEL_DATA, self.id, gateway._dumps(item))
 
     def receive(self, timeout=None):
         """Receive the next item; EOFError after the other side closed, RemoteError if it
