@@ -2,7 +2,6 @@
 // spec passes to the remote (execmodel, dont_write_bytecode) and EXECNET_DEBUG tracing.
 
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,6 +12,7 @@ import { Tuple } from '../../src/core/serializer';
 import { testGroup } from '../helpers/gateways';
 import { newMark, leftoverProcesses } from '../helpers/processes';
 import { defaultPython, findPythons } from '../helpers/pythons';
+import { runScript } from '../helpers/scripts';
 
 describe('groups', () => {
   it('remoteExec on a group runs on every gateway; receiveEach collects one item each', async () => {
@@ -20,7 +20,8 @@ describe('groups', () => {
     await Promise.all([tg.gateway(), tg.gateway(), tg.gateway()]);
     assert.equal(tg.group.size, 3);
     const mch = tg.group.remoteExec({
-      source: 'import os\ndef work(channel, n):\n    channel.send((os.getpid(), sum(i * i for i in range(n))))\n',
+      source:
+        'import os\ndef work(channel, n):\n    channel.send((os.getpid(), sum(i * i for i in range(n))))\n',
       call: 'work',
       kwargs: { n: 1000 },
     });
@@ -51,7 +52,9 @@ describe('groups', () => {
   it('waitClose on a multi-channel reports a remote failure', async () => {
     const tg = testGroup();
     await Promise.all([tg.gateway(), tg.gateway()]);
-    const mch = tg.group.remoteExec('if channel.gateway.id == "gw1":\n    raise ValueError("only here")');
+    const mch = tg.group.remoteExec(
+      'if channel.gateway.id == "gw1":\n    raise ValueError("only here")',
+    );
     await assert.rejects(mch.waitClose(), (e: unknown) => {
       assert.ok(e instanceof RemoteError);
       assert.match(e.message, /only here/);
@@ -112,7 +115,9 @@ describe('spec options reach the remote', () => {
       assert.equal(await worker.receive(), 42, 'a sleeping green thread does not block others');
       sleeper.interrupt();
       await assert.rejects(sleeper.waitClose(10), /KeyboardInterrupt/);
-      const bulk = gw.remoteExec('data = channel.receive()\nchannel.send(len(data))\nchannel.send(b"x" * (3 << 20))');
+      const bulk = gw.remoteExec(
+        'data = channel.receive()\nchannel.send(len(data))\nchannel.send(b"x" * (3 << 20))',
+      );
       await bulk.send(Buffer.alloc(5 << 20));
       assert.equal(await bulk.receive(), 5 << 20);
       assert.equal(((await bulk.receive()) as Buffer).length, 3 << 20);
@@ -150,13 +155,8 @@ describe('spec options reach the remote', () => {
         await gw.remoteExec('channel.send(1)').receive();
         await defaultGroup.terminate(5);
       });`;
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, EXECNET_DEBUG: '2' },
-    });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    assert.equal(await new Promise((resolve) => child.on('close', resolve)), 0);
+    const { code, stderr: err } = await runScript(script, { EXECNET_DEBUG: '2' });
+    assert.equal(code, 0);
     assert.match(err, /local \d+\] \[gw0\] starting popen/);
     assert.match(err, /remote \d+\] exec start on channel 1/);
     assert.match(err, /remote \d+\] terminate requested/);
@@ -171,13 +171,8 @@ describe('spec options reach the remote', () => {
         console.log(JSON.stringify([process.pid, gw.info.pid]));
         await defaultGroup.terminate(5);
       });`;
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, EXECNET_DEBUG: '1' },
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    assert.equal(await new Promise((resolve) => child.on('close', resolve)), 0);
+    const { code, stdout: out } = await runScript(script, { EXECNET_DEBUG: '1' });
+    assert.equal(code, 0);
     const [localPid, remotePid] = JSON.parse(out) as [number, number];
     const local = path.join(os.tmpdir(), `execnet-debug-${localPid}`);
     const remote = path.join(os.tmpdir(), `execnet-debug-${remotePid}`);

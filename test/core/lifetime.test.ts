@@ -2,7 +2,6 @@
 // nothing is left running.
 
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -15,6 +14,7 @@ import {
 import { testGroup } from '../helpers/gateways';
 import { leftoverProcesses, newMark } from '../helpers/processes';
 import { defaultPython } from '../helpers/pythons';
+import { runScript } from '../helpers/scripts';
 
 function rejection(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
@@ -251,12 +251,7 @@ describe('terminate', () => {
         gw.remoteExec('import subprocess, sys, time\\nsubprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])\\nchannel.send(1)\\ntime.sleep(60)')
           .receive().then(() => { console.log('started'); process.exit(0); });
       });`;
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise((resolve) => child.on('close', resolve));
+    const { stdout: out } = await runScript(script);
     assert.match(out, /started/);
     assert.deepEqual(await leftoverProcesses(mark), []);
   });
@@ -270,12 +265,7 @@ describe('terminate', () => {
         await ch.send(1);
         console.log('got', await ch.receive());
       });`;
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise((resolve) => child.on('close', resolve));
+    const { code, stdout: out } = await runScript(script);
     assert.equal(code, 0);
     assert.match(out, /got 2/);
     assert.deepEqual(await leftoverProcesses(mark), []);

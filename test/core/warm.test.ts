@@ -2,7 +2,6 @@
 // must behave exactly like a spawned one, and the warm interpreter must not outlive its use.
 
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,6 +13,7 @@ import { warmInterpreterPids } from '../../src/core/transports/warm';
 import { testGroup, type TestGroup } from '../helpers/gateways';
 import { leftoverProcesses, newMark } from '../helpers/processes';
 import { defaultPython } from '../helpers/pythons';
+import { runScript } from '../helpers/scripts';
 
 function procStat(pid: number): { ppid: number; pgid: number; sid: number } {
   // fields after the command name in parentheses: state ppid pgrp session
@@ -144,12 +144,7 @@ describe('warm start', () => {
         console.log('started');
         process.exit(0);
       })();`;
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise((resolve) => child.on('close', resolve));
+    const { stdout: out } = await runScript(script);
     assert.match(out, /started/);
     assert.deepEqual(await leftoverProcesses(mark), []);
   });
