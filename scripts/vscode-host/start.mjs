@@ -22,9 +22,9 @@ import {
 
 const SAMPLE_SETTINGS = {
   'execnet.gateways': [
-    { name: 'local', spec: 'popen' },
-    { name: 'worker-1', spec: 'popen', group: 'workers' },
-    { name: 'worker-2', spec: 'popen', group: 'workers' },
+    { name: 'local', spec: 'popen//chdir=${workspaceFolder}' },
+    { name: 'worker-1', spec: 'popen//chdir=${workspaceFolder}', group: 'workers' },
+    { name: 'worker-2', spec: 'popen//chdir=${workspaceFolder}', group: 'workers' },
   ],
   'execnet.defaultGateway': 'local',
 };

@@ -28,7 +28,11 @@ export interface StartRequest {
 export function withWorkspaceVariables(spec: string): string {
   const folder = vscode.workspace.workspaceFolders?.[0];
   if (!folder) {
-    return spec;
+    // no folder to stand for: leave out the items that name one (`chdir=${workspaceFolder}`)
+    return spec
+      .split('//')
+      .filter((item) => !item.includes('${workspaceFolder'))
+      .join('//');
   }
   return spec
     .replace(/\$\{workspaceFolder\}/g, folder.uri.fsPath)
