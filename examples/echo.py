@@ -9,7 +9,8 @@
 #   ch.close();                        // ends the loop below
 #   await gw.terminate();
 #
-# The CLI sends nothing on the channel, so `node dist/cli.js run examples/echo.py` just waits
-# for items: press Ctrl-C to interrupt it (exit status 130).
+# From the command line, piped lines are the items, and the end of the input ends the loop:
+#
+#   printf 'one\ntwo\n' | node dist/cli.js run examples/echo.py
 for item in channel:
     channel.send(item)

@@ -4,6 +4,7 @@
 import { version } from '../../package.json';
 import { parseCommand, USAGE, UsageError, type Command } from './args';
 import { EXIT_USAGE, runCode, showStatus, unreadable } from './run';
+import { StdinFeed } from './stdin';
 
 const streams = { stdout: process.stdout, stderr: process.stderr };
 
@@ -39,6 +40,7 @@ async function main(argv: readonly string[]): Promise<number> {
           grouped: command.grouped,
           code: { file: command.file },
           argv: [command.file, ...command.args],
+          feed: pipedInput(),
         },
         streams,
       );
@@ -51,11 +53,18 @@ async function main(argv: readonly string[]): Promise<number> {
           grouped: command.grouped,
           code: { source, filename: '<string>' },
           argv: ['-c', ...command.args],
+          // with `-c -` the input was the source
+          feed: command.source === '-' ? undefined : pipedInput(),
         },
         streams,
       );
     }
   }
+}
+
+/** Piped standard input as lines for the channel; a terminal is not read. */
+function pipedInput(): StdinFeed | undefined {
+  return process.stdin.isTTY ? undefined : new StdinFeed(process.stdin);
 }
 
 async function readStdin(): Promise<string> {

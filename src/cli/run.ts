@@ -17,6 +17,7 @@ import {
 import { formatValue } from '../core/repr';
 import { GatewaySink, type Streams } from './output';
 import { terminalPrompts } from './prompts';
+import type { StdinFeed } from './stdin';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -33,6 +34,8 @@ export interface RunRequest {
   readonly code: RemoteSource;
   /** The remote's sys.argv for the code. */
   readonly argv: readonly string[];
+  /** Where lines for the code's channel come from (piped standard input), if anywhere. */
+  readonly feed?: StdinFeed;
 }
 
 /** A session's gateways and its Ctrl-C handling; `close()` ends both. */
@@ -179,6 +182,7 @@ async function runOn(
     await setArgv(gateway, request.argv);
     const channel = gateway.remoteExec(request.code);
     session.track(channel);
+    request.feed?.attach(channel);
     channel.setCallback((item) => sink.item(formatValue(item)));
     await channel.waitClose();
     return EXIT_OK;

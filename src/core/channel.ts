@@ -14,6 +14,8 @@ export interface ChannelHost {
   /** Encode and send one value; throws DumpError or GatewayClosedError synchronously. */
   sendItem(channel: Channel, item: unknown): Promise<void>;
   sendClose(channel: Channel, error?: string): void;
+  /** CHANNEL_LAST_MESSAGE: this side sends no more on the channel, but still receives. */
+  sendLastMessage(channel: Channel): void;
   sendInterrupt(channel: Channel): void;
   /** Keep the Node process alive while someone waits on this gateway (or stop doing so). */
   hold(delta: 1 | -1): void;
@@ -225,6 +227,19 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
     const message = error instanceof Error ? error.message : error;
     this.host.sendClose(this, message);
     this.markClosed(undefined, false);
+  }
+
+  /**
+   * Tell the other side that nothing more will be sent from here: there, `receive()` raises
+   * EOFError (and `for item in channel` ends) once the items already sent are taken, while its
+   * items can still arrive here. A half-close: `close()` ends both directions.
+   */
+  endSending(): void {
+    if (this.sendClosed) {
+      return;
+    }
+    this.host.sendLastMessage(this);
+    this.sendClosed = true;
   }
 
   /** Raise KeyboardInterrupt in the remote thread running this channel's code. */

@@ -280,6 +280,12 @@ export class Gateway implements ChannelHost {
     }
   }
 
+  sendLastMessage(channel: Channel): void {
+    if (this.stateValue === 'alive') {
+      this.write(encodeFrame(Msg.ChannelLastMessage, channel.id));
+    }
+  }
+
   sendInterrupt(channel: Channel): void {
     if (this.stateValue === 'alive' || this.stateValue === 'closing') {
       this.write(encodeFrame(Msg.Interrupt, channel.id));

@@ -95,6 +95,21 @@ describe('execnet run', () => {
     );
   });
 
+  it("feeds piped lines to the code's channel; the input's end ends its loop", async () => {
+    const run = await cli(['run', 'examples/echo.py'], { input: 'one\ntwo words\n' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout, "[gw0] channel: 'one'\n[gw0] channel: 'two words'\n");
+  });
+
+  it('feeds every gateway of a fan-out the same lines', async () => {
+    const run = await cli(['run', '-g', 'popen', '-g', 'popen', 'examples/echo.py'], {
+      input: 'x\n',
+    });
+    assert.equal(run.status, 0, run.stderr);
+    const lines = run.stdout.trim().split('\n').sort();
+    assert.deepEqual(lines, ["[gw0] channel: 'x'", "[gw1] channel: 'x'"]);
+  });
+
   it('passes the arguments after the file as sys.argv, options included', async () => {
     const run = await cli(['run', 'examples/hello.py', 'one', '--two', '-g']);
     assert.equal(run.status, 0, run.stderr);

@@ -183,6 +183,22 @@ describe('channels', () => {
     await assert.rejects(ch.receive(), EOFError);
   });
 
+  it('endSending() ends the remote loop over the channel while its replies still arrive', async () => {
+    const ch = gw.remoteExec(
+      'for item in channel:\n    channel.send(item * 2)\nchannel.send("done")',
+    );
+    await ch.send(1);
+    await ch.send(2);
+    ch.endSending();
+    assert.equal(ch.isClosed(), true);
+    await assert.rejects(ch.send(3), ChannelClosedError);
+    const items: unknown[] = [];
+    for await (const item of ch) {
+      items.push(item);
+    }
+    assert.deepEqual(items, [2, 4, 'done']);
+  });
+
   it('close() inside remote_exec code is an error', async () => {
     const ch = gw.remoteExec('channel.close()');
     await assert.rejects(ch.waitClose(), (e: unknown) => {
@@ -213,7 +229,10 @@ describe('channels', () => {
 
   it('values that cannot be serialized are refused on the sending side', async () => {
     const ch = gw.remoteExec('channel.receive()');
-    await assert.rejects(ch.send(() => 1), /function/);
+    await assert.rejects(
+      ch.send(() => 1),
+      /function/,
+    );
     await ch.send(null);
     await ch.waitClose();
     const remote = gw.remoteExec('channel.send(object())');
