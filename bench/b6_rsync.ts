@@ -29,6 +29,7 @@ import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { Group, RSync, type Gateway, type RSyncSummary } from '../src/core';
 import { emitLine, loadavg, log, median, now, summarize } from './lib/stats';
+import { buildBenchBundle } from './lib/bundle';
 
 const { values: opts } = parseArgs({
   options: {
@@ -157,37 +158,14 @@ function fmt(x: number, digits = 3): string {
 
 /** Build the bundle of this script and run it with the same arguments; resolves its exit code. */
 async function runBundled(): Promise<number> {
-  const esbuild = await import('esbuild');
   const root = path.dirname(BENCH_DIR);
-  const out = path.join(BENCH_DIR, 'results', 'bundle-b6');
-  fs.rmSync(out, { recursive: true, force: true });
-  fs.mkdirSync(path.join(out, 'remote'), { recursive: true });
-  await esbuild.build({
-    absWorkingDir: root,
-    entryPoints: [path.join(BENCH_DIR, 'b6_rsync.ts')],
-    outfile: path.join(out, 'b6_rsync.js'),
-    bundle: true,
-    format: 'cjs',
-    platform: 'node',
-    target: 'node20',
-    minify: true,
-    keepNames: true,
-    logLevel: 'warning',
-    external: ['vscode', 'esbuild', 'msgpackr-extract', 'cpu-features'],
-    plugins: [
-      {
-        name: 'native-addons-external',
-        setup(build) {
-          build.onResolve({ filter: /\.node$/ }, (a) => ({ path: a.path, external: true }));
-        },
-      },
-    ],
-  });
-  const remote = path.join(root, 'src', 'core', 'remote');
-  for (const name of fs.readdirSync(remote).filter((n) => n.endsWith('.py'))) {
-    fs.copyFileSync(path.join(remote, name), path.join(out, 'remote', name));
-  }
-  const child = spawn(process.execPath, [path.join(out, 'b6_rsync.js'), ...process.argv.slice(2)], {
+  const bundle = await buildBenchBundle(
+    root,
+    path.join(BENCH_DIR, 'b6_rsync.ts'),
+    path.join(BENCH_DIR, 'results', 'bundle-b6'),
+    path.join(root, 'src', 'core', 'remote'),
+  );
+  const child = spawn(process.execPath, [bundle, ...process.argv.slice(2)], {
     stdio: 'inherit',
     env: { ...process.env, B6_BUNDLED: '1', B6_BENCH_DIR: BENCH_DIR },
   });

@@ -18,6 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadavg, median } from './lib/stats';
+import { buildBenchBundle } from './lib/bundle';
 
 const BENCH_DIR = __dirname;
 const ROOT = path.dirname(BENCH_DIR);
@@ -174,46 +175,10 @@ function engineRevision(): string {
 }
 
 async function buildBundle(): Promise<void> {
-  const esbuild = await import('esbuild');
-  fs.rmSync(BUNDLE_DIR, { recursive: true, force: true });
-  fs.mkdirSync(path.join(BUNDLE_DIR, 'remote'), { recursive: true });
-  // As `npm run build:production` builds the extension: one minified CJS file for node20.
-  await esbuild.build({
-    absWorkingDir: ROOT,
-    entryPoints: [path.join(BENCH_DIR, 'ours.ts')],
-    outfile: path.join(BUNDLE_DIR, 'ours.js'),
-    bundle: true,
-    format: 'cjs',
-    platform: 'node',
-    target: 'node20',
-    minify: true,
-    keepNames: true,
-    sourcemap: false,
-    logLevel: 'warning',
-    // As in esbuild.mjs: optional native add-ons stay outside the bundle.
-    external: [
-      'vscode',
-      'msgpackr-extract',
-      'cpu-features',
-      './crypto/build/Release/sshcrypto.node',
-    ],
-    plugins: [
-      {
-        name: 'native-addons-external',
-        setup(build) {
-          build.onResolve({ filter: /\.node$/ }, (a) => ({ path: a.path, external: true }));
-        },
-      },
-    ],
-  });
-  const remoteSrc = opts['remote-dir']
+  const remoteDir = opts['remote-dir']
     ? path.resolve(opts['remote-dir'])
     : path.join(ROOT, 'src', 'core', 'remote');
-  for (const name of fs.readdirSync(remoteSrc)) {
-    if (name.endsWith('.py')) {
-      fs.copyFileSync(path.join(remoteSrc, name), path.join(BUNDLE_DIR, 'remote', name));
-    }
-  }
+  await buildBenchBundle(ROOT, path.join(BENCH_DIR, 'ours.ts'), BUNDLE_DIR, remoteDir);
 }
 
 function command(
