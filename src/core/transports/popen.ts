@@ -6,23 +6,30 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { GatewaySpec } from '../spec';
 import type { Transport, TransportExit } from './transport';
 
-/** Process groups of live children, killed if the Node process exits without terminating them. */
+/** Process groups of live remotes, killed if the Node process exits without terminating them. */
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
 
-function installExitHook(): void {
-  if (exitHookInstalled) {
-    return;
+/** Kill this process group when the Node process exits, unless `releaseGroup` comes first. */
+export function trackGroup(pgid: number): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const group of liveGroups) {
+        killGroup(group);
+      }
+    });
   }
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const pgid of liveGroups) {
-      killGroup(pgid);
-    }
-  });
+  liveGroups.add(pgid);
 }
 
-function killGroup(pgid: number): void {
+/** The group's leader is gone: take down anything it left running, and stop tracking it. */
+export function releaseGroup(pgid: number): void {
+  killGroup(pgid);
+  liveGroups.delete(pgid);
+}
+
+export function killGroup(pgid: number): void {
   try {
     process.kill(-pgid, 'SIGKILL');
   } catch {
@@ -66,8 +73,7 @@ export function spawnTransport(
   });
   const pid = child.pid;
   if (pid !== undefined) {
-    installExitHook();
-    liveGroups.add(pid);
+    trackGroup(pid);
   }
   const exited = new Promise<TransportExit>((resolve) => {
     let spawnError: Error | undefined;
@@ -81,8 +87,7 @@ export function spawnTransport(
     child.once('close', (code, signal) => {
       if (pid !== undefined) {
         // the interpreter is gone; take down anything it left running in its group
-        killGroup(pid);
-        liveGroups.delete(pid);
+        releaseGroup(pid);
       }
       resolve({ code, signal, error: spawnError });
     });

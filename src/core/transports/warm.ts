@@ -15,7 +15,7 @@ import { makeBootstrap, type RemoteConfig } from '../bootstrap';
 import { formatValue } from '../repr';
 import type { GatewaySpec } from '../spec';
 import { trace } from '../trace';
-import { defaultPythonCommand, spawnTransport } from './popen';
+import { defaultPythonCommand, killGroup, releaseGroup, spawnTransport, trackGroup } from './popen';
 import type { Transport, TransportExit } from './transport';
 
 const IDLE_SECONDS = 2;
@@ -270,25 +270,10 @@ function signalName(signo: number): string {
   return Object.keys(names).find((name) => names[name] === signo) ?? `signal ${signo}`;
 }
 
-function killGroup(pgid: number): void {
-  try {
-    process.kill(-pgid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
-
-const liveForks = new Set<number>();
-let exitHookInstalled = false;
-
 /** A forked gateway as a transport: the socket carries the protocol, the warm interpreter
  * reports how the process ended. */
 function forkedTransport(socket: net.Socket, pid: number, fork: Fork, python: string): Transport {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on('exit', () => liveForks.forEach(killGroup));
-  }
-  liveForks.add(pid);
+  trackGroup(pid);
   socket.on('error', () => undefined);
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   const status = new Promise<TransportExit>((resolve) => {
@@ -313,8 +298,7 @@ function forkedTransport(socket: net.Socket, pid: number, fork: Fork, python: st
     )
     .then((exit) => {
       // like a spawned gateway: nothing it started outlives it
-      killGroup(pid);
-      liveForks.delete(pid);
+      releaseGroup(pid);
       return exit;
     });
   return {
