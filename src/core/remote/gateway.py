@@ -709,7 +709,7 @@ class RemoteGateway(object):
             flush = self._writer.flush
             # Read into one preallocated buffer: os.read(fd, 262144) mallocs and frees 256 KiB per
             # call, which in a thread's malloc arena means trimming and page faults every time.
-            readv = os.readv if isinstance(_model, _ThreadModel) and _model.name == "thread" else None
+            readv = getattr(os, "readv", None) if _model.name == "thread" else None
             rbuf = memoryview(bytearray(262144))
             while True:
                 flush()
@@ -764,7 +764,7 @@ class RemoteGateway(object):
         payload[:have] = buf[start:]
         view = memoryview(payload)
         fd = self._rfd
-        readinto = getattr(os, "readv", None) if isinstance(_model, _ThreadModel) and _model.name == "thread" else None
+        readinto = getattr(os, "readv", None) if _model.name == "thread" else None
         while have < size:
             if readinto is not None:
                 n = readinto(fd, [view[have:]])
