@@ -333,18 +333,8 @@ class Parser {
         this.pos++; // ':'
         checkHashable(key, keyAt, 'a dict key');
         map.set(key, this.value());
-        this.skipSpace();
-        const c = this.text.charAt(this.pos);
-        if (c === ',') {
-          this.pos++;
-          this.skipSpace();
-        }
-        if (this.text.charAt(this.pos) === '}') {
-          this.pos++;
+        if (this.endOfItem('{', open, '}')) {
           return map;
-        }
-        if (c !== ',') {
-          throw this.unclosed('{', open, '}');
         }
         keyAt = this.pos;
         key = this.value();
@@ -360,22 +350,30 @@ class Parser {
     for (;;) {
       checkHashable(item, itemAt, 'a set member');
       set.add(item);
-      this.skipSpace();
-      const c = this.text.charAt(this.pos);
-      if (c === ',') {
-        this.pos++;
-        this.skipSpace();
-      }
-      if (this.text.charAt(this.pos) === '}') {
-        this.pos++;
+      if (this.endOfItem('{', open, '}')) {
         return set;
-      }
-      if (c !== ',') {
-        throw this.unclosed('{', open, '}');
       }
       itemAt = this.pos;
       item = this.value();
     }
+  }
+
+  /** After an item: a ',' (a trailing one too) or the close. True once the close is taken. */
+  private endOfItem(openChar: string, open: number, close: string): boolean {
+    this.skipSpace();
+    const c = this.text.charAt(this.pos);
+    if (c === ',') {
+      this.pos++;
+      this.skipSpace();
+    }
+    if (this.text.charAt(this.pos) === close) {
+      this.pos++;
+      return true;
+    }
+    if (c !== ',') {
+      throw this.unclosed(openChar, open, close);
+    }
+    return false;
   }
 
   private unclosed(open: string, at: number, close: string): LiteralError {
