@@ -11,11 +11,11 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { makeBootstrap, type RemoteConfig } from '../bootstrap';
+import { interpreterKey, makeBootstrap, type RemoteConfig } from '../bootstrap';
 import { formatValue } from '../repr';
 import type { GatewaySpec } from '../spec';
 import { trace } from '../trace';
-import { defaultPythonCommand, killGroup, releaseGroup, spawnTransport, trackGroup } from './popen';
+import { defaultPythonCommand, killGroup, openPopen, releaseGroup, trackGroup } from './popen';
 import type { Transport, TransportExit } from './transport';
 
 const IDLE_SECONDS = 2;
@@ -150,12 +150,12 @@ class WarmInterpreter {
         socket: socketPath,
         idle: IDLE_SECONDS,
       } as RemoteConfig,
-      undefined,
+      // a warm interpreter restarted after an idle spell can skip compiling, like any gateway
+      interpreterKey(spec),
     );
-    const python = spec.python ?? defaultPythonCommand();
-    this.python = python.join(' ');
-    const argv = [...python, ...(spec.dontWriteBytecode ? ['-B'] : []), '-c', bootstrap.line];
-    this.transport = spawnTransport(argv, { ...process.env, ...spec.env }, 'warm interpreter');
+    this.python = (spec.python ?? defaultPythonCommand()).join(' ');
+    // started exactly as a popen gateway of this spec would be: same argv, -B and env
+    this.transport = openPopen(spec, bootstrap.line);
     this.transport.setKeepAlive(false);
     this.transport.output.on('data', (chunk: Buffer) => this.onRecords(chunk));
     (this.transport.stderr as Readable | undefined)?.resume();
