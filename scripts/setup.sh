@@ -25,6 +25,15 @@ DEBIAN_PACKAGES=(
   libkrb5-dev     # code-server compiles its kerberos module (no reachable prebuild)
   g++             # ... with node-gyp, like its other native modules
   make
+  slurm-wlm       # the Slurm tier: a private single-node cluster on 127.0.0.1 (slurmctld, slurmd, srun)
+  munge           # ... and its authentication daemon, started privately beside it
+  podman          # the container tier: podman= gateways exec into a container of the test image
+  runc            # podman's runtime here (crun refuses this host's hybrid cgroups)
+  uidmap          # podman's user-namespace helpers
+  debootstrap     # builds the container tier's Debian image from apt's own mirror (cached)
+  python3-debugpy # the debugger the execnet debug type drives, shipped to remotes that lack it
+  python3-typing-extensions # shipped with debugpy to Pythons 3.8/3.9
+  python3-matplotlib # plots in notebook and REPL sessions (Agg backend)
 )
 
 log_dir=$(mktemp -d "${TMPDIR:-/tmp}/execnet-setup.XXXXXX")
