@@ -797,6 +797,136 @@ describe('rsync', () => {
       assert.equal(summary.get('files'), 1);
     });
 
+    it('a path listed as a directory and then as a symlink out of the destination: nothing outside changes', async () => {
+      const dest = tmpdir('dst');
+      const outside = tmpdir('outside');
+      const outsideFile = write(outside, 'victim.txt', 'keep me', 0o600);
+      fs.mkdirSync(path.join(dest, 'old'));
+      const then = new Date('2001-02-03T04:05:06Z');
+      fs.utimesSync(outsideFile, then, then);
+      fs.chmodSync(outside, 0o750);
+      fs.utimesSync(outside, then, then);
+      const before = snapshot(outside);
+      const outsideMeta = (): string => {
+        const st = fs.statSync(outside, { bigint: true });
+        return `${(st.mode & 0o7777n).toString(8)} ${st.mtimeNs}`;
+      };
+      const metaBefore = outsideMeta();
+      const mtime = 1_600_000_000_000_000_000n;
+      const channel = remoteHalf(gw, dest, { delete: true });
+      // a new directory and an existing one, each listed again later as a link to `outside`
+      // (and a file of the same name as a link to the outside file)
+      await channel.send([
+        'list',
+        0,
+        [
+          ['new', 1, 0, mtime, 0o777, null],
+          ['new/f', 0, 5, mtime, 0o666, null],
+          ['old', 1, 0, mtime, 0o777, null],
+          ['plain', 0, 5, mtime, 0o666, null],
+        ],
+      ]);
+      await channel.send([
+        'list',
+        1,
+        [
+          ['new', 2, 0, mtime, 0o777, outside],
+          ['old', 2, 0, mtime, 0o777, outside],
+          ['plain', 2, 0, mtime, 0o777, outsideFile],
+        ],
+      ]);
+      const files = [
+        ['new/f', 0o666, mtime, 5],
+        ['plain', 0o666, mtime, 5],
+      ];
+      await channel.send(['files', files, Buffer.from('evil!evil!')]);
+      await channel.send(['meta', [['plain', 0o777, mtime]]]);
+      await channel.send(['end', 0o755, mtime]);
+      await channel.send(['done']);
+      const out = await replies(channel);
+      const errors = out.filter((m) => m[0] === 'error').map((m) => `${m[1]}: ${m[2]}`);
+      assert.deepEqual(snapshot(outside), before, 'nothing outside written or re-dated');
+      assert.equal(outsideMeta(), metaBefore, 'the outside directory is not chmod-ed or re-dated');
+      for (const p of ['new', 'old', 'plain']) {
+        assert.ok(
+          errors.some((e) => e.startsWith(`${p}: `) && /refused: .* listed twice/.test(e)),
+          `second listing of ${p} refused; errors: ${errors.join(' | ')}`,
+        );
+      }
+      assert.ok(fs.lstatSync(path.join(dest, 'new')).isDirectory());
+      assert.ok(fs.lstatSync(path.join(dest, 'old')).isDirectory());
+      assert.equal(fs.readFileSync(path.join(dest, 'plain'), 'utf8'), 'evil!');
+    });
+
+    it('a directory swapped for a symlink between write and the final chmod: nothing outside changes', async () => {
+      // the swap happens on the target itself (another process there), after the receiver
+      // created and filled the directory and before it gives it its mode and time
+      const dest = tmpdir('dst');
+      const outside = tmpdir('outside');
+      write(outside, 'deep/victim.txt', 'keep me', 0o600);
+      const then = new Date('2001-02-03T04:05:06Z');
+      for (const p of ['deep/victim.txt', 'deep', '.']) {
+        fs.utimesSync(path.join(outside, p), then, then);
+      }
+      fs.chmodSync(outside, 0o750);
+      const metaOf = (p: string): string => {
+        const st = fs.statSync(p, { bigint: true });
+        return `${(st.mode & 0o7777n).toString(8)} ${st.mtimeNs}`;
+      };
+      const before = [
+        outside,
+        path.join(outside, 'deep'),
+        path.join(outside, 'deep/victim.txt'),
+      ].map(metaOf);
+      const mtime = 1_600_000_000_000_000_000n;
+      const channel = remoteHalf(gw, dest);
+      await channel.send([
+        'list',
+        0,
+        [
+          ['d', 1, 0, mtime, 0o777, null],
+          ['d/deep', 1, 0, mtime, 0o777, null],
+          ['d/deep/victim.txt', 0, 5, mtime, 0o666, null],
+          ['e', 1, 0, mtime, 0o777, null],
+          ['e/f', 0, 5, mtime, 0o666, null],
+        ],
+      ]);
+      const files = [
+        ['d/deep/victim.txt', 0o666, mtime, 5],
+        ['e/f', 0o666, mtime, 5],
+      ];
+      await channel.send(['files', files, Buffer.from('data!data!')]);
+      // an empty listing: its answer says everything before it was handled
+      await channel.send(['list', 1, []]);
+      const answered = (await channel.receive()) as unknown[];
+      assert.equal(answered[0], 'local');
+      for (;;) {
+        const reply = (await channel.receive()) as unknown[];
+        if (reply[0] === 'want' && reply[1] === 1) {
+          break;
+        }
+      }
+      fs.renameSync(path.join(dest, 'd'), path.join(dest, 'd-moved'));
+      fs.symlinkSync(outside, path.join(dest, 'd'));
+      fs.renameSync(path.join(dest, 'e/f'), path.join(dest, 'e/f-moved'));
+      fs.symlinkSync(path.join(outside, 'deep/victim.txt'), path.join(dest, 'e/f'));
+      await channel.send(['meta', [['e/f', 0o777, mtime]]]);
+      await channel.send(['end', 0o755, mtime]);
+      await channel.send(['done']);
+      const out = await replies(channel);
+      const errors = out.filter((m) => m[0] === 'error').map((m) => `${m[1]}: ${m[2]}`);
+      assert.deepEqual(
+        [outside, path.join(outside, 'deep'), path.join(outside, 'deep/victim.txt')].map(metaOf),
+        before,
+        'nothing outside chmod-ed or re-dated',
+      );
+      assert.ok(
+        errors.some((e) => e.startsWith('d: ') && /symlink/.test(e)),
+        `the swapped directory is reported; errors: ${errors.join(' | ')}`,
+      );
+      assert.equal(fs.readFileSync(path.join(outside, 'deep/victim.txt'), 'utf8'), 'keep me');
+    });
+
     it('a malformed message ends the sync with the error, and leaves no temporary file', async () => {
       const dest = tmpdir('dst');
       const channel = remoteHalf(gw, dest);

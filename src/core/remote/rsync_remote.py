@@ -2,9 +2,10 @@
 # serve(channel, destdir, options). Its messages are described in docs/rsync.md. The gateway's
 # reader thread queues items in a bounded inbox and the exec thread writes them, so a slow disk
 # stalls the pipe and the sender waits: memory stays bounded on both sides.
-# Invariant: every path from the wire is checked (relative, no '..', no symlink among its parents)
-# before the filesystem is touched, and file data is only ever written under a temporary name
-# that is renamed into place once the file is complete.
+# Invariant: every path from the wire is checked (relative, no '..', no symlink among its parents,
+# listed as one kind only) before the filesystem is touched; file data is only ever written under
+# a temporary name that is renamed into place once the file is complete; modes and times are set
+# on what a path names itself, reached from the destination without following any symlink.
 
 import collections
 import errno
@@ -18,6 +19,9 @@ import threading
 import time
 
 KIND_FILE, KIND_DIR, KIND_LINK, KIND_LINK_IN_TREE = 0, 1, 2, 3
+# what a listed path is, whichever kind of link: a path listed twice must be the same each time
+_KIND_CLASS = {KIND_FILE: "file", KIND_DIR: "directory", KIND_LINK: "symlink",
+               KIND_LINK_IN_TREE: "symlink"}
 HASH_NAME = "sha256"
 _READ_CHUNK = 1 << 20
 _INBOX_LIMIT = 8 << 20
@@ -30,11 +34,19 @@ _REAP_MAX_SIZE = 16 << 20      # larger replaced files are freed at once, to giv
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC | _O_BINARY
 _UTIME_FD = os.utime in getattr(os, "supports_fd", ())
 _FCHMOD = hasattr(os, "fchmod")
 _UTIME_NOFOLLOW = os.utime in getattr(os, "supports_follow_symlinks", ())
 _WINDOWS = sys.platform.startswith("win")
+# Modes and times are set through descriptors opened from the destination one component at a
+# time with O_NOFOLLOW (see Receiver.set_meta). With O_PATH (Linux) a component needs no read
+# permission, and the change goes through /proc/self/fd, which reaches exactly that inode.
+_ANCHORED = bool(_O_NOFOLLOW and _O_DIRECTORY) and os.open in getattr(os, "supports_dir_fd", ())
+_PROC_FD = "/proc/self/fd/%d" if _O_PATH and os.path.isdir("/proc/self/fd") else None
+_OPEN_DIR = (_O_PATH or os.O_RDONLY) | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC
+_OPEN_ENTRY = (_O_PATH if _PROC_FD else os.O_RDONLY | os.O_NONBLOCK) | _O_NOFOLLOW | _O_CLOEXEC
 # a wire path that is empty, absolute, or has an empty, '.' or '..' component, or a NUL
 _UNSAFE_PATH = re.compile(r"\A\Z|\A/|//|/\Z|(?:\A|/)\.{1,2}(?:/|\Z)|\x00")
 
@@ -110,7 +122,7 @@ class Receiver(object):
         # files the listing found with other content: their old inodes are freed by the reaper
         self.replacing = set()
         self.reaper = _Reaper()
-        self.listed = set()            # every listed path, for finding extras (with delete)
+        self.listed = {}               # every listed path -> its kind (_KIND_CLASS)
         self.stream = None
         self.root_meta = None
         self.tmp_counter = 0
@@ -221,6 +233,60 @@ class Receiver(object):
             prefix = rel + "/"
             self.safe_dirs = {d for d in self.safe_dirs if d != rel and not d.startswith(prefix)}
 
+    def set_meta(self, rel, mode, mtime, directory):
+        """Give what rel names (a directory, or else a regular file) its mode (None: keep it)
+        and mtime (None: keep it). It is reached from the destination one component at a time
+        without following symlinks, so a link anywhere on the way, however it got there (a
+        listing, another process), is refused rather than followed out of the destination."""
+        parts = rel.split("/")
+        if not _ANCHORED:
+            path = self.path_of(rel, parts)
+            self.check_parents(parts, False)
+            st = os.lstat(path)
+            self.check_kind(rel, st, directory)
+            if mode is not None and stat.S_IMODE(st.st_mode) != mode:
+                os.chmod(path, mode)
+            if mtime is not None:
+                os.utime(path, ns=(mtime, mtime))
+            return
+        fd = os.open(self.root, _OPEN_DIR & ~_O_NOFOLLOW)   # the root may be a link, by choice
+        try:
+            last = len(parts) - 1
+            for depth, name in enumerate(parts):
+                try:
+                    inner = os.open(name, _OPEN_ENTRY if depth == last else _OPEN_DIR, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                        raise
+                    where = "/".join(parts[:depth + 1])
+                    if stat.S_ISLNK(os.lstat(name, dir_fd=fd).st_mode):
+                        raise PathRefused("refused: '%s' is a symlink; nothing is changed "
+                                          "through it" % where)
+                    raise PathRefused("refused: '%s' is not a directory" % where)
+                os.close(fd)
+                fd = inner
+            st = os.fstat(fd)
+            self.check_kind(rel, st, directory)
+            target = _PROC_FD % fd if _PROC_FD else fd
+            if mode is not None and stat.S_IMODE(st.st_mode) != mode:
+                if _PROC_FD:
+                    os.chmod(target, mode)
+                else:
+                    os.fchmod(fd, mode)
+            if mtime is not None:
+                os.utime(target, ns=(mtime, mtime))
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def check_kind(rel, st, directory):
+        if stat.S_ISLNK(st.st_mode):
+            raise PathRefused("refused: '%s' is a symlink; nothing is changed through it" % rel)
+        if directory and not stat.S_ISDIR(st.st_mode):
+            raise OSError(errno.EINVAL, "no longer a directory")
+        if not directory and not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "no longer a regular file")
+
     def mkdir(self, path, rel, mode):
         self.with_writable_parent(path, lambda: os.mkdir(path, 0o700 | (mode & 0o777)))
         self.safe_dirs.add(rel)
@@ -264,7 +330,6 @@ class Receiver(object):
         changed = []
         safe_dirs = self.safe_dirs
         listed = self.listed
-        track = self.delete
         prefix = self.prefix
         lstat = os.lstat
         for index, entry in enumerate(entries):
@@ -278,8 +343,9 @@ class Receiver(object):
                 parent, _, name = rel.rpartition("/")
                 if (parent in safe_dirs and name and name != "." and name != ".."
                         and "\0" not in name):
-                    if track:
-                        listed.add(rel)
+                    if listed.setdefault(rel, "file") != "file":
+                        self.error(rel, self.listed_twice(rel, "file"))
+                        continue
                     try:
                         st = lstat(prefix + rel)
                     except OSError as exc:
@@ -300,8 +366,11 @@ class Receiver(object):
                     continue
             try:
                 parts = self.parts_of(rel)
-                if track:
-                    listed.add(rel)
+                what = _KIND_CLASS.get(kind)
+                if what is None:
+                    raise ProtocolError("unknown entry kind %r for %r" % (kind, rel))
+                if listed.setdefault(rel, what) != what:
+                    raise self.listed_twice(rel, what)
                 is_link = kind == KIND_LINK or kind == KIND_LINK_IN_TREE
                 if not self.check_parents(parts, is_link and not self.dry_run):
                     # the parent does not exist yet: everything below it is new
@@ -317,15 +386,17 @@ class Receiver(object):
                     self.compare_file(index, rel, path, size, mtime, mode, want, check, changed)
                 elif kind == KIND_DIR:
                     self.compare_dir(index, rel, path, mtime, mode, changed)
-                elif kind == KIND_LINK or kind == KIND_LINK_IN_TREE:
-                    self.compare_link(index, rel, path, kind, target, mtime, changed)
                 else:
-                    raise ProtocolError("unknown entry kind %r for %r" % (kind, rel))
+                    self.compare_link(index, rel, path, kind, target, mtime, changed)
             except (PathRefused, EnvironmentError) as exc:
                 self.error(rel, exc)
         self.timings["compare"] += time.perf_counter() - started
         self.send(["want", seq, want, check, changed])
         return False
+
+    def listed_twice(self, rel, what):
+        return PathRefused("refused: '%s' is listed twice, as a %s and as a %s"
+                           % (rel, self.listed[rel], what))
 
     def compare_file(self, index, rel, path, size, mtime, mode, want, check, changed, st=None):
         if st is None:
@@ -355,7 +426,7 @@ class Receiver(object):
             return
         if stat.S_IMODE(st.st_mode) != mode:
             if not self.dry_run:
-                os.chmod(path, mode)
+                self.set_meta(rel, mode, None, False)
             self.stats["modes"] += 1
             changed.append([index, "mode"])
 
@@ -698,15 +769,8 @@ class Receiver(object):
         for item in items:
             rel, mode, mtime = item
             try:
-                parts = self.parts_of(rel)
-                self.check_parents(parts, False)
-                path = os.path.join(self.root, *parts)
-                st = os.lstat(path)
-                if not stat.S_ISREG(st.st_mode):
-                    raise OSError(errno.EINVAL, "no longer a regular file")
-                if stat.S_IMODE(st.st_mode) != mode:
-                    os.chmod(path, mode)
-                os.utime(path, ns=(mtime, mtime))
+                self.parts_of(rel)
+                self.set_meta(rel, mode, mtime, False)
                 self.stats["meta"] += 1
             except (PathRefused, EnvironmentError) as exc:
                 self.error(rel, exc)
@@ -755,20 +819,19 @@ class Receiver(object):
             for rel, mode, mtime, created in reversed(self.dirs):
                 if created or rel in self.touched:
                     try:
-                        path = os.path.join(self.root, *rel.split("/"))
-                        os.chmod(path, mode)
-                        os.utime(path, ns=(mtime, mtime))
-                    except EnvironmentError as exc:
+                        self.set_meta(rel, mode, mtime, True)
+                    except (PathRefused, EnvironmentError) as exc:
                         self.error(rel, exc)
             # directories we opened up that the listing does not cover get their mode back
             fixed = self.made_writable and {
                 os.path.join(self.root, *rel.split("/")) for rel, _, _, _ in self.dirs}
             for path, mode in self.made_writable.items():
                 if path not in fixed and path != self.root:
+                    rel = os.path.relpath(path, self.root).replace(os.sep, "/")
                     try:
-                        os.chmod(path, mode)
-                    except EnvironmentError as exc:
-                        self.error(os.path.relpath(path, self.root), exc)
+                        self.set_meta(rel, mode, None, True)
+                    except (PathRefused, EnvironmentError) as exc:
+                        self.error(rel, exc)
             root_meta = self.root_meta
             if root_meta is not None and root_meta[0] is not None:
                 try:
