@@ -7,7 +7,7 @@ import {
   GatewayClosedError,
   GatewayStartError,
   Group,
-  parseSpec,
+  checkSpec,
   RemoteError,
   SpecError,
   type Channel,
@@ -107,7 +107,7 @@ async function startGateways(
   for (const text of specs) {
     let id: string | undefined;
     try {
-      id = parseSpec(text).id;
+      id = checkSpec(text).id;
     } catch (error) {
       if (error instanceof SpecError) {
         streams.stderr.write(`execnet: bad gateway spec '${text}': ${error.message}\n`);

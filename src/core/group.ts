@@ -11,7 +11,7 @@ import {
   type GatewayState,
   type RemoteSource,
 } from './gateway';
-import { parseSpec, withId, type GatewaySpec } from './spec';
+import { checkSpec, withId, type ParsedSpec } from './spec';
 
 export type GroupChange =
   | { readonly kind: 'added'; readonly gateway: Gateway }
@@ -35,9 +35,12 @@ export class Group implements Iterable<Gateway> {
     private readonly options: GatewayOptions = {},
   ) {}
 
-  /** Start a gateway from a spec (a string or a parsed spec) and add it to this group. */
-  async makeGateway(spec: string | GatewaySpec = this.defaultSpec): Promise<Gateway> {
-    let parsed = typeof spec === 'string' ? parseSpec(spec) : spec;
+  /**
+   * Start a gateway from a spec (a string or a parsed spec) and add it to this group. A spec
+   * checkSpec refuses rejects with its SpecError before anything starts.
+   */
+  async makeGateway(spec: string | ParsedSpec = this.defaultSpec): Promise<Gateway> {
+    let parsed = checkSpec(spec);
     const id = parsed.id ?? this.allocateId();
     if (parsed.id !== undefined && (this.gateways.has(id) || this.reserved.has(id))) {
       throw new ExecnetError(`a gateway with id '${id}' already exists in group '${this.name}'`);

@@ -2,7 +2,7 @@
 
 import { Group } from './group';
 import type { Gateway } from './gateway';
-import type { GatewaySpec } from './spec';
+import type { ParsedSpec } from './spec';
 
 export { Channel } from './channel';
 export type { ChannelOrigin, ChannelOutput, ChannelState, OutputStream } from './channel';
@@ -28,8 +28,8 @@ export type {
   SecretRequest,
 } from './prompts';
 export { Complex, dumps, FrozenSet, loads, Tuple } from './serializer';
-export { formatSpec, parseSpec, validateSpec } from './spec';
-export type { GatewaySpec } from './spec';
+export { checkSpec, formatSpec, parseSpec, validateSpec } from './spec';
+export type { GatewaySpec, ParsedSpec } from './spec';
 export { defaultSshPool, SshConnectionPool } from './ssh/connections';
 export { setTraceSink } from './trace';
 
@@ -37,7 +37,7 @@ export { setTraceSink } from './trace';
 export const defaultGroup = new Group('default');
 
 /** Start a gateway in the default group: `await makeGateway('popen//python=python3.12')`. */
-export function makeGateway(spec?: string | GatewaySpec): Promise<Gateway> {
+export function makeGateway(spec?: string | ParsedSpec): Promise<Gateway> {
   return defaultGroup.makeGateway(spec);
 }
 export * from './rsync';

@@ -1,6 +1,8 @@
-// Gateway specs: execnet's `key=value//key2//...` strings, parsed into a typed GatewaySpec and
-// formatted back. Every rejection is a SpecError naming the offending item, and
-// parseSpec(formatSpec(s)) deep-equals s apart from `raw`.
+// Gateway specs: execnet's `key=value//key2//...` strings. parseSpec reads a string the way
+// execnet's XSpec does (it accepts what XSpec accepts, keeps the raw attributes in `xspec`) and
+// types every value that reads; checkSpec, which makeGateway runs, refuses unknown keys, bad
+// values and nonsense combinations with a SpecError naming the offending item. A checked spec
+// formats back: checkSpec(formatSpec(s)) equals s apart from `raw` and `xspec`.
 
 import { parse as shellParse, quote as shellQuote } from 'shell-quote';
 import { SpecError } from './errors';
@@ -24,9 +26,17 @@ export interface SshTarget {
   extraArgs: string[];
 }
 
-export interface GatewaySpec {
+/** A spec as execnet's XSpec reads it, with our typed reading of every value that reads. */
+export interface ParsedSpec {
   readonly raw: string; // the input string
-  readonly type: GatewayType;
+  /**
+   * execnet's XSpec attributes with their raw values: the text after `key=`, `true` for a bare
+   * key, absent when not given (`xspec.socket` is 'host:port'; `xspec.execmodel` is unset unless
+   * the spec names one). `env:NAME` items keep their key.
+   */
+  readonly xspec: Readonly<Record<string, string | true>>;
+  /** Unset when no item names a gateway type. */
+  readonly type?: GatewayType;
   readonly ssh?: SshTarget & { readonly raw: string };
   /** Unset for `socket//installvia=ID`, where the server is started on another gateway. */
   readonly socket?: { readonly host: string; readonly port: number };
@@ -53,97 +63,205 @@ export interface GatewaySpec {
   readonly tlsCa?: string;
 }
 
-/** Every key a spec may hold, for completion; `env:` is followed by a variable name. */
-export const SPEC_KEYS: readonly string[] = [
-  'popen',
-  'ssh',
-  'socket',
-  'vagrant_ssh',
-  'id',
-  'python',
-  'chdir',
-  'nice',
-  'env:',
-  'dont_write_bytecode',
-  'execmodel',
-  'via',
-  'installvia',
-  'ssh_config',
-  'ssh_binary',
-  'sudo',
-  'socket_key',
-  'tls',
-  'tls_ca',
-];
+/** A spec checkSpec accepted: one gateway type, every key known, every value and combination valid. */
+export interface GatewaySpec extends ParsedSpec {
+  readonly type: GatewayType;
+}
 
-const TYPES: readonly string[] = ['popen', 'ssh', 'socket', 'vagrant_ssh'];
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type Fields = Mutable<Omit<ParsedSpec, 'raw' | 'xspec' | 'env'>>;
+
+/** How one key reads. A new key is a new entry here (and a field above, and formatSpec's item). */
+interface KeyRule {
+  /** The key names the gateway type. */
+  readonly type?: true;
+  /** What the value looks like, for "write key=..." hints. */
+  readonly placeholder?: string;
+  /** The typed fields the item sets; throws a SpecError naming `item` when the value is bad. */
+  read(value: string | true, item: string, key: string): Partial<Fields>;
+}
+
+const KEY_RULES: Readonly<Record<string, KeyRule>> = {
+  popen: { type: true, read: (value, item) => flag('popen', value, item) },
+  ssh: {
+    type: true,
+    placeholder: 'HOST',
+    read: (value, item) => ({ ssh: parseSsh(required('ssh', value, item), item) }),
+  },
+  socket: {
+    type: true,
+    placeholder: 'HOST:PORT',
+    // A bare `socket` is how execnet asks installvia to start the server (checkSpec insists).
+    read: (value, item) =>
+      value === true ? {} : { socket: parseSocket(required('socket', value, item), item) },
+  },
+  vagrant_ssh: {
+    type: true,
+    placeholder: 'NAME',
+    read: (value, item) => ({
+      vagrantSsh: word('vagrant_ssh', value, item, 'a Vagrant machine name'),
+    }),
+  },
+  id: { placeholder: 'ID', read: (value, item) => ({ id: gatewayId('id', value, item) }) },
+  python: {
+    placeholder: 'PATH',
+    read: (value, item) => {
+      const argv = shellWords(required('python', value, item), item);
+      if (argv.length === 0) {
+        throw new SpecError(
+          `empty python in '${item}' — write python=PATH, or leave it out for the default`,
+          item,
+        );
+      }
+      return { python: argv };
+    },
+  },
+  chdir: {
+    placeholder: 'PATH',
+    read: (value, item) => ({ chdir: required('chdir', value, item) }),
+  },
+  nice: {
+    placeholder: 'N',
+    read: (value, item) => ({ nice: parseNice(required('nice', value, item), item) }),
+  },
+  // An empty value is a legitimate setting: it sets the variable to ''.
+  'env:': {
+    placeholder: 'VALUE',
+    read: (value, item, key) => {
+      if (value === true) {
+        throw new SpecError(`missing value in '${item}' — write ${key}=VALUE`, item);
+      }
+      return {};
+    },
+  },
+  dont_write_bytecode: {
+    read: (value, item) => ({ dontWriteBytecode: bytecodeFlag(value, item) }),
+  },
+  execmodel: {
+    placeholder: 'MODEL',
+    read: (value, item) => ({
+      execmodel: parseExecModel(required('execmodel', value, item), item),
+    }),
+  },
+  via: { placeholder: 'ID', read: (value, item) => ({ via: gatewayId('via', value, item) }) },
+  installvia: {
+    placeholder: 'ID',
+    read: (value, item) => ({ installvia: gatewayId('installvia', value, item) }),
+  },
+  ssh_config: {
+    placeholder: 'PATH',
+    read: (value, item) => ({ sshConfig: required('ssh_config', value, item) }),
+  },
+  ssh_binary: {
+    placeholder: 'PATH',
+    // bare: `ssh` from PATH, like execnet
+    read: (value, item) => ({
+      sshBinary: value === true ? 'ssh' : required('ssh_binary', value, item),
+    }),
+  },
+  sudo: {
+    placeholder: 'USER',
+    read: (value, item) => ({ sudo: word('sudo', value, item, 'a user name') }),
+  },
+  socket_key: {
+    placeholder: 'PATH',
+    read: (value, item) => ({ socketKey: required('socket_key', value, item) }),
+  },
+  tls: { read: (value, item) => ({ ...flag('tls', value, item), tls: true }) },
+  tls_ca: {
+    placeholder: 'PATH',
+    read: (value, item) => ({ tlsCa: required('tls_ca', value, item), tls: true }),
+  },
+};
+
+/** Every key a spec may hold, for completion; `env:` is followed by a variable name. */
+export const SPEC_KEYS: readonly string[] = Object.keys(KEY_RULES);
+
 const EXEC_MODELS: readonly ExecModel[] = ['thread', 'main_thread_only', 'eventlet', 'gevent'];
 const START_HINT = 'start the spec with popen, ssh=HOST, socket=HOST:PORT or vagrant_ssh=NAME';
 
-/** What each valued key looks like, for "write key=..." hints. */
-const PLACEHOLDERS: Readonly<Record<string, string>> = {
-  ssh: 'HOST',
-  socket: 'HOST:PORT',
-  vagrant_ssh: 'NAME',
-  id: 'ID',
-  python: 'PATH',
-  chdir: 'PATH',
-  nice: 'N',
-  execmodel: 'MODEL',
-  via: 'ID',
-  installvia: 'ID',
-  ssh_config: 'PATH',
-  ssh_binary: 'PATH',
-  sudo: 'USER',
-  socket_key: 'PATH',
-  tls_ca: 'PATH',
-};
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
-/** Parses a spec string; throws SpecError naming the offending item. */
-export function parseSpec(spec: string): GatewaySpec {
-  if (spec.trim() === '') {
+/**
+ * Reads a spec as execnet's XSpec does, refusing only what XSpec refuses (an empty item, a key
+ * that is empty or starts with '_', a key given twice); anything else parses, with the values
+ * that read typed. makeGateway checks the rest (checkSpec).
+ */
+export function parseSpec(spec: string): ParsedSpec {
+  if (spec === '') {
     throw new SpecError(`empty spec: ${START_HINT}`, spec);
   }
+  const xspec: Record<string, string | true> = {};
   const env: Record<string, string> = {};
-  const out: Mutable<Omit<GatewaySpec, 'type'>> & { type?: GatewayType } = {
-    raw: spec,
-    env,
-    dontWriteBytecode: false,
-    execmodel: 'thread',
-  };
+  const fields: Fields = { dontWriteBytecode: false, execmodel: 'thread' };
   const items = spec.split('//');
-  const seen = new Map<string, string>(); // key -> the item that set it
-  let typeItem: string | undefined;
-  let bareSocket = false;
-
   items.forEach((item, index) => {
-    if (item.trim() === '') {
-      const where =
-        index === 0
-          ? 'at the start'
-          : index === items.length - 1
-            ? 'at the end'
-            : `after '${items[index - 1]}'`;
-      throw new SpecError(
-        `empty item ${where} of '${spec}' — items are separated by a single '//'`,
-        spec,
-      );
+    if (item === '') {
+      throw emptyItem(spec, items, index);
     }
-    const eq = item.indexOf('=');
-    const key = eq === -1 ? item : item.slice(0, eq);
-    const value = eq === -1 ? undefined : item.slice(eq + 1);
-    checkKey(key, item);
-    const earlier = seen.get(key);
-    if (earlier !== undefined) {
+    const { key, value } = splitItem(item);
+    if (key === '') {
+      throw new SpecError(`missing key in '${item}' — items look like key=value`, item);
+    }
+    if (key === 'env') {
+      throw new SpecError(`missing variable name in '${item}' — write env:NAME=VALUE`, item);
+    }
+    if (key.startsWith('_')) {
       throw new SpecError(
-        `duplicate key '${key}' in '${item}' — '${earlier}' already sets it`,
+        `key '${key}' in '${item}' starts with '_', which no spec key does (execnet's XSpec refuses it too)`,
         item,
       );
     }
+    // XSpec lets a later env:NAME replace an earlier one; checkSpec refuses that.
+    if (Object.hasOwn(xspec, key) && !key.startsWith('env:')) {
+      throw duplicate(key, item, itemText(key, xspec[key]));
+    }
+    xspec[key] = value;
+    const rule = ruleFor(key);
+    if (rule === undefined) {
+      return;
+    }
+    if (rule.type && fields.type === undefined) {
+      fields.type = key as GatewayType;
+    }
+    if (key.startsWith('env:') && value !== true) {
+      env[key.slice(4)] = value;
+    }
+    try {
+      Object.assign(fields, rule.read(value, item, key));
+    } catch (error) {
+      if (!(error instanceof SpecError)) {
+        throw error;
+      }
+      // the typed field stays unset; checkSpec reports the value
+    }
+  });
+  return omitUndefined({ raw: spec, xspec, env, ...fields });
+}
+
+/**
+ * Checks a spec before a gateway starts from it: every key known (with a "did you mean"), every
+ * value valid, exactly one gateway type, and options that make sense together. Throws a
+ * SpecError naming the offending item.
+ */
+export function checkSpec(spec: string | ParsedSpec): GatewaySpec {
+  const parsed = typeof spec === 'string' ? parseSpec(spec) : spec;
+  if (parsed.raw.trim() === '') {
+    throw new SpecError(`empty spec: ${START_HINT}`, parsed.raw);
+  }
+  const items = parsed.raw.split('//');
+  const seen = new Map<string, string>(); // key -> the item that set it
+  let typeItem: string | undefined;
+  items.forEach((item, index) => {
+    if (item.trim() === '') {
+      throw emptyItem(parsed.raw, items, index);
+    }
+    const { key, value } = splitItem(item);
+    const rule = checkKey(key, item);
+    const earlier = seen.get(key);
+    if (earlier !== undefined) {
+      throw duplicate(key, item, earlier);
+    }
     seen.set(key, item);
-    if (TYPES.includes(key)) {
+    if (rule.type) {
       if (typeItem !== undefined) {
         throw new SpecError(
           `two gateway types, '${typeItem}' and '${item}' — a spec has exactly one`,
@@ -151,102 +269,20 @@ export function parseSpec(spec: string): GatewaySpec {
         );
       }
       typeItem = item;
-      out.type = key as GatewayType;
     }
-
-    if (key.startsWith('env:')) {
-      // An empty value is a legitimate setting: it sets the variable to ''.
-      if (value === undefined) {
-        throw new SpecError(`missing value in '${item}' — write ${key}=VALUE`, item);
-      }
-      env[key.slice(4)] = value;
-      return;
-    }
-    switch (key) {
-      case 'popen':
-        flag(key, value, item);
-        break;
-      case 'dont_write_bytecode':
-        out.dontWriteBytecode = bytecodeFlag(value, item);
-        break;
-      case 'ssh':
-        out.ssh = parseSsh(required(key, value, item), item);
-        break;
-      case 'socket':
-        // A bare `socket` is how execnet asks installvia to start the server; checked below.
-        if (value === undefined) {
-          bareSocket = true;
-        } else {
-          out.socket = parseSocket(required(key, value, item), item);
-        }
-        break;
-      case 'vagrant_ssh':
-        out.vagrantSsh = word(key, value, item, 'a Vagrant machine name');
-        break;
-      case 'id':
-        out.id = gatewayId(key, value, item);
-        break;
-      case 'via':
-        out.via = gatewayId(key, value, item);
-        break;
-      case 'installvia':
-        out.installvia = gatewayId(key, value, item);
-        break;
-      case 'python': {
-        const argv = shellWords(required(key, value, item), item);
-        if (argv.length === 0) {
-          throw new SpecError(
-            `empty python in '${item}' — write python=PATH, or leave it out for the default`,
-            item,
-          );
-        }
-        out.python = argv;
-        break;
-      }
-      case 'chdir':
-        out.chdir = required(key, value, item);
-        break;
-      case 'nice':
-        out.nice = parseNice(required(key, value, item), item);
-        break;
-      case 'execmodel':
-        out.execmodel = parseExecModel(required(key, value, item), item);
-        break;
-      case 'ssh_config':
-        out.sshConfig = required(key, value, item);
-        break;
-      case 'ssh_binary':
-        // bare: `ssh` from PATH, like execnet
-        out.sshBinary = value === undefined ? 'ssh' : required(key, value, item);
-        break;
-      case 'sudo':
-        out.sudo = word(key, value, item, 'a user name');
-        break;
-      case 'socket_key':
-        out.socketKey = required(key, value, item);
-        break;
-      case 'tls':
-        flag(key, value, item);
-        out.tls = true;
-        break;
-      case 'tls_ca':
-        out.tlsCa = required(key, value, item);
-        out.tls = true;
-        break;
-    }
+    rule.read(value, item, key);
   });
-
-  if (out.type === undefined) {
-    throw new SpecError(`no gateway type: ${START_HINT}`, spec);
+  if (parsed.type === undefined) {
+    throw new SpecError(`no gateway type: ${START_HINT}`, parsed.raw);
   }
-  const parsed: GatewaySpec = { ...out, type: out.type };
-  checkCombination(parsed, seen, bareSocket);
-  return omitUndefined(parsed);
+  const checked: GatewaySpec = { ...parsed, type: parsed.type };
+  checkCombination(checked, seen);
+  return checked;
 }
 
 /** The canonical spec string: type first, then options in SPEC_KEYS order, defaults left out. */
 export function formatSpec(spec: GatewaySpec): string {
-  const items: string[] = [typeItem(spec)];
+  const items: string[] = [typeItemOf(spec)];
   const add = (key: string, value: string | undefined): void => {
     if (value !== undefined) {
       items.push(`${key}=${value}`);
@@ -296,13 +332,13 @@ export function formatSpec(spec: GatewaySpec): string {
 /** The same spec with its id set (as a group does for specs without one); raw becomes canonical. */
 export function withId(spec: GatewaySpec, id: string): GatewaySpec {
   gatewayId('id', id, `id=${id}`);
-  return parseSpec(formatSpec({ ...spec, id }));
+  return checkSpec(formatSpec({ ...spec, id }));
 }
 
-/** The error message for an invalid spec, or undefined when it parses: for as-you-type validation. */
+/** The error message for a spec checkSpec refuses, or undefined: for as-you-type validation. */
 export function validateSpec(text: string): string | undefined {
   try {
-    parseSpec(text);
+    checkSpec(text);
     return undefined;
   } catch (error) {
     if (error instanceof SpecError) {
@@ -312,7 +348,7 @@ export function validateSpec(text: string): string | undefined {
   }
 }
 
-function typeItem(spec: GatewaySpec): string {
+function typeItemOf(spec: GatewaySpec): string {
   switch (spec.type) {
     case 'popen':
       return 'popen';
@@ -331,7 +367,45 @@ function typeItem(spec: GatewaySpec): string {
   }
 }
 
-function checkKey(key: string, item: string): void {
+/** `key=value` splits at the first '='; a bare `key` has the value true, as in execnet. */
+function splitItem(item: string): { key: string; value: string | true } {
+  const eq = item.indexOf('=');
+  return eq === -1
+    ? { key: item, value: true }
+    : { key: item.slice(0, eq), value: item.slice(eq + 1) };
+}
+
+function itemText(key: string, value: string | true): string {
+  return value === true ? key : `${key}=${value}`;
+}
+
+function ruleFor(key: string): KeyRule | undefined {
+  return key.startsWith('env:')
+    ? KEY_RULES['env:']
+    : Object.hasOwn(KEY_RULES, key)
+      ? KEY_RULES[key]
+      : undefined;
+}
+
+function emptyItem(spec: string, items: readonly string[], index: number): SpecError {
+  const where =
+    index === 0
+      ? 'at the start'
+      : index === items.length - 1
+        ? 'at the end'
+        : `after '${items[index - 1]}'`;
+  return new SpecError(
+    `empty item ${where} of '${spec}' — items are separated by a single '//'`,
+    spec,
+  );
+}
+
+function duplicate(key: string, item: string, earlier: string): SpecError {
+  return new SpecError(`duplicate key '${key}' in '${item}' — '${earlier}' already sets it`, item);
+}
+
+/** The rule of a key the spec may hold; throws a SpecError for any other key. */
+function checkKey(key: string, item: string): KeyRule {
   if (key === '') {
     throw new SpecError(`missing key in '${item}' — items look like key=value`, item);
   }
@@ -353,25 +427,22 @@ function checkKey(key: string, item: string): void {
         item,
       );
     }
-    return;
   }
-  if (!SPEC_KEYS.includes(key)) {
+  const rule = ruleFor(key);
+  if (rule === undefined) {
     const suggestion = nearestKey(key);
     const hint = suggestion
       ? `did you mean '${suggestion}'?`
       : `valid keys: ${SPEC_KEYS.map((k) => (k === 'env:' ? 'env:NAME' : k)).join(', ')}`;
     throw new SpecError(`unknown key '${key}' in '${item}' — ${hint}`, item);
   }
+  return rule;
 }
 
 /** Checks that need the whole spec: which options make sense with which gateway type. */
-function checkCombination(
-  spec: GatewaySpec,
-  seen: ReadonlyMap<string, string>,
-  bareSocket: boolean,
-): void {
+function checkCombination(spec: GatewaySpec, seen: ReadonlyMap<string, string>): void {
   const item = (key: string): string => seen.get(key) ?? key;
-  if (bareSocket && spec.installvia === undefined) {
+  if (spec.type === 'socket' && spec.socket === undefined && spec.installvia === undefined) {
     throw new SpecError(
       `missing address in 'socket' — write socket=HOST:PORT, or add installvia=ID to start a socket server through another gateway`,
       'socket',
@@ -441,21 +512,22 @@ function checkCombination(
   }
 }
 
-function flag(key: string, value: string | undefined, item: string): void {
-  if (value !== undefined) {
+function flag(key: string, value: string | true, item: string): Partial<Fields> {
+  if (value !== true) {
     throw new SpecError(
       `unexpected value in '${item}' — ${key} takes none; write just '${key}'`,
       item,
     );
   }
+  return {};
 }
 
 /**
  * Bare, `=1` and `=true` all turn the flag on, as in execnet. `=0`/`=false` are refused because
  * execnet reads any value as true: accepting them as false would make the spec mean opposite things.
  */
-function bytecodeFlag(value: string | undefined, item: string): boolean {
-  if (value === undefined || /^(1|true)$/i.test(value)) {
+function bytecodeFlag(value: string | true, item: string): boolean {
+  if (value === true || /^(1|true)$/i.test(value)) {
     return true;
   }
   const hint = /^(0|false|no|off)$/i.test(value)
@@ -464,15 +536,16 @@ function bytecodeFlag(value: string | undefined, item: string): boolean {
   throw new SpecError(`unexpected value in '${item}' — ${hint}`, item);
 }
 
-function required(key: string, value: string | undefined, item: string): string {
-  if (value === undefined || value === '') {
-    const what = value === undefined ? 'missing' : 'empty';
-    throw new SpecError(`${what} value in '${item}' — write ${key}=${PLACEHOLDERS[key]}`, item);
+function required(key: string, value: string | true, item: string): string {
+  if (value === true || value === '') {
+    const what = value === true ? 'missing' : 'empty';
+    const placeholder = KEY_RULES[key].placeholder ?? 'VALUE';
+    throw new SpecError(`${what} value in '${item}' — write ${key}=${placeholder}`, item);
   }
   return value;
 }
 
-function word(key: string, value: string | undefined, item: string, what: string): string {
+function word(key: string, value: string | true, item: string, what: string): string {
   const text = required(key, value, item);
   if (/\s/.test(text)) {
     throw new SpecError(`bad ${key} in '${item}' — ${what} has no whitespace`, item);
@@ -480,7 +553,7 @@ function word(key: string, value: string | undefined, item: string, what: string
   return text;
 }
 
-function gatewayId(key: string, value: string | undefined, item: string): string {
+function gatewayId(key: string, value: string | true, item: string): string {
   const id = required(key, value, item);
   if (!/^[A-Za-z0-9_.-]+$/.test(id)) {
     throw new SpecError(

@@ -8,7 +8,7 @@ import { GatewayClosedError, RemoteError } from '../core/errors';
 import { Emitter, type Event } from '../core/events';
 import type { Gateway, GatewayOptions, GatewayState, RemoteInfo } from '../core/gateway';
 import type { Group } from '../core/group';
-import { parseSpec, type GatewaySpec } from '../core/spec';
+import { checkSpec, type GatewaySpec } from '../core/spec';
 import { Disposable, toDisposable } from '../core/lifecycle';
 import { loadGroups } from './engine';
 
@@ -214,7 +214,7 @@ export class Session extends Disposable {
     if (this.shuttingDown) {
       throw new GatewayClosedError('the extension is shutting down: no new gateways');
     }
-    const parsed = parseSpec(spec);
+    const parsed = checkSpec(spec);
     const id = parsed.id ?? this.allocateId(options.name);
     if (parsed.id !== undefined && this.isTaken(parsed.id)) {
       throw new GatewayClosedError(

@@ -1,9 +1,11 @@
-// Gateway spec parsing: execnet's forms parse into typed fields, every rejection is a SpecError
-// naming the offending item, and formatSpec round-trips.
+// Gateway specs: parseSpec reads what execnet's XSpec reads (checked against the real XSpec),
+// execnet's forms type into fields, checkSpec's every rejection is a SpecError naming the
+// offending item, and formatSpec round-trips.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SpecError } from '../../src/core/errors';
 import {
+  checkSpec,
   formatSpec,
   parseSpec,
   SPEC_KEYS,
@@ -11,11 +13,13 @@ import {
   withId,
   type GatewaySpec,
 } from '../../src/core/spec';
+import { Group } from '../../src/core/group';
+import { askExecnet } from '../helpers/execnet';
 
 /** Asserts that `spec` is rejected with a SpecError whose part is `part` and whose message has every fragment. */
 function rejects(spec: string, part: string, ...fragments: string[]): void {
   assert.throws(
-    () => parseSpec(spec),
+    () => checkSpec(spec),
     (error: unknown) => {
       assert.ok(error instanceof SpecError, `expected a SpecError, got ${String(error)}`);
       assert.equal(error.part, part);
@@ -32,13 +36,26 @@ const defaults = { env: {}, dontWriteBytecode: false, execmodel: 'thread' } as c
 
 describe('valid specs', () => {
   test('popen alone has the defaults and nothing else', () => {
-    assert.deepEqual(parseSpec('popen'), { raw: 'popen', type: 'popen', ...defaults });
+    assert.deepEqual(checkSpec('popen'), {
+      raw: 'popen',
+      xspec: { popen: true },
+      type: 'popen',
+      ...defaults,
+    });
   });
 
   test('popen with every popen option', () => {
     const raw = 'popen//python=python3.12//chdir=x//env:NAME=v//nice=5//id=gw1';
-    assert.deepEqual(parseSpec(raw), {
+    assert.deepEqual(checkSpec(raw), {
       raw,
+      xspec: {
+        popen: true,
+        python: 'python3.12',
+        chdir: 'x',
+        'env:NAME': 'v',
+        nice: '5',
+        id: 'gw1',
+      },
       type: 'popen',
       ...defaults,
       python: ['python3.12'],
@@ -51,8 +68,9 @@ describe('valid specs', () => {
 
   test('ssh=wyvern//python=python3.3//chdir=mycache', () => {
     const raw = 'ssh=wyvern//python=python3.3//chdir=mycache';
-    assert.deepEqual(parseSpec(raw), {
+    assert.deepEqual(checkSpec(raw), {
       raw,
+      xspec: { ssh: 'wyvern', python: 'python3.3', chdir: 'mycache' },
       type: 'ssh',
       ...defaults,
       ssh: { raw: 'wyvern', host: 'wyvern', identityFiles: [], options: {}, extraArgs: [] },
@@ -141,6 +159,134 @@ describe('valid specs', () => {
   test('ssh_config works with ssh and vagrant_ssh, whose commands both take -F', () => {
     assert.equal(parseSpec('ssh=xyz//ssh_config=qwe').sshConfig, 'qwe');
     assert.equal(parseSpec('vagrant_ssh=default//ssh_config=qwe').sshConfig, 'qwe');
+  });
+});
+
+describe("parseSpec reads what execnet's XSpec reads; makeGateway checks", () => {
+  // Spec strings execnet users write, nonsense ones included: XSpec accepts or refuses each, and
+  // what it accepts it keeps as raw attributes.
+  const SPECS = [
+    'popen',
+    'execmodel=thread',
+    'socket=host:8888//python=python3',
+    'socket//installvia=gw0',
+    'popen//dont_write_bytecode',
+    'popen//dont_write_bytecode=0',
+    'popen//execmodel=eventlet//id=x//chdir=/tmp//nice=5',
+    'id=gw1//nice=3//popen',
+    'ssh=-p 2222 user@host//python=python3.12',
+    'popen//foo=bar',
+    'Popen',
+    'popen ',
+    '   ',
+    'popen// //id=x',
+    'popen=3',
+    'popen//nice=abc',
+    'popen//ssh=host',
+    'popen//a=b=c',
+    'popen//env:A=1//env:B=',
+    'popen//env:A=1//env:A=2',
+    'popen//env:A',
+    'popen//env:=x',
+    'popen//constructor=1',
+    'popen//popen',
+    'popen//id=a//id=b',
+    'popen//_x=1',
+    'popen//=x',
+    'popen//env',
+    'popen//env=x',
+    'popen//',
+    '//popen',
+    'popen////id=x',
+    '',
+  ];
+
+  interface Reading {
+    readonly accepted: boolean;
+    /** vars() of the XSpec without _spec, with env items as env:NAME. */
+    readonly attributes?: Record<string, string | true>;
+  }
+
+  test('accepts and refuses the same strings as XSpec, with the same raw attributes', () => {
+    const execnet = askExecnet<Reading[]>(
+      `
+out = []
+for text in data:
+    try:
+        spec = execnet.XSpec(text)
+    except Exception:
+        out.append({"accepted": False})
+        continue
+    attributes = {k: v for k, v in vars(spec).items() if k not in ("_spec", "env")}
+    attributes.update(("env:" + k, v) for k, v in spec.env.items())
+    out.append({"accepted": True, "attributes": attributes})
+json.dump(out, sys.stdout)
+`,
+      SPECS,
+    );
+    SPECS.forEach((text, i) => {
+      let ours: Reading;
+      try {
+        ours = { accepted: true, attributes: { ...parseSpec(text).xspec } };
+      } catch (error) {
+        assert.ok(error instanceof SpecError, `${text}: ${String(error)}`);
+        ours = { accepted: false };
+      }
+      assert.deepEqual(ours, execnet[i], `spec '${text}'`);
+    });
+  });
+
+  test('execmodel=thread alone parses, with no type, and checkSpec says a type is missing', () => {
+    const spec = parseSpec('execmodel=thread');
+    assert.equal(spec.type, undefined);
+    assert.equal(spec.execmodel, 'thread');
+    assert.deepEqual(spec.xspec, { execmodel: 'thread' });
+    assert.throws(() => checkSpec('execmodel=thread'), {
+      name: 'SpecError',
+      message: /^no gateway type/,
+    });
+  });
+
+  test('socket=HOST:PORT//python=... parses; the raw socket text sits beside the typed one', () => {
+    const spec = parseSpec('socket=host:8888//python=python3');
+    assert.equal(spec.xspec.socket, 'host:8888');
+    assert.deepEqual(spec.socket, { host: 'host', port: 8888 });
+    assert.deepEqual(spec.python, ['python3']);
+    rejects('socket=host:8888//python=python3', 'python=python3', 'does not work with socket');
+  });
+
+  test('whether execmodel and dont_write_bytecode were given shows in xspec', () => {
+    assert.equal(parseSpec('popen').xspec.execmodel, undefined);
+    assert.equal(parseSpec('popen').execmodel, 'thread');
+    assert.equal(parseSpec('popen//execmodel=thread').xspec.execmodel, 'thread');
+    assert.equal(parseSpec('popen').xspec.dont_write_bytecode, undefined);
+    assert.equal(parseSpec('popen//dont_write_bytecode').xspec.dont_write_bytecode, true);
+    assert.equal(parseSpec('popen//dont_write_bytecode=1').xspec.dont_write_bytecode, '1');
+  });
+
+  test('a value that does not read leaves its typed field unset; checkSpec names it', () => {
+    const spec = parseSpec('popen//nice=abc');
+    assert.equal(spec.nice, undefined);
+    assert.equal(spec.xspec.nice, 'abc');
+    rejects('popen//nice=abc', 'nice=abc', 'bad nice');
+  });
+
+  test('an unknown key parses and is refused with a suggestion when checked', () => {
+    assert.equal(parseSpec('popen//pyhton=python3').xspec.pyhton, 'python3');
+    rejects('popen//pyhton=python3', 'pyhton=python3', "did you mean 'python'?");
+  });
+
+  test('makeGateway runs the checks, rejecting before anything starts', async () => {
+    const group = new Group('spec-check');
+    await assert.rejects(group.makeGateway('execmodel=thread'), {
+      name: 'SpecError',
+      message: /no gateway type/,
+    });
+    await assert.rejects(group.makeGateway(parseSpec('socket=host:8888//python=python3')), {
+      name: 'SpecError',
+      message: /'python=python3' does not work with socket gateways/,
+    });
+    assert.equal(group.size, 0);
   });
 });
 
@@ -266,7 +412,7 @@ describe('ssh arguments', () => {
 describe('errors name the offending part', () => {
   test('an empty spec says how to start one', () => {
     for (const spec of ['', '   ']) {
-      assert.throws(() => parseSpec(spec), {
+      assert.throws(() => checkSpec(spec), {
         name: 'SpecError',
         part: spec,
         message:
@@ -295,7 +441,7 @@ describe('errors name the offending part', () => {
   });
 
   test('a spec without a type says how to start one', () => {
-    assert.throws(() => parseSpec('id=x//nice=3'), {
+    assert.throws(() => checkSpec('id=x//nice=3'), {
       name: 'SpecError',
       message:
         'no gateway type: start the spec with popen, ssh=HOST, socket=HOST:PORT or vagrant_ssh=NAME',
@@ -307,7 +453,7 @@ describe('errors name the offending part', () => {
   });
 
   test('chdr=x suggests chdir', () => {
-    assert.throws(() => parseSpec('popen//chdr=x'), {
+    assert.throws(() => checkSpec('popen//chdr=x'), {
       name: 'SpecError',
       message: "unknown key 'chdr' in 'chdr=x' — did you mean 'chdir'?",
     });
@@ -541,52 +687,53 @@ describe('formatSpec', () => {
 
   for (const raw of roundTrips) {
     test(`round-trips ${raw}`, () => {
-      const spec = parseSpec(raw);
+      const spec = checkSpec(raw);
       const text = formatSpec(spec);
-      assert.deepEqual(parseSpec(text), { ...spec, raw: text });
-      assert.equal(formatSpec(parseSpec(text)), text, 'canonical: formatting again is stable');
+      const again = checkSpec(text);
+      assert.deepEqual({ ...again, xspec: spec.xspec }, { ...spec, raw: text });
+      assert.equal(formatSpec(checkSpec(text)), text, 'canonical: formatting again is stable');
     });
   }
 
   test('puts the type first and options in key order, defaults left out', () => {
     assert.equal(
-      formatSpec(parseSpec('execmodel=thread//nice=5//id=gw1//chdir=x//popen')),
+      formatSpec(checkSpec('execmodel=thread//nice=5//id=gw1//chdir=x//popen')),
       'popen//id=gw1//chdir=x//nice=5',
     );
   });
 
   test('writes flags bare and keeps the ssh arguments verbatim', () => {
     assert.equal(
-      formatSpec(parseSpec('dont_write_bytecode=true//ssh=-p  2222   host')),
+      formatSpec(checkSpec('dont_write_bytecode=true//ssh=-p  2222   host')),
       'ssh=-p  2222   host//dont_write_bytecode',
     );
   });
 
   test('puts IPv6 socket hosts in brackets', () => {
-    assert.equal(formatSpec(parseSpec('socket=[fe80::1]:22')), 'socket=[fe80::1]:22');
+    assert.equal(formatSpec(checkSpec('socket=[fe80::1]:22')), 'socket=[fe80::1]:22');
   });
 
   test('moves a value ending in / to the end, where // cannot swallow it', () => {
     assert.equal(
-      formatSpec(parseSpec('popen//env:A=1//chdir=/tmp/')),
+      formatSpec(checkSpec('popen//env:A=1//chdir=/tmp/')),
       'popen//env:A=1//chdir=/tmp/',
     );
   });
 
   test('refuses two values ending in /, which no spec string can hold', () => {
-    const spec: GatewaySpec = { ...parseSpec('popen//chdir=/a/'), env: { X: 'b/' } };
+    const spec: GatewaySpec = { ...checkSpec('popen//chdir=/a/'), env: { X: 'b/' } };
     assert.throws(() => formatSpec(spec), SpecError);
   });
 
   test('refuses a value containing //', () => {
-    const spec: GatewaySpec = { ...parseSpec('popen'), chdir: 'a//b' };
+    const spec: GatewaySpec = { ...checkSpec('popen'), chdir: 'a//b' };
     assert.throws(() => formatSpec(spec), SpecError);
   });
 });
 
 describe('withId', () => {
   test('sets the id and makes raw canonical, leaving the original alone', () => {
-    const spec = parseSpec('nice=3//popen');
+    const spec = checkSpec('nice=3//popen');
     const named = withId(spec, 'gw0');
     assert.equal(named.id, 'gw0');
     assert.equal(named.raw, 'popen//id=gw0//nice=3');
@@ -594,18 +741,18 @@ describe('withId', () => {
   });
 
   test('replaces an existing id', () => {
-    assert.equal(withId(parseSpec('popen//id=a'), 'b').id, 'b');
+    assert.equal(withId(checkSpec('popen//id=a'), 'b').id, 'b');
   });
 
   test('refuses a bad id, naming it', () => {
-    assert.throws(() => withId(parseSpec('popen'), 'a b'), {
+    assert.throws(() => withId(checkSpec('popen'), 'a b'), {
       name: 'SpecError',
       message: /'id=a b'/,
     });
   });
 
   test('refuses an id that the spec goes via', () => {
-    assert.throws(() => withId(parseSpec('popen//via=m'), 'm'), /names the gateway itself/);
+    assert.throws(() => withId(checkSpec('popen//via=m'), 'm'), /names the gateway itself/);
   });
 });
 
@@ -614,7 +761,7 @@ describe('validateSpec', () => {
     assert.equal(validateSpec('popen//id=gw1'), undefined);
   });
 
-  test("returns parseSpec's message for an invalid one", () => {
+  test("returns checkSpec's message for an invalid one", () => {
     assert.equal(
       validateSpec('popen//chdr=x'),
       "unknown key 'chdr' in 'chdr=x' — did you mean 'chdir'?",

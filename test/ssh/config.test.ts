@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { parseSpec } from '../../src/core/spec';
+import { checkSpec } from '../../src/core/spec';
 import { jumpTarget, resolveHost } from '../../src/core/ssh/config';
 import {
   addKnownHost,
@@ -34,7 +34,7 @@ function file(name: string, text: string): string {
 }
 
 function target(raw: string) {
-  const spec = parseSpec(`ssh=${raw}`);
+  const spec = checkSpec(`ssh=${raw}`);
   assert.ok(spec.ssh);
   return spec.ssh;
 }
@@ -212,7 +212,7 @@ describe('remote command lines', () => {
   const line = "import sys;exec(r(12),'<x>')";
 
   test('quote the bootstrap for the remote shell, with env, -B and the python', () => {
-    const spec = parseSpec("ssh=h//python=/opt/py3/bin/python//env:A=it's//dont_write_bytecode");
+    const spec = checkSpec("ssh=h//python=/opt/py3/bin/python//env:A=it's//dont_write_bytecode");
     assert.equal(
       remoteShellCommand(spec, line, false),
       `exec env 'A=it'\\''s' /opt/py3/bin/python -B -c 'import sys;exec(r(12),'\\''<x>'\\'')'`,
@@ -220,7 +220,7 @@ describe('remote command lines', () => {
   });
 
   test('sudo asks on stdin with a prompt of ours when someone can answer, else fails at once', () => {
-    const spec = parseSpec('ssh=h//sudo=www-data');
+    const spec = checkSpec('ssh=h//sudo=www-data');
     const asking = remoteShellCommand(spec, line, true);
     assert.ok(asking.startsWith(`exec sudo -S -p '${SUDO_PROMPT}' -u www-data -- /bin/sh -c `));
     assert.ok(asking.endsWith(` execnet-sudo python3 -c 'import sys;exec(r(12),'\\''<x>'\\'')'`));
@@ -228,7 +228,7 @@ describe('remote command lines', () => {
   });
 
   test('ssh_binary runs ssh -C with the spec arguments and -F from ssh_config=', () => {
-    const spec = parseSpec('ssh=-p 2222 -i key -o A=b -J j user@host//ssh_binary//ssh_config=cfg');
+    const spec = checkSpec('ssh=-p 2222 -i key -o A=b -J j user@host//ssh_binary//ssh_config=cfg');
     const argv = sshBinaryArgv(spec, line, false);
     assert.deepEqual(argv.slice(0, -1), [
       'ssh',
@@ -250,14 +250,14 @@ describe('remote command lines', () => {
     ]);
     assert.ok(argv.at(-1)?.startsWith('exec python3 -c '));
     assert.equal(
-      sshBinaryArgv(parseSpec('ssh=h//ssh_binary=/opt/ssh'), line, false)[0],
+      sshBinaryArgv(checkSpec('ssh=h//ssh_binary=/opt/ssh'), line, false)[0],
       '/opt/ssh',
     );
   });
 
   test('vagrant_ssh runs `vagrant ssh NAME -- -C [-F cfg] CMD`, as execnet does', () => {
     const argv = vagrantArgv(
-      parseSpec('vagrant_ssh=default//ssh_config=cfg//python=python3.12'),
+      checkSpec('vagrant_ssh=default//ssh_config=cfg//python=python3.12'),
       line,
       false,
     );
