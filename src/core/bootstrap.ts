@@ -65,14 +65,27 @@ export interface Bootstrap {
  * beyond the interpreter's own. The remote returns its compiled code (bytecode magic + marshal)
  * in the handshake, and later starts of the same interpreter send that instead; the bootstrap
  * line checks the magic number, so a changed interpreter just compiles the source again.
+ * What a remote hands back runs in later starts, so it is only ever reused for starts of the
+ * very same kind (see interpreterKey), and only taken from the handshake, before any remote
+ * code runs (the gateway refuses a handshake frame later on).
  */
 const compiledCache = new Map<string, Buffer>();
 
-/** Which interpreter a spec starts, as far as the local side can tell before it runs. */
-export function interpreterKey(spec: GatewaySpec): string {
-  const where = spec.ssh?.raw ?? (spec.socket ? `${spec.socket.host}:${spec.socket.port}` : '');
-  const python = spec.python?.join(' ') ?? process.env.EXECNET_PYTHON ?? '';
-  return `${spec.type}|${spec.via ?? ''}|${where}|${python}`;
+/**
+ * Which interpreter, run by which user, a spec starts, as far as the local side can tell before
+ * it runs: the whole spec but its id (the host, python=, sudo=, chdir=, env...), and for via=
+ * and installvia= the key of the gateway it goes through (`through`). A remote can thus affect
+ * only starts that it could have affected anyway.
+ */
+export function interpreterKey(
+  spec: GatewaySpec,
+  through: (id: string) => string | undefined = () => undefined,
+): string {
+  const { raw: _raw, id: _id, ...rest } = spec;
+  const hops = [spec.via, spec.installvia].map((id) =>
+    id === undefined ? null : (through(id) ?? `unknown ${id}`),
+  );
+  return JSON.stringify([rest, hops, spec.python ? null : (process.env.EXECNET_PYTHON ?? null)]);
 }
 
 export function rememberCompiled(key: string, code: Buffer): void {

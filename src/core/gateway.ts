@@ -123,7 +123,8 @@ export class Gateway implements ChannelHost {
     readonly id: string,
     readonly spec: GatewaySpec,
     private readonly transport: Transport,
-    private readonly interpreter: string,
+    /** @internal What the compiled-code cache knows this gateway's kind of start by. */
+    readonly interpreter: string,
   ) {
     this.codec = new Codec((cid) => this.channelFor(cid));
     this.decoder = new FrameDecoder((type, cid, payload) => this.onFrame(type, cid, payload));
@@ -138,13 +139,13 @@ export class Gateway implements ChannelHost {
     id: string,
     options: GatewayOptions = {},
   ): Promise<Gateway> {
-    const interpreter = interpreterKey(spec);
+    const lookup = options.lookup ?? (() => undefined);
+    const interpreter = interpreterKey(spec, (other) => lookup(other)?.interpreter);
     const config = remoteConfig(spec, id, traceLevel());
     let transport = canWarmStart(spec) ? await openWarm(spec, config) : undefined;
     let payload: Buffer = Buffer.alloc(0);
     if (!transport) {
       const bootstrap = makeBootstrap(config, interpreter);
-      const lookup = options.lookup ?? (() => undefined);
       transport = await openTransport(spec, bootstrap.line, { lookup, options });
       payload = bootstrap.payload;
     }
@@ -427,6 +428,12 @@ export class Gateway implements ChannelHost {
         this.channels.get(cid)?.markClosed(undefined, true);
         return;
       case Msg.Hello:
+        if (!this.helloWaiter || this.stateValue !== 'connecting') {
+          // only the bootstrap speaks the handshake: remote code that forges one is refused
+          throw new DataFormatError(
+            `the remote sent a handshake frame after the handshake (refused: remote code may not speak for the bootstrap)`,
+          );
+        }
         this.onHello(payload);
         return;
       case Msg.Trace:

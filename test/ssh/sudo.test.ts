@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { AuthenticationFailed } from '../../src/core/errors';
+import { forgeHello } from '../helpers/hostile';
 import { Group } from '../../src/core/group';
 import { leftoverProcesses, newMark } from '../helpers/processes';
 import { recordingPrompts } from '../helpers/prompts';
@@ -76,6 +77,24 @@ describe('sudo= on an ssh host', { skip: skip || (sshdAvailable() ? false : 'nee
       ],
     );
     assert.match(prompts.asked.password[0].host, new RegExp(`${TEST_USER}@127.0.0.1`));
+    await tg.close();
+  });
+
+  it('code planted by remote code of an unprivileged session never runs in a later sudo=root gateway', async () => {
+    const prompts = recordingPrompts({ password: [TEST_USER_PASSWORD] });
+    const tg = sshGroup(sshd, { prompts });
+    const marker = `/tmp/execnet-planted-${tg.mark}`;
+    const plain = await tg.group.makeGateway(
+      tg.marked(`ssh=-p ${sshd.port} ${TEST_USER}@127.0.0.1//python=${SYSTEM_PYTHON}`),
+    );
+    await plain
+      .remoteExec(forgeHello(marker))
+      .waitClose(10)
+      .catch(() => undefined);
+    const root = await tg.group.makeGateway(spec(tg.mark));
+    assert.equal(await root.remoteExec('import os\nchannel.send(os.getuid())').receive(), 0);
+    assert.equal(fs.existsSync(marker), false, 'the planted code never ran');
+    assert.equal(plain.state, 'dead', 'the forged handshake frame closed its gateway');
     await tg.close();
   });
 

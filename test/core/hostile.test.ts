@@ -1,0 +1,82 @@
+// What remote code may not do to this side: speak for the bootstrap, plant code that a later
+// gateway runs, or make this side hold on to channels nobody opened.
+
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { forgeHello } from '../helpers/hostile';
+import { leftoverProcesses, newMark } from '../helpers/processes';
+import { defaultPython } from '../helpers/pythons';
+import { runScript } from '../helpers/scripts';
+
+const CORE = JSON.stringify(path.resolve('src/core/index.ts'));
+
+describe('a hostile remote', () => {
+  it('a forged handshake frame is refused, and a later gateway with another chdir= does not run its code', async () => {
+    const mark = newMark();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-hostile-'));
+    const marker = path.join(dir, 'planted');
+    const base = `popen//python=${defaultPython()}//env:EXECNET_TEST_MARK=${mark}`;
+    // warm start off: a forked gateway never runs cached code, the attack is on ordinary starts
+    const script = `
+      const { Group } = require(${CORE});
+      (async () => {
+        const group = new Group();
+        const first = await group.makeGateway(${JSON.stringify(`${base}//chdir=${dir}/a`)});
+        const ch = first.remoteExec(${JSON.stringify(forgeHello(marker))});
+        const sent = await ch.receive().then(String, (e) => 'error: ' + e.message);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const later = await group.makeGateway(${JSON.stringify(`${base}//chdir=${dir}/b`)}).then(
+          (gw) => gw.remoteExec('import os\\nchannel.send(os.getcwd())').receive(),
+          (e) => 'did not start: ' + e.message,
+        );
+        console.log(JSON.stringify({
+          sent,
+          first: first.state,
+          reason: first.closeReason ? first.closeReason.constructor.name + ': ' + first.closeReason.message : null,
+          later,
+        }));
+        await group.terminate(5);
+      })();`;
+    const { stdout, stderr } = await runScript(script, { EXECNET_WARM_START: '0' });
+    const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}', (_k, v) => v) as Record<
+      string,
+      string
+    >;
+    assert.ok(result.later, `script failed: ${stderr}`);
+    assert.equal(fs.existsSync(marker), false, 'the planted code never ran');
+    assert.equal(result.later, path.join(dir, 'b'), 'the later gateway started normally');
+    assert.equal(result.first, 'dead', 'the gateway whose code forged the frame is closed');
+    assert.match(result.reason, /DataFormatError: .*handshake frame after the handshake/);
+    assert.match(result.sent, /error: .*handshake frame after the handshake/);
+    assert.deepEqual(await leftoverProcesses(mark), []);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('compiled code handed back in a handshake is reused only by starts of the same kind', async () => {
+    const mark = newMark();
+    const base = `popen//python=${defaultPython()}//env:EXECNET_TEST_MARK=${mark}`;
+    const cached = 'channel.send(type(channel.gateway).__init__.__globals__["_boot_cached"])';
+    const script = `
+      const { Group } = require(${CORE});
+      (async () => {
+        const group = new Group();
+        const out = [];
+        for (const spec of ${JSON.stringify([base, base, `${base}//chdir=/tmp`, base])}) {
+          const gw = await group.makeGateway(spec);
+          out.push(await gw.remoteExec(${JSON.stringify(cached)}).receive());
+        }
+        console.log(JSON.stringify(out));
+        await group.terminate(5);
+      })();`;
+    const { stdout, stderr } = await runScript(script, { EXECNET_WARM_START: '0' });
+    assert.deepEqual(
+      JSON.parse(stdout.trim().split('\n').at(-1) ?? 'null'),
+      [false, true, false, true],
+      `first start compiles, a second one (another id) reuses; another chdir= compiles: ${stderr}`,
+    );
+    assert.deepEqual(await leftoverProcesses(mark), []);
+  });
+});
