@@ -19,6 +19,7 @@ import { Emitter, type Event } from './events';
 import { encodeFrame, encodeHeader, FrameDecoder, Msg, PROTOCOL_VERSION } from './protocol';
 import type { Prompts } from './prompts';
 import { Codec } from './serializer';
+import { Session } from './session';
 import type { GatewaySpec } from './spec';
 import { trace, traceLevel } from './trace';
 import type { SshConnectionPool } from './ssh/connections';
@@ -106,6 +107,7 @@ export class Gateway implements ChannelHost {
   private corked = false;
   private stderrTail = '';
   private terminating: Promise<void> | undefined;
+  private sessionValue: Session | undefined;
   private helloWaiter:
     { resolve: (info: RemoteInfo) => void; reject: (error: Error) => void } | undefined;
 
@@ -211,6 +213,23 @@ export class Gateway implements ChannelHost {
     const id = this.nextId;
     this.nextId += 2;
     return this.addChannel(new Channel(this, id, origin));
+  }
+
+  /**
+   * The gateway's interactive session (made on first use): one persistent namespace for the
+   * REPL, cells, notebooks and Run Selection. It closes when the gateway does.
+   */
+  session(): Session {
+    if (!this.sessionValue) {
+      const session = new Session(this);
+      this.sessionValue = session;
+      if (this.stateValue === 'dead') {
+        session.close();
+      } else {
+        this.onDidChangeState((state) => state === 'dead' && session.close());
+      }
+    }
+    return this.sessionValue;
   }
 
   /** Ask the remote how many channels are open and how many execs run. */

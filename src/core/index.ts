@@ -27,6 +27,16 @@ export type {
   Prompts,
   SecretRequest,
 } from './prompts';
+export { Execution, Session } from './session';
+export type {
+  DisplayData,
+  ExecutionEvent,
+  ExecutionOutcome,
+  InputRequest,
+  MimeBundle,
+  RunOptions,
+  SessionState,
+} from './session';
 export { Complex, dumps, FrozenSet, loads, Tuple } from './serializer';
 export { checkSpec, formatSpec, parseSpec, validateSpec } from './spec';
 export type { GatewaySpec, ParsedSpec } from './spec';

@@ -1,0 +1,552 @@
+// An interactive session on a gateway: one persistent namespace where runs execute one after
+// another (Run Selection, cells, the REPL, notebooks), like Python's interactive mode. The remote
+// half (remote/session.py) is sent on first use and kept there; each run is an exec of its own,
+// so its output, interrupt and end are those of a channel. Rich output arrives as MIME bundles
+// whose images are bytes. Invariant: at most one run executes at a time; the others queue.
+
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { remoteSourceDir } from './bootstrap';
+import type { Channel, OutputStream } from './channel';
+import { ExecnetError, GatewayClosedError, RemoteError, type RemoteFrame } from './errors';
+import { Emitter, type Event } from './events';
+import { Disposable } from './lifecycle';
+
+/** What a session needs of its gateway (a Gateway is one). */
+export interface SessionHost {
+  readonly id: string;
+  readonly state: string;
+  remoteExec(source: {
+    readonly source: string;
+    readonly filename?: string;
+    readonly call?: string;
+    readonly kwargs?: Readonly<Record<string, unknown>>;
+  }): Channel;
+}
+
+/** `{ mime: data }`: images are Buffers, text types strings. */
+export type MimeBundle = Readonly<Record<string, Buffer | string>>;
+
+export interface RunOptions {
+  /** Named in tracebacks; a local file's path makes its frames link back. Default `<stdin>`. */
+  readonly filename?: string;
+  /** 1-based line of the file where the source starts, so tracebacks name the file's lines. */
+  readonly firstLine?: number;
+  /**
+   * `exec` (cells, selections): the value of a final expression statement is shown.
+   * `single` (the REPL): every expression statement at the top level is, as in Python's prompt.
+   */
+  readonly mode?: 'exec' | 'single';
+}
+
+export interface InputRequest {
+  readonly prompt: string;
+  /** getpass(): do not echo. */
+  readonly password: boolean;
+  /** Answer the request; undefined raises EOFError in the code (Ctrl+D). Only the first counts. */
+  answer(text: string | undefined): void;
+}
+
+/** Rich output: what display() shows, or the value of an expression statement (`result`). */
+export interface DisplayData {
+  readonly data: MimeBundle;
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+/** What a run shows, in order. */
+export type ExecutionEvent =
+  | { readonly kind: 'stream'; readonly stream: OutputStream; readonly text: string }
+  | ({ readonly kind: 'display' } & DisplayData)
+  | ({ readonly kind: 'result' } & DisplayData)
+  | { readonly kind: 'error'; readonly error: RemoteError }
+  | { readonly kind: 'item'; readonly value: unknown }
+  | { readonly kind: 'input'; readonly request: InputRequest };
+
+/** How a run ended. */
+export type ExecutionOutcome =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'error'; readonly error: RemoteError }
+  | { readonly kind: 'interrupted'; readonly error?: RemoteError }
+  | { readonly kind: 'exit'; readonly code: number; readonly message: string }
+  | { readonly kind: 'cancelled' }
+  | { readonly kind: 'gateway-closed'; readonly message: string };
+
+export type SessionState = 'idle' | 'busy' | 'closed';
+
+const OWN_FILENAME = '<execnet-session>';
+/** Seconds a completion or codeop question may take before it is given up. */
+const QUESTION_TIMEOUT = 10;
+/** Seconds restart() waits for an interrupted run to end before it resets anyway. */
+const RESTART_WAIT = 5;
+
+let remoteSource: { text: string; key: string } | undefined;
+
+function sessionRemoteSource(): { text: string; key: string } {
+  if (!remoteSource) {
+    const text = fs.readFileSync(path.join(remoteSourceDir(), 'session.py'), 'utf8');
+    const hash = crypto.createHash('sha256').update(text).digest('hex').slice(0, 16);
+    remoteSource = { text, key: `_execnet_session_${hash}` };
+  }
+  return remoteSource;
+}
+
+export class Execution {
+  /** The session's execution count for this run (Jupyter's `In [n]`); set when it starts. */
+  count: number | undefined;
+  state: 'queued' | 'running' | 'done' = 'queued';
+  outcome: ExecutionOutcome | undefined;
+  startedAt: Date | undefined;
+  endedAt: Date | undefined;
+  /** The run's channel, once it started: what the code sends with `channel.send()` arrives as items. */
+  channel: Channel | undefined;
+  /** Everything so far, for listeners that subscribe late. */
+  readonly events: ExecutionEvent[] = [];
+  private readonly eventEmitter = new Emitter<ExecutionEvent>();
+  readonly onEvent: Event<ExecutionEvent> = this.eventEmitter.event;
+  private readonly startEmitter = new Emitter<Execution>();
+  readonly onDidStart: Event<Execution> = this.startEmitter.event;
+  private settle!: (outcome: ExecutionOutcome) => void;
+  /** Resolves when the run ended (never rejects). */
+  readonly done: Promise<ExecutionOutcome> = new Promise((resolve) => (this.settle = resolve));
+  private reported: ExecutionOutcome | undefined;
+  private pendingInputs: InputRequest[] = [];
+
+  constructor(
+    readonly source: string,
+    readonly options: RunOptions,
+    private readonly cancelQueued: (execution: Execution) => void,
+  ) {}
+
+  /** Stop it: KeyboardInterrupt in a running run (the namespace stays); a queued one never runs. */
+  interrupt(): void {
+    if (this.state === 'running') {
+      // an open input() would wait for ever: Ctrl+C answers it with EOF
+      for (const request of this.pendingInputs.splice(0)) {
+        request.answer(undefined);
+      }
+      this.channel?.interrupt();
+    } else if (this.state === 'queued') {
+      this.cancelQueued(this);
+    }
+  }
+
+  /** Send a value to the running code (it reads it with `channel.receive()`). */
+  send(value: unknown): Promise<void> {
+    if (!this.channel || this.state !== 'running') {
+      return Promise.reject(new ExecnetError('the run is not running: nothing can receive'));
+    }
+    return this.channel.send(value);
+  }
+
+  /** @internal */
+  start(channel: Channel, count: number): void {
+    this.channel = channel;
+    this.count = count;
+    this.state = 'running';
+    this.startedAt = new Date();
+    this.startEmitter.fire(this);
+    this.startEmitter.dispose();
+  }
+
+  /** @internal */
+  emit(event: ExecutionEvent): void {
+    if (event.kind === 'input') {
+      this.pendingInputs.push(event.request);
+    }
+    this.events.push(event);
+    this.eventEmitter.fire(event);
+  }
+
+  /** @internal the remote said how the run ended (an error, SystemExit). */
+  report(outcome: ExecutionOutcome): void {
+    this.reported ??= outcome;
+  }
+
+  /** @internal */
+  finish(closeError?: unknown): void {
+    if (this.state === 'done') {
+      return;
+    }
+    this.pendingInputs = [];
+    this.state = 'done';
+    this.endedAt = new Date();
+    this.outcome = this.reported ?? outcomeOfClose(closeError);
+    this.eventEmitter.dispose();
+    this.startEmitter.dispose();
+    this.settle(this.outcome);
+  }
+}
+
+/**
+ * A gateway's interactive session: `gateway.session()`. Runs queue and execute one at a time in
+ * one namespace; completions and codeop questions run beside a run.
+ */
+export class Session extends Disposable {
+  private readonly queue: Execution[] = [];
+  private current: Execution | undefined;
+  private loaded: Promise<void> | undefined;
+  private count = 0;
+  private lastRunValue: Date | undefined;
+  private closed = false;
+  private readonly changeEmitter = this.register(new Emitter<Session>());
+  /** Busy, idle, a run started or ended, a restart. */
+  readonly onDidChange: Event<Session> = this.changeEmitter.event;
+  private readonly runEmitter = this.register(new Emitter<Execution>());
+  /** A run was queued (from any client of the session). */
+  readonly onDidQueue: Event<Execution> = this.runEmitter.event;
+
+  constructor(
+    private readonly host: SessionHost,
+    readonly name = 'default',
+  ) {
+    super();
+  }
+
+  get gatewayId(): string {
+    return this.host.id;
+  }
+
+  get state(): SessionState {
+    if (this.closed || this.host.state === 'dead' || this.host.state === 'closing') {
+      return 'closed';
+    }
+    return this.current ? 'busy' : 'idle';
+  }
+
+  /** The runs so far since the last restart (the next run is `executionCount + 1`). */
+  get executionCount(): number {
+    return this.count;
+  }
+
+  /** When the last run started. */
+  get lastRun(): Date | undefined {
+    return this.lastRunValue;
+  }
+
+  /** The run executing now, if any. */
+  get running(): Execution | undefined {
+    return this.current;
+  }
+
+  /** Queued runs, not yet started. */
+  get pending(): readonly Execution[] {
+    return this.queue;
+  }
+
+  /** Queue source to run in the session; events stream from the returned run. */
+  run(source: string, options: RunOptions = {}): Execution {
+    const execution = new Execution(source, options, (e) => this.cancel(e));
+    if (this.state === 'closed') {
+      execution.finish(new GatewayClosedError(`gateway ${this.host.id} is ${this.host.state}`));
+      return execution;
+    }
+    this.queue.push(execution);
+    this.runEmitter.fire(execution);
+    this.next();
+    return execution;
+  }
+
+  /** Completions of `text` (the word before the cursor) in the namespace, as rlcompleter gives them. */
+  async complete(text: string, timeout = QUESTION_TIMEOUT): Promise<string[]> {
+    const reply = await this.ask('complete', { name: this.name, text }, timeout);
+    return Array.isArray(reply) ? reply.map(String) : [];
+  }
+
+  /** Whether `source` is a whole statement for the interactive prompt (codeop), or needs more lines. */
+  async isComplete(
+    source: string,
+    timeout = QUESTION_TIMEOUT,
+  ): Promise<'complete' | 'incomplete' | 'invalid'> {
+    const reply = await this.ask('is_complete', { source }, timeout);
+    return reply === 'incomplete' || reply === 'invalid' ? reply : 'complete';
+  }
+
+  /** KeyboardInterrupt in the running run; the namespace and queued runs stay. */
+  interrupt(): void {
+    this.current?.interrupt();
+  }
+
+  /**
+   * A fresh namespace: queued runs are cancelled, the running one is interrupted (and waited
+   * for, briefly), then the remote namespace and the execution count start again.
+   */
+  async restart(): Promise<void> {
+    for (const queued of this.queue.splice(0)) {
+      queued.report({ kind: 'cancelled' });
+      queued.finish();
+    }
+    const running = this.current;
+    if (running) {
+      running.interrupt();
+      await Promise.race([
+        running.done,
+        new Promise((resolve) => setTimeout(resolve, RESTART_WAIT * 1000).unref()),
+      ]);
+    }
+    await this.ensureLoaded();
+    await this.call('restart', { name: this.name }).waitClose(QUESTION_TIMEOUT);
+    this.count = 0;
+    this.changeEmitter.fire(this);
+  }
+
+  /** Cancel what is queued; the gateway's end closes the session for good. */
+  close(): void {
+    if (this.closed) {
+      return;
+    }
+    this.closed = true;
+    for (const queued of this.queue.splice(0)) {
+      queued.report({ kind: 'cancelled' });
+      queued.finish();
+    }
+    this.changeEmitter.fire(this);
+  }
+
+  override dispose(): void {
+    this.close();
+    super.dispose();
+  }
+
+  // -- internals -------------------------------------------------------------------------------
+
+  private cancel(execution: Execution): void {
+    const index = this.queue.indexOf(execution);
+    if (index >= 0) {
+      this.queue.splice(index, 1);
+      execution.report({ kind: 'cancelled' });
+      execution.finish();
+    }
+  }
+
+  private next(): void {
+    if (this.current || this.queue.length === 0) {
+      return;
+    }
+    const execution = this.queue.shift()!;
+    this.current = execution;
+    this.changeEmitter.fire(this);
+    void this.execute(execution);
+  }
+
+  /** The run is over: the session is idle before anyone awaiting the run hears of it. */
+  private ended(execution: Execution, error?: unknown): void {
+    this.current = undefined;
+    execution.finish(error);
+    this.changeEmitter.fire(this);
+    this.next();
+  }
+
+  private async execute(execution: Execution): Promise<void> {
+    let channel: Channel;
+    try {
+      await this.ensureLoaded();
+      channel = this.call('run', {
+        name: this.name,
+        source: execution.source,
+        filename: execution.options.filename ?? '<stdin>',
+        first_line: execution.options.firstLine ?? 1,
+        mode: execution.options.mode ?? 'exec',
+      });
+    } catch (error) {
+      this.ended(execution, error);
+      return;
+    }
+    this.count++;
+    this.lastRunValue = new Date();
+    execution.start(channel, this.count);
+    this.changeEmitter.fire(this);
+    const decoders: Record<OutputStream, StringDecoder> = {
+      stdout: new StringDecoder('utf8'),
+      stderr: new StringDecoder('utf8'),
+    };
+    const output = channel.onOutput(({ stream, data }) => {
+      const text = decoders[stream].write(data);
+      if (text) {
+        execution.emit({ kind: 'stream', stream, text });
+      }
+    });
+    const END = Symbol('end');
+    channel.setCallback((message) => {
+      if (message !== END) {
+        this.onMessage(execution, message);
+      }
+    }, END);
+    let closeError: unknown;
+    try {
+      await channel.waitClose();
+    } catch (error) {
+      closeError = error;
+    } finally {
+      output.dispose();
+    }
+    this.ended(execution, closeError);
+  }
+
+  private onMessage(execution: Execution, message: unknown): void {
+    if (!(message instanceof Map)) {
+      return;
+    }
+    switch (message.get('kind')) {
+      case 'item':
+        execution.emit({ kind: 'item', value: message.get('value') });
+        return;
+      case 'display':
+      case 'result':
+        execution.emit({
+          kind: message.get('kind') === 'result' ? 'result' : 'display',
+          data: bundleOf(message.get('data')),
+          metadata: plainObject(message.get('metadata')),
+        });
+        return;
+      case 'error': {
+        const error = new RemoteError({
+          type: String(message.get('type') ?? ''),
+          message: String(message.get('message') ?? ''),
+          traceback: String(message.get('traceback') ?? ''),
+          frames: framesOf(message.get('frames')),
+        });
+        execution.emit({ kind: 'error', error });
+        execution.report(
+          error.type === 'KeyboardInterrupt'
+            ? { kind: 'interrupted', error }
+            : { kind: 'error', error },
+        );
+        return;
+      }
+      case 'exit':
+        execution.report({
+          kind: 'exit',
+          code: Number(message.get('code') ?? 0),
+          message: String(message.get('message') ?? ''),
+        });
+        return;
+      case 'input': {
+        const reply = message.get('reply') as Channel;
+        let answered = false;
+        execution.emit({
+          kind: 'input',
+          request: {
+            prompt: String(message.get('prompt') ?? ''),
+            password: message.get('password') === true,
+            answer: (text) => {
+              if (answered) {
+                return;
+              }
+              answered = true;
+              if (reply.isClosed()) {
+                return;
+              }
+              if (text !== undefined) {
+                void reply.send(text).catch(() => undefined);
+              }
+              reply.close();
+            },
+          },
+        });
+        return;
+      }
+    }
+  }
+
+  private ensureLoaded(): Promise<void> {
+    if (!this.loaded) {
+      const { text, key } = sessionRemoteSource();
+      const loading = (async () => {
+        const channel = this.host.remoteExec({
+          source: text,
+          filename: OWN_FILENAME,
+          call: 'load',
+          kwargs: { key },
+        });
+        await channel.waitClose(60);
+      })();
+      // a failed load is tried again by the next call
+      loading.catch(() => (this.loaded = undefined));
+      this.loaded = loading;
+    }
+    return this.loaded;
+  }
+
+  private call(fn: string, kwargs: Record<string, unknown>): Channel {
+    const { key } = sessionRemoteSource();
+    return this.host.remoteExec({
+      source: `import sys\n${fn} = sys.modules[${JSON.stringify(key)}].${fn}\n`,
+      filename: OWN_FILENAME,
+      call: fn,
+      kwargs,
+    });
+  }
+
+  private async ask(
+    fn: string,
+    kwargs: Record<string, unknown>,
+    timeout: number,
+  ): Promise<unknown> {
+    await this.ensureLoaded();
+    const channel = this.call(fn, kwargs);
+    try {
+      return await channel.receive(timeout);
+    } finally {
+      channel.close();
+    }
+  }
+}
+
+function outcomeOfClose(error: unknown): ExecutionOutcome {
+  if (error === undefined) {
+    return { kind: 'ok' };
+  }
+  if (error instanceof RemoteError) {
+    // an interrupt that landed as the run was ending
+    return error.type === 'KeyboardInterrupt'
+      ? { kind: 'interrupted', error }
+      : { kind: 'error', error };
+  }
+  return {
+    kind: 'gateway-closed',
+    message: error instanceof Error ? error.message : String(error),
+  };
+}
+
+function bundleOf(value: unknown): MimeBundle {
+  const bundle: Record<string, Buffer | string> = {};
+  if (value instanceof Map) {
+    for (const [mime, data] of value) {
+      bundle[String(mime)] =
+        typeof data === 'string'
+          ? data
+          : Buffer.isBuffer(data)
+            ? data
+            : data instanceof Uint8Array
+              ? Buffer.from(data)
+              : String(data);
+    }
+  }
+  return bundle;
+}
+
+function plainObject(value: unknown): Record<string, unknown> {
+  if (!(value instanceof Map)) {
+    return {};
+  }
+  const result: Record<string, unknown> = {};
+  for (const [key, item] of value) {
+    result[String(key)] = item instanceof Map ? plainObject(item) : item;
+  }
+  return result;
+}
+
+function framesOf(value: unknown): RemoteFrame[] {
+  if (!Array.isArray(value)) {
+    return [];
+  }
+  return value
+    .filter((frame): frame is unknown[] => Array.isArray(frame))
+    .map((frame) => ({
+      file: String(frame[0]),
+      line: Number(frame[1]),
+      function: String(frame[2]),
+    }));
+}
