@@ -81,7 +81,8 @@ export function interpreterKey(
   spec: GatewaySpec,
   through: (id: string) => string | undefined = () => undefined,
 ): string {
-  const { raw: _raw, id: _id, ...rest } = spec;
+  // the typed fields say everything; raw and xspec hold the id too
+  const { raw: _raw, xspec: _xspec, id: _id, ...rest } = spec;
   const hops = [spec.via, spec.installvia].map((id) =>
     id === undefined ? null : (through(id) ?? `unknown ${id}`),
   );
