@@ -87,7 +87,7 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
   readonly startedAt = new Date();
   /** When nothing more could arrive. */
   closedAt: Date | undefined;
-  /** Set when the remote code ended with SystemExit; 0 for a normal end of an exec. */
+  /** Set when the remote code ended with SystemExit: the status it asked for (0 included). */
   exitCode: number | undefined;
 
   constructor(

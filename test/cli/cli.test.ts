@@ -265,13 +265,16 @@ describe('execnet exec', () => {
     assert.equal(run.stderr, '');
   });
 
-  it('sys.exit("message") prints the message and exits 1; sys.exit(0) exits 0', async () => {
+  it('sys.exit("message") prints the message and exits 1; sys.exit(0) and SystemExit() exit 0', async () => {
     const failed = await cli(['exec', '-c', 'import sys; sys.exit("giving up")']);
     assert.equal(failed.status, 1);
     assert.equal(failed.stderr, 'giving up\n');
     const ok = await cli(['exec', '-c', 'import sys; print("done"); sys.exit(0)']);
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(ok.stdout, 'done\n');
+    const bare = await cli(['exec', '-c', 'raise SystemExit()']);
+    assert.equal(bare.status, 0, bare.stderr);
+    assert.equal(bare.stderr, '');
   });
 
   it('a traceback of -c source names <string> and shows the line', async () => {

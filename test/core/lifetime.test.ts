@@ -84,7 +84,7 @@ describe('remote exceptions', () => {
     await tg.close();
   });
 
-  it('SystemExit carries its status; sys.exit(0) is a normal end', async () => {
+  it('SystemExit carries its status, sys.exit(0) too, and the gateway survives', async () => {
     const tg = testGroup();
     const gw = await tg.gateway();
     const failed = gw.remoteExec('import sys\nsys.exit(3)');
@@ -93,9 +93,12 @@ describe('remote exceptions', () => {
     assert.equal(error.type, 'SystemExit');
     assert.equal(error.exitCode, 3);
     assert.equal(failed.exitCode, 3);
-    const ok = gw.remoteExec('import sys\nchannel.send(1)\nsys.exit(0)');
-    assert.equal(await ok.receive(), 1);
-    await ok.waitClose();
+    const zero = gw.remoteExec('import sys\nchannel.send(1)\nsys.exit(0)');
+    assert.equal(await zero.receive(), 1);
+    const exited = await rejection(zero.waitClose());
+    assert.ok(exited instanceof RemoteError);
+    assert.equal(exited.type, 'SystemExit');
+    assert.equal(exited.exitCode, 0);
     // the gateway survives both
     assert.equal(await gw.remoteExec('channel.send("alive")').receive(), 'alive');
     await tg.close();

@@ -79,11 +79,14 @@ test('a remote exception, SystemExit and KeyboardInterrupt are told apart', asyn
   const source = (text: string) => ({ text, label: 'x', kind: 'selection' as const });
   const failed = session.run(entry, source('1 / 0'));
   const exited = session.run(entry, source('raise SystemExit(3)'));
+  const exitedZero = session.run(entry, source('raise SystemExit()'));
   const waiting = session.run(entry, source('import time\nwhile True: time.sleep(0.02)'));
   await ended(failed);
   await ended(exited);
   assert.equal(failed.outcome?.kind, 'error');
   assert.deepEqual(exited.outcome, { kind: 'exit', code: 3, message: '3' });
+  await ended(exitedZero);
+  assert.deepEqual(exitedZero.outcome, { kind: 'exit', code: 0, message: '' });
   waiting.interrupt();
   await ended(waiting);
   assert.equal(waiting.outcome?.kind, 'interrupted');

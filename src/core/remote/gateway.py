@@ -891,7 +891,7 @@ class RemoteGateway(object):
         except BaseException:
             exc_type, exc, tb = sys.exc_info()
             try:
-                error_info = _error_info(exc_type, exc, tb)
+                error_info = _error_info(exc_type, exc, tb, getattr(context, "source", None))
             except BaseException as failure:
                 # the exec's end must reach the other side even if its report cannot be made
                 error_info = {
@@ -903,11 +903,10 @@ class RemoteGateway(object):
                 }
             del tb
             self._trace("exec failed on channel", channel.id, error_info["type"])
-            if error_info["type"] == "SystemExit" and error_info["exit_code"] == 0:
-                error_info = None
         finally:
             channel._executing = False
             context.channel_id = 0
+            context.source = None
             if task.is_main:
                 # free before the other side hears the end, so its next exec gets the main thread
                 with self._main_cond:
@@ -929,9 +928,9 @@ class RemoteGateway(object):
         else:
             source = request.get("source") or ""
             filename = request.get("filename") or "<remote exec>"
-        if filename[:1] != "<" or request.get("filename"):
-            linecache = _stdlib("linecache")
-            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        # tracebacks show the failing lines, of files and of plain source strings alike
+        self._context.source = (filename, source)
+        _remember_source(filename, source)
         code = compile(source, filename, "exec", dont_inherit=True)
         namespace = {"channel": channel, "__name__": "__channelexec__", "__file__": filename}
         exec(code, namespace)
@@ -1045,18 +1044,38 @@ class RemoteGateway(object):
         os._exit(status)
 
 
-def _error_info(exc_type, exc, tb):
+_linecache_lock = threading.Lock()
+
+
+def _remember_source(filename, source):
+    linecache = _stdlib("linecache")
+    with _linecache_lock:
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+
+
+def _error_info(exc_type, exc, tb, source=None):
+    """What the local side needs of a failed exec. `source` is its (filename, text): execs
+    running at once may share a name such as "<remote exec>", so the failing one's text goes
+    back into linecache, under the lock, while its traceback is formatted."""
     traceback = _stdlib("traceback")
     while tb is not None and tb.tb_frame.f_code.co_filename == _OWN_FILENAME:
         tb = tb.tb_next
-    text = "".join(traceback.format_exception(exc_type, exc, tb))
-    frames = [[f[0], f[1], f[2]] for f in traceback.extract_tb(tb)]
+    with _linecache_lock:
+        if source is not None:
+            filename, text = source
+            _stdlib("linecache").cache[filename] = (len(text), None, text.splitlines(True), filename)
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        frames = [[f[0], f[1], f[2]] for f in traceback.extract_tb(tb)]
+    if not text.startswith("Traceback"):
+        # a SyntaxError in the sent source has no frame left once the engine's are dropped
+        text = "Traceback (most recent call last):\n" + text
     if isinstance(exc, SyntaxError) and exc.filename:
         frames.append([exc.filename, exc.lineno or 0, "<module>"])
     exit_code = None
     if isinstance(exc, SystemExit):
+        # like the interpreter's own exit: None is 0, an int is itself, anything else 1
         code = exc.code
-        exit_code = 0 if code is None else code if isinstance(code, int) else 1
+        exit_code = 0 if code is None else int(code) if isinstance(code, int) else 1
     return {
         "type": exc_type.__name__,
         "message": str(exc),
