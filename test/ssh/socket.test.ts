@@ -154,6 +154,66 @@ describe('the socket server', () => {
     await group.terminate(2);
   });
 
+  it('300 idle clients cost no thread, a slow one is dropped at the deadline, a good one still gets in', async () => {
+    const guarded = await startServer(['--key-file', keyFile, '--handshake-timeout', '2']);
+    const pid = guarded.child.pid!;
+    const threads = (): number =>
+      Number(/Threads:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+    const opened: net.Socket[] = [];
+    const open = (): Promise<net.Socket> =>
+      new Promise((resolve, reject) => {
+        const socket = net.connect(guarded.port, '127.0.0.1', () => resolve(socket));
+        socket.on('error', () => undefined);
+        socket.once('error', reject);
+        socket.resume();
+        opened.push(socket);
+      });
+    const mark = newMark();
+    const group = new Group('socket');
+    try {
+      const idle = threads();
+      for (let i = 0; i < 300; i += 50) {
+        await Promise.all(Array.from({ length: 50 }, open));
+      }
+      // one byte every 300 ms: never 30 s without a byte, but no handshake either
+      const slow = await open();
+      const slowPort = slow.localPort;
+      const slowStart = Date.now();
+      const slowClosed = new Promise<number>((resolve) =>
+        slow.once('close', () => resolve(Date.now() - slowStart)),
+      );
+      const drip = setInterval(() => slow.write('A'), 300);
+      let most = 0;
+      const sampler = setInterval(() => (most = Math.max(most, threads())), 50);
+      try {
+        const gw = await group.makeGateway(
+          `socket=127.0.0.1:${guarded.port}//socket_key=${keyFile}//env:EXECNET_TEST_MARK=${mark}`,
+        );
+        assert.equal(await gw.remoteExec('channel.send(6 * 7)').receive(), 42);
+        const slowFor = await slowClosed;
+        assert.ok(slowFor >= 1500 && slowFor < 10_000, `slow client dropped after ${slowFor} ms`);
+        assert.match(
+          guarded.log(),
+          new RegExp(`dropped 127\\.0\\.0\\.1:${slowPort}: no handshake within 2s`),
+        );
+      } finally {
+        clearInterval(drip);
+        clearInterval(sampler);
+      }
+      assert.ok(
+        most <= idle + 3,
+        `server threads while 300 clients did not authenticate: ${most} (idle ${idle})`,
+      );
+      await group.terminate(2);
+      assert.deepEqual(await leftoverProcesses(mark), []);
+    } finally {
+      for (const socket of opened) {
+        socket.destroy();
+      }
+      await guarded.stop();
+    }
+  });
+
   it('never sends the secret: the bytes on the wire do not contain it', async () => {
     const seen: Buffer[] = [];
     const proxy = net.createServer((client) => {

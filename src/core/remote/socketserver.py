@@ -18,10 +18,13 @@ socketserver it never evaluates what a client sends before authentication.
 
 import argparse
 import binascii
+import collections
+import errno
 import hmac
 import hashlib
 import json
 import os
+import selectors
 import socket
 import subprocess
 import sys
@@ -29,8 +32,16 @@ import threading
 import time
 
 PROTOCOL = b"EXECNET-SOCKET 1"
-MAX_LINE = 1 << 20
-HANDSHAKE_TIMEOUT = 30.0
+MAX_LINE = 1 << 16
+HANDSHAKE_TIMEOUT = 5.0
+MAX_PENDING = 32
+
+try:
+    import ssl
+    _WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+except ImportError:  # an interpreter built without ssl serves plain connections
+    ssl = None
+    _WOULD_BLOCK = (BlockingIOError,)
 
 
 def _log(message):
@@ -42,19 +53,84 @@ def _mac(secret, label, first, second):
     return hmac.new(secret, label + b"|" + first + b"|" + second, hashlib.sha256).hexdigest().encode()
 
 
+class Refused(Exception):
+    """The client broke the handshake: it is told why (if it still listens) and disconnected."""
+
+
+# The handshake of one connection is a generator: it yields (socket, "r" or "w") whenever it
+# has to wait for the client, and returns (socket, request) once the client is authenticated.
+# One thread drives every handshake at once (see serve), so a client that connects and then
+# says nothing, or one byte at a time, costs a socket, never a thread, and is dropped at its
+# deadline.
+
+def _send(conn, data):
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[conn.send(view):]
+        except _WOULD_BLOCK:
+            yield conn, "w"
+
+
 def _read_line(conn):
-    """One line, read a byte at a time: nothing after the newline may be consumed, because the
-    connection itself becomes the interpreter's stdin."""
+    """One line. Nothing after the newline may be consumed, because the connection itself
+    becomes the interpreter's stdin: a plain socket is peeked at, a TLS one read bytewise
+    (from what OpenSSL has already decrypted)."""
     data = bytearray()
+    plain = type(conn) is socket.socket
     while True:
-        byte = conn.recv(1)
-        if not byte:
+        try:
+            if plain:
+                chunk = conn.recv(MAX_LINE + 1 - len(data), socket.MSG_PEEK)
+                if chunk:
+                    newline = chunk.find(b"\n")
+                    chunk = conn.recv(newline + 1 if newline >= 0 else len(chunk))
+            else:
+                chunk = conn.recv(1)
+        except _WOULD_BLOCK as exc:
+            yield conn, "w" if ssl is not None and isinstance(exc, ssl.SSLWantWriteError) else "r"
+            continue
+        if not chunk:
             raise EOFError("connection closed during the handshake")
-        if byte == b"\n":
-            return bytes(data)
-        data += byte
+        data += chunk
+        if data.endswith(b"\n"):
+            return bytes(data[:-1])
         if len(data) > MAX_LINE:
-            raise ValueError("handshake line too long")
+            raise Refused("protocol: handshake line too long")
+
+
+def handshake(conn, secret, tls_context):
+    """Challenge exchange (and TLS first, if any); returns (socket, EXEC request)."""
+    if tls_context is not None:
+        conn = tls_context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+        while True:
+            try:
+                conn.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                yield conn, "r"
+            except ssl.SSLWantWriteError:
+                yield conn, "w"
+    nonce = binascii.hexlify(os.urandom(32))
+    yield from _send(conn, PROTOCOL + b" " + nonce + b"\n")
+    words = (yield from _read_line(conn)).split(b" ")
+    if len(words) != 3 or words[0] != b"AUTH" or len(words[1]) < 32:
+        yield from _send(conn, b"ERR protocol: expected AUTH\n")
+        raise Refused("protocol: expected AUTH")
+    client_nonce, answer = words[1], words[2]
+    if not hmac.compare_digest(answer, _mac(secret, b"execnet-socket client", nonce, client_nonce)):
+        yield from _send(conn, b"ERR authentication failed\n")
+        raise Refused("authentication failed")
+    yield from _send(conn, b"OK " + _mac(secret, b"execnet-socket server", client_nonce, nonce) + b"\n")
+    line = yield from _read_line(conn)
+    try:
+        request = json.loads(line[5:].decode("utf-8")) if line.startswith(b"EXEC ") else None
+    except ValueError:
+        request = None
+    if not isinstance(request, dict) or not isinstance(request.get("line"), str):
+        yield from _send(conn, b"ERR protocol: bad EXEC request\n")
+        raise Refused("protocol: bad EXEC request")
+    return conn, request
 
 
 def is_loopback(host):
@@ -64,30 +140,6 @@ def is_loopback(host):
         return socket.inet_aton(host)[0] == 127
     except OSError:
         return False
-
-
-def authenticate(conn, secret):
-    """Run the challenge exchange; returns the client's EXEC request, or None if refused."""
-    nonce = binascii.hexlify(os.urandom(32))
-    conn.sendall(PROTOCOL + b" " + nonce + b"\n")
-    words = _read_line(conn).split(b" ")
-    if len(words) != 3 or words[0] != b"AUTH" or len(words[1]) < 32:
-        conn.sendall(b"ERR protocol: expected AUTH\n")
-        return None
-    client_nonce, answer = words[1], words[2]
-    if not hmac.compare_digest(answer, _mac(secret, b"execnet-socket client", nonce, client_nonce)):
-        conn.sendall(b"ERR authentication failed\n")
-        return None
-    conn.sendall(b"OK " + _mac(secret, b"execnet-socket server", client_nonce, nonce) + b"\n")
-    line = _read_line(conn)
-    if not line.startswith(b"EXEC "):
-        conn.sendall(b"ERR protocol: expected EXEC\n")
-        return None
-    request = json.loads(line[5:].decode("utf-8"))
-    if not isinstance(request, dict) or not isinstance(request.get("line"), str):
-        conn.sendall(b"ERR protocol: bad EXEC request\n")
-        return None
-    return request
 
 
 def _relay(source, sink, after):
@@ -110,6 +162,7 @@ def start_interpreter(conn, request, peer):
     popen_options = {}
     if os.name == "posix":
         popen_options["start_new_session"] = True
+    conn.setblocking(True)
     plain = type(conn) is socket.socket and os.name == "posix"
     if plain:
         # the interpreter reads and writes the socket itself: no copying through us
@@ -140,66 +193,125 @@ def start_interpreter(conn, request, peer):
     return proc
 
 
-def handle(conn, peer, secret, tls_context):
-    """Serve one connection; never raises. Returns the started process, or None."""
-    try:
-        conn.settimeout(HANDSHAKE_TIMEOUT)
-        if tls_context is not None:
-            conn = tls_context.wrap_socket(conn, server_side=True)
-        request = authenticate(conn, secret)
-        if request is None:
-            _log("refused %s: authentication failed" % (peer,))
-            conn.close()
-            return None
-        conn.settimeout(None)
-        proc = start_interpreter(conn, request, peer)
-        _log("started pid %d for %s" % (proc.pid, peer))
-        threading.Thread(target=proc.wait, daemon=True).start()  # reap it
-        return proc
-    except Exception as exc:  # a bad client must not take the server down
-        _log("dropped %s: %s: %s" % (peer, type(exc).__name__, exc))
-        try:
-            conn.close()
-        except OSError:
-            pass
-        return None
-
-
 def listen(host, port):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     server = socket.socket(family, socket.SOCK_STREAM)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind((host, port))
-    server.listen(16)
+    server.listen(128)
     return server
 
 
-def serve(server, secret, tls_context=None, once=False):
-    while True:
-        conn, address = server.accept()
-        peer = "%s:%s" % address[:2]
-        if once:
-            if handle(conn, peer, secret, tls_context) is not None:
-                return
-        else:
-            threading.Thread(target=handle, args=(conn, peer, secret, tls_context), daemon=True).start()
+class _Pending(object):
+    __slots__ = ("conn", "peer", "deadline", "steps", "fd")
+
+    def __init__(self, conn, peer, deadline, steps):
+        self.conn = conn
+        self.peer = peer
+        self.deadline = deadline
+        self.steps = steps
+        self.fd = conn.fileno()
+
+
+def serve(server, secret, tls_context=None, once=False, handshake_timeout=HANDSHAKE_TIMEOUT,
+          max_pending=MAX_PENDING, until=None):
+    """Accept clients and run their handshakes, all in this thread; each authenticated client
+    gets its interpreter. A handshake must be over within handshake_timeout seconds; at most
+    max_pending run at once, and a newcomer beyond that pushes out the oldest (so a flood of
+    idle connections delays a real client by at most one round trip). With once, returns the
+    first interpreter started; with until (a time.monotonic() value), gives up then."""
+    selector = selectors.DefaultSelector()
+    server.setblocking(False)
+    selector.register(server, selectors.EVENT_READ, None)
+    pending = collections.OrderedDict()   # fd -> _Pending, oldest first
+
+    def drop(item, why, verb="dropped"):
+        pending.pop(item.fd, None)
+        try:
+            selector.unregister(item.fd)
+        except (KeyError, ValueError):
+            pass
+        item.steps.close()
+        _log("%s %s: %s" % (verb, item.peer, why))
+        try:
+            item.conn.close()
+        except OSError:
+            pass
+
+    def step(item):
+        """Run the handshake until it waits; returns the started process once it is over."""
+        try:
+            sock, want = item.steps.send(None)
+        except StopIteration as done:
+            conn, request = done.value
+            pending.pop(item.fd, None)
+            selector.unregister(item.fd)
+            proc = start_interpreter(conn, request, item.peer)
+            _log("started pid %d for %s" % (proc.pid, item.peer))
+            threading.Thread(target=proc.wait, daemon=True).start()  # reap it
+            return proc
+        item.conn = sock
+        selector.modify(item.fd, selectors.EVENT_READ if want == "r" else selectors.EVENT_WRITE,
+                        item)
+        return None
+
+    try:
+        while True:
+            now = time.monotonic()
+            for item in list(pending.values()):
+                if item.deadline > now:
+                    break
+                drop(item, "no handshake within %gs" % handshake_timeout)
+            if until is not None and now >= until:
+                return None
+            wake = [item.deadline for item in pending.values()][:1]
+            if until is not None:
+                wake.append(until)
+            timeout = max(0.0, min(wake) - now) if wake else None
+            for key, _ in selector.select(timeout):
+                if key.data is None:
+                    try:
+                        conn, address = server.accept()
+                    except OSError as exc:   # EMFILE, ECONNABORTED...: the others go on
+                        _log("accept failed: %s" % (exc,))
+                        if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                            time.sleep(0.1)  # out of descriptors: let handshakes end first
+                        continue
+                    conn.setblocking(False)
+                    if len(pending) >= max_pending:
+                        drop(next(iter(pending.values())),
+                             "more than %d connections without a handshake" % max_pending)
+                    item = _Pending(conn, "%s:%s" % address[:2], time.monotonic() + handshake_timeout,
+                                    handshake(conn, secret, tls_context))
+                    pending[item.fd] = item
+                    selector.register(item.fd, selectors.EVENT_READ, item)
+                else:
+                    item = key.data
+                if item.fd not in pending:
+                    continue
+                try:
+                    proc = step(item)
+                except Refused as exc:
+                    drop(item, str(exc), "refused")
+                    continue
+                except Exception as exc:  # a bad client must not take the server down
+                    drop(item, "%s: %s" % (type(exc).__name__, exc))
+                    continue
+                if proc is not None and once:
+                    return proc
+    finally:
+        for item in list(pending.values()):
+            drop(item, "the server is stopping")
+        selector.close()
 
 
 def serve_installvia(channel, token, host="127.0.0.1", port=0, timeout=60.0):
     """installvia=: run inside a gateway (remote_exec). Listens on loopback, sends the port, and
     serves the one client that knows the token; gives up after `timeout` seconds."""
     server = listen(host, port)
-    server.settimeout(timeout)
     channel.send(server.getsockname()[1])
-    deadline = time.time() + timeout
     try:
-        while time.time() < deadline:
-            try:
-                conn, address = server.accept()
-            except socket.timeout:
-                break
-            if handle(conn, "%s:%s" % address[:2], token.encode("utf-8"), None) is not None:
-                return
+        serve(server, token.encode("utf-8"), once=True, until=time.monotonic() + timeout)
     finally:
         server.close()
 
@@ -225,6 +337,11 @@ def main(argv=None):
     parser.add_argument("--allow-remote", action="store_true",
                         help="allow listening on a non-loopback address")
     parser.add_argument("--once", action="store_true", help="serve one client, then exit")
+    parser.add_argument("--handshake-timeout", type=float, default=HANDSHAKE_TIMEOUT, metavar="S",
+                        help="seconds a client has to authenticate (default %(default)s)")
+    parser.add_argument("--max-pending", type=int, default=MAX_PENDING, metavar="N",
+                        help="connections authenticating at once; a newer one pushes out the "
+                             "oldest (default %(default)s)")
     args = parser.parse_args(argv)
 
     host, _, port_text = args.listen.rpartition(":")
@@ -243,7 +360,6 @@ def main(argv=None):
                      % (args.token_env,))
     tls_context = None
     if args.tls_cert:
-        import ssl
         tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls_context.load_cert_chain(args.tls_cert, args.tls_key)
     elif args.tls_key:
@@ -254,7 +370,8 @@ def main(argv=None):
     print("listening on %s:%d%s" % (bound[0], bound[1], " (TLS)" if tls_context else ""))
     sys.stdout.flush()
     try:
-        serve(server, secret, tls_context, once=args.once)
+        serve(server, secret, tls_context, once=args.once,
+              handshake_timeout=args.handshake_timeout, max_pending=max(1, args.max_pending))
     except KeyboardInterrupt:
         pass
     finally:
