@@ -31,11 +31,17 @@ export class EOFError extends ExecnetError {}
 /** The gateway's connection ended (the remote exited, was killed, or was terminated). */
 export class GatewayClosedError extends EOFError {}
 
-/** Bytes on the wire or given to `loads` are corrupt, truncated, oversized or of an unknown version. */
+/**
+ * A value that cannot cross: bytes on the wire or given to `loads` that are corrupt, truncated,
+ * oversized or of an unknown version, and (as DumpError) a value that cannot be serialized.
+ */
 export class DataFormatError extends ExecnetError {}
 
-/** A value that cannot be serialized (a function, a symbol, a class instance...). */
-export class DumpError extends ExecnetError {}
+/**
+ * A value that cannot be serialized (a function, a symbol, a class instance...). A
+ * DataFormatError, as in execnet, so one `instanceof DataFormatError` catches both directions.
+ */
+export class DumpError extends DataFormatError {}
 
 /** The interpreter could not be started or did not complete the handshake. */
 export class GatewayStartError extends ExecnetError {}

@@ -37,7 +37,7 @@ export type {
   RunOptions,
   SessionState,
 } from './session';
-export { Complex, dumps, FrozenSet, loads, Tuple } from './serializer';
+export { Complex, dumps, Float, FrozenSet, loads, Tuple } from './serializer';
 export { checkSpec, formatSpec, parseSpec, validateSpec } from './spec';
 export type { GatewaySpec, ParsedSpec } from './spec';
 export { defaultSshPool, SshConnectionPool } from './ssh/connections';

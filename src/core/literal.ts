@@ -3,7 +3,7 @@
 // minus operators other than a sign and real±imaginary. Errors name the column where it went wrong.
 
 import { ExecnetError } from './errors';
-import { Complex, FrozenSet, Tuple } from './serializer';
+import { Complex, Float, FrozenSet, Tuple } from './serializer';
 
 /** Text that is not a Python literal; `column` is 1-based, as an editor shows it. */
 export class LiteralError extends ExecnetError {
@@ -188,7 +188,7 @@ class Parser {
   }
 
   /** A number with an optional sign, or a complex `real ± imag j`. */
-  private numberExpression(): number | bigint | Complex {
+  private numberExpression(): number | bigint | Float | Complex {
     const first = this.signedNumber();
     // `1+2j` and `-1.5-0.5j` (ast.literal_eval allows exactly this operator form)
     const save = this.pos;
@@ -202,14 +202,14 @@ class Parser {
       if (!(second instanceof Complex)) {
         throw this.error('only a complex number may follow + or - (as in 1+2j)', opAt);
       }
-      const real = typeof first === 'bigint' ? Number(first) : first;
+      const real = Number(first);
       return new Complex(real, op === '-' ? -second.imag : second.imag);
     }
     this.pos = save;
     return first;
   }
 
-  private signedNumber(): number | bigint | Complex {
+  private signedNumber(): number | bigint | Float | Complex {
     let negative = false;
     for (;;) {
       const c = this.text.charAt(this.pos);
@@ -228,10 +228,13 @@ class Parser {
     if (n instanceof Complex) {
       return new Complex(-n.real, -n.imag);
     }
+    if (n instanceof Float) {
+      return new Float(-n.value);
+    }
     return typeof n === 'bigint' ? -n : -n;
   }
 
-  private unsignedNumber(): number | bigint | Complex {
+  private unsignedNumber(): number | bigint | Float | Complex {
     const start = this.pos;
     NUMBER.lastIndex = this.pos;
     const match = NUMBER.exec(this.text);
@@ -252,7 +255,9 @@ class Parser {
       return integer(BigInt(literal));
     }
     if (/[.eE]/.test(literal)) {
-      return Number(literal);
+      // 2.0 stays a float in Python: a bare integral number would be sent as an int
+      const n = Number(literal);
+      return Number.isInteger(n) ? new Float(n) : n;
     }
     if (/^0+[1-9]/.test(literal)) {
       throw this.error(

@@ -2,7 +2,7 @@
 // the editor's output channel: `(1, 'x')`, `{1: b'\x00'}`, `frozenset({2})`, `(1+2j)`, `None`.
 // Integral numbers print as ints: after the wire, `1.0` and `1` are the same JavaScript number.
 
-import { ChannelReference, Complex, FrozenSet, Tuple } from './serializer';
+import { ChannelReference, Complex, Float, FrozenSet, Tuple } from './serializer';
 
 /** Python's repr() of a value received from (or to be sent to) the remote. */
 export function formatValue(value: unknown): string {
@@ -29,6 +29,9 @@ function repr(value: unknown, active: Set<object>): string {
   }
   if (value instanceof Uint8Array) {
     return formatBytes(value);
+  }
+  if (value instanceof Float) {
+    return formatFloat(value.value);
   }
   if (value instanceof Complex) {
     return formatComplex(value);

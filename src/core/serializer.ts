@@ -79,6 +79,27 @@ function asTuple<T>(items: T[]): Tuple<T> {
 /** Python's `frozenset`. A plain `Set` is Python's `set`. */
 export class FrozenSet<T = unknown> extends Set<T> {}
 
+/**
+ * Python's `float`, for a value that must arrive as one: an integral JS number is sent as an
+ * int, so `new Float(2)` is how to send `2.0` (non-integral numbers need no wrapper). Python's
+ * floats arrive as plain numbers; `valueOf` lets a Float take part in arithmetic.
+ */
+export class Float {
+  constructor(readonly value: number) {
+    if (typeof value !== 'number') {
+      throw new TypeError(`Float takes a number, not ${describeType(value)}`);
+    }
+  }
+
+  valueOf(): number {
+    return this.value;
+  }
+
+  toString(): string {
+    return String(this.value);
+  }
+}
+
 /** Python's `complex`. */
 export class Complex {
   constructor(
@@ -105,8 +126,8 @@ export interface ChannelResolver {
 }
 
 const SUPPORTED =
-  'supported: null, undefined, boolean, number, bigint, string, Uint8Array/Buffer, Array, Tuple, ' +
-  'plain object, Map, Set, FrozenSet, Complex, Channel';
+  'supported: null, undefined, boolean, number, Float, bigint, string, Uint8Array/Buffer, Array, ' +
+  'Tuple, plain object, Map, Set, FrozenSet, Complex, Channel';
 
 /** Why a value cannot be encoded; the path is collected while the failure unwinds. */
 class Unencodable extends Error {
@@ -139,6 +160,15 @@ function describeType(value: unknown): string {
 function unencodable(value: unknown): Unencodable {
   return new Unencodable(
     `is ${describeType(value)}, which cannot be sent to Python (${SUPPORTED})`,
+  );
+}
+
+function loneSurrogate(s: string): Unencodable {
+  const index = s.search(/\p{Surrogate}/u);
+  const code = s.charCodeAt(index).toString(16).toUpperCase();
+  return new Unencodable(
+    `is a string with a lone surrogate (U+${code} at index ${index}), which UTF-8 cannot carry ` +
+      '(execnet refuses it too): send the text as valid UTF-16, or its bytes as a Buffer',
   );
 }
 
@@ -182,6 +212,7 @@ function checkHashable(value: unknown, role: string, nested = false): void {
   }
   if (
     value instanceof Uint8Array ||
+    value instanceof Float ||
     value instanceof Complex ||
     value instanceof ChannelReference
   ) {
@@ -326,6 +357,8 @@ class Writer {
       const begin = this.beginExt();
       this.writeNumber(value.id);
       this.endExt(begin, EXT_CHANNEL);
+    } else if (value instanceof Float) {
+      this.writeDouble(value.value);
     } else if (value instanceof Complex) {
       this.writeComplex(value);
     } else if (value instanceof Tuple) {
@@ -371,8 +404,11 @@ class Writer {
     this.writeStringUtf8(s);
   }
 
-  /** Lone surrogates become U+FFFD, as in every UTF-8 encoder of JS strings. */
   private writeStringUtf8(s: string): void {
+    if (!s.isWellFormed()) {
+      // UTF-8 encoders replace it with U+FFFD; Python's str could hold it, but not as UTF-8
+      throw loneSurrogate(s);
+    }
     const len = Buffer.byteLength(s, 'utf8');
     this.ensure(len + 5);
     this.writeLength(len, 0xa0, 32, 0xd9);
@@ -426,6 +462,10 @@ class Writer {
       this.writeInteger(v);
       return;
     }
+    this.writeDouble(v);
+  }
+
+  private writeDouble(v: number): void {
     this.ensure(9);
     this.buf[this.pos] = 0xcb;
     this.buf.writeDoubleBE(v, this.pos + 1);

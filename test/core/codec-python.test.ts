@@ -11,6 +11,7 @@ import {
   ChannelReference,
   Codec,
   Complex,
+  Float,
   FrozenSet,
   MAX_ENCODE_DEPTH,
   Tuple,
@@ -169,6 +170,8 @@ const CASES: Case[] = [
   { name: '-(2n**200n)', value: -(2n ** 200n), repr: String(-(2n ** 200n)) },
   { name: '1.5', value: 1.5, repr: '1.5' },
   { name: '-0', value: -0, repr: '-0.0' },
+  { name: 'Float(2)', value: new Float(2), repr: '2.0', back: 2 },
+  { name: 'Float(2**63)', value: new Float(2 ** 63), repr: '9.223372036854776e+18', back: 2 ** 63 },
   { name: 'NaN', value: NaN, repr: 'nan' },
   { name: '-Infinity', value: -Infinity, repr: '-inf' },
   { name: 'a tiny float', value: 5e-324, repr: '5e-324' },
@@ -346,7 +349,14 @@ const PYTHON_REFUSES: [string, RegExp][] = [
     '[1, {"x": lambda: 1}]',
     /^DumpError: cannot serialize value\[1\]\['x'\]: function is not supported/,
   ],
-  ['"a\\udc80"', /^DumpError: cannot serialize value: a str is not valid Unicode/],
+  [
+    '"a\\udc80"',
+    /^DumpError: cannot serialize value: a str with a lone surrogate \('\\udc80' at index 1\)/,
+  ],
+  [
+    '[1, ("x", "\\ud800")]',
+    /^DumpError: cannot serialize value\[1\]\[1\]: a str with a lone surrogate/,
+  ],
   ['__import__("datetime").date(2020, 1, 1)', /^DumpError: .*datetime\.date is not supported/],
 ];
 

@@ -4,7 +4,8 @@
 
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RemoteError } from '../../src/core/errors';
+import { DataFormatError, DumpError, RemoteError } from '../../src/core/errors';
+import { dumps, Float, loads } from '../../src/core/serializer';
 import { askExecnet, EXECNET_PYTHON } from '../helpers/execnet';
 import { testGroup } from '../helpers/gateways';
 
@@ -152,6 +153,122 @@ gw.exit()
         new RegExp(`line 3, in <module>\\n {4}failing_${i} = undefined_${i}\\n`),
       );
     });
+    await tg.close();
+  });
+});
+
+describe('values, as execnet carries them', () => {
+  it('DumpError is a DataFormatError on both sides, as execnet has it', async () => {
+    const execnetSide = askExecnet<{ local: string[]; remote: string[] }>(`
+from execnet.gateway_base import DumpError
+gw = execnet.makegateway("popen")
+ch = gw.remote_exec("""
+try:
+    channel.send(object())
+except Exception as e:
+    channel.send([c.__name__ for c in type(e).__mro__])
+""")
+json.dump({"local": [c.__name__ for c in DumpError.__mro__], "remote": ch.receive(30)}, sys.stdout)
+gw.exit()
+`);
+    assert.deepEqual(execnetSide.local.slice(0, 2), ['DumpError', 'DataFormatError']);
+    assert.deepEqual(execnetSide.remote.slice(0, 2), ['DumpError', 'DataFormatError']);
+
+    assert.throws(
+      () => dumps({ f: () => 1 }),
+      (error: unknown) => error instanceof DumpError && error instanceof DataFormatError,
+      'one instanceof DataFormatError catches both directions',
+    );
+    assert.throws(() => loads(Buffer.from([1, 0xc1])), DataFormatError);
+
+    const tg = testGroup();
+    const gw = await tg.gateway(undefined, EXECNET_PYTHON);
+    const remote = gw.remoteExec(`
+try:
+    channel.send(object())
+except Exception as e:
+    channel.send([c.__name__ for c in type(e).__mro__])
+`);
+    assert.deepEqual(await remote.receive(30), execnetSide.remote);
+    await tg.close();
+  });
+
+  it('a string with a lone surrogate is refused with DumpError naming where it sits, never substituted', async () => {
+    const execnetSide = askExecnet<{ local: string; remote: string }>(`
+gw = execnet.makegateway("popen")
+ch = gw.remote_exec("channel.send(channel.receive())")
+try:
+    ch.send(["ok", "a\\ud800b"])
+except Exception as e:
+    local = type(e).__name__
+ch.send("unblock")
+ch.waitclose(30)
+try:
+    gw.remote_exec("channel.send('a\\\\ud800b')").waitclose(30)
+except execnet.RemoteError as e:
+    remote = str(e).rstrip().split("\\n")[-1]
+json.dump({"local": local, "remote": remote}, sys.stdout)
+gw.exit()
+`);
+    assert.equal(execnetSide.local, 'DumpError');
+    assert.match(execnetSide.remote, /^execnet\.gateway_base\.DumpError: strings must be utf-8/);
+
+    const tg = testGroup();
+    const gw = await tg.gateway(undefined, EXECNET_PYTHON);
+    const echo = gw.remoteExec('channel.send(channel.receive())');
+    await assert.rejects(echo.send(['ok', { name: 'a\ud800b' }]), (error: unknown) => {
+      assert.ok(error instanceof DumpError, String(error));
+      assert.match(
+        error.message,
+        /^cannot serialize: value\[1\]\.name is a string with a lone surrogate \(U\+D800 at index 1\)/,
+      );
+      return true;
+    });
+    // a well-formed pair is one character, and the channel still works after the refusal
+    await echo.send('a\ud83d\ude00b');
+    assert.equal(await echo.receive(30), 'a\ud83d\ude00b');
+    const error = await gw
+      .remoteExec("channel.send(['x', 'a\\ud800b'])")
+      .waitClose(30)
+      .then(
+        () => assert.fail('expected a RemoteError'),
+        (e: unknown) => e,
+      );
+    assert.ok(error instanceof RemoteError);
+    assert.equal(error.type, 'DumpError');
+    assert.match(error.summary, /value\[1\]: a str with a lone surrogate \('\\ud800' at index 1\)/);
+    assert.throws(() => dumps('\udc80'), DumpError);
+    await tg.close();
+  });
+
+  it('a Float goes to Python as a float, so an integral float from Python can go back as one', async () => {
+    // execnet, Python to Python: 2.0 stays a float there and back
+    const execnetSide = askExecnet<string[]>(`
+gw = execnet.makegateway("popen")
+ch = gw.remote_exec("x = channel.receive(); channel.send([type(x).__name__, repr(x)])")
+ch.send(2.0)
+json.dump(ch.receive(30), sys.stdout)
+gw.exit()
+`);
+    assert.deepEqual(execnetSide, ['float', '2.0']);
+
+    const tg = testGroup();
+    const gw = await tg.gateway(undefined, EXECNET_PYTHON);
+    const fromPython = await gw.remoteExec('channel.send(2.0)').receive(30);
+    assert.equal(fromPython, 2, 'a JavaScript number');
+    const ask = async (value: unknown) => {
+      const ch = gw.remoteExec('x = channel.receive(); channel.send([type(x).__name__, repr(x)])');
+      await ch.send(value);
+      return ch.receive(30);
+    };
+    assert.deepEqual(await ask(new Float(fromPython as number)), execnetSide);
+    assert.deepEqual(await ask(fromPython), ['int', '2'], 'a bare integral number is an int');
+    assert.deepEqual(await ask([new Float(-0), new Float(1e19), new Float(2.5)]), [
+      'list',
+      '[-0.0, 1e+19, 2.5]',
+    ]);
+    assert.deepEqual(await ask(new Map([[new Float(1), 'one']])), ['dict', "{1.0: 'one'}"]);
+    assert.equal(Number(new Float(2)) * 3, 6, 'a Float is a number in arithmetic');
     await tg.close();
   });
 });

@@ -4,10 +4,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LiteralError, parsePythonLiteral, validatePythonLiteral } from '../../src/core/literal';
 import { formatValue } from '../../src/core/repr';
-import { Complex, FrozenSet, Tuple } from '../../src/core/serializer';
+import { Complex, Float, FrozenSet, Tuple } from '../../src/core/serializer';
 
 /** Parse, then print the way Python would: a round trip through repr shows what was understood. */
 const roundTrip = (text: string): string => formatValue(parsePythonLiteral(text));
+
+test('an integral float literal stays a float: 2.0, -2.0 and 1e19 are Floats, and print as floats', () => {
+  assert.deepEqual(parsePythonLiteral('2.0'), new Float(2));
+  assert.deepEqual(parsePythonLiteral('-2.0'), new Float(-2));
+  assert.deepEqual(parsePythonLiteral('1e19'), new Float(1e19));
+  assert.equal(roundTrip('[2.0, -0.0, 1e19, 2.5, 2]'), '[2.0, -0.0, 1e+19, 2.5, 2]');
+  assert.deepEqual(parsePythonLiteral('2.0+1j'), new Complex(2, 1));
+});
 
 test('constants, numbers and strings parse to their Python values', () => {
   assert.equal(parsePythonLiteral('None'), null);
@@ -18,7 +26,7 @@ test('constants, numbers and strings parse to their Python values', () => {
   assert.equal(parsePythonLiteral('0x_ff'), 255);
   assert.equal(parsePythonLiteral('0o17'), 15);
   assert.equal(parsePythonLiteral('0b101'), 5);
-  assert.equal(parsePythonLiteral('1.5e3'), 1500);
+  assert.deepEqual(parsePythonLiteral('1.5e3'), new Float(1500));
   assert.equal(parsePythonLiteral('.25'), 0.25);
   assert.equal(parsePythonLiteral('--3'), 3);
   assert.equal(

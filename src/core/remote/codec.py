@@ -10,12 +10,12 @@
 import struct as _codec_struct
 
 
-class DumpError(Exception):
-    """A value cannot be serialized."""
-
-
 class DataFormatError(Exception):
-    """Bytes cannot be decoded."""
+    """Bytes cannot be decoded (and, as DumpError, a value cannot be encoded)."""
+
+
+class DumpError(DataFormatError):
+    """A value cannot be serialized. A DataFormatError, as in execnet."""
 
 
 DUMPS_FORMAT_VERSION = 1
@@ -192,8 +192,12 @@ def _codec_dump_error(root, exc):
         )
     if isinstance(exc, RecursionError):
         return DumpError("cannot serialize value: it is nested too deeply (does it contain itself?)")
-    if isinstance(exc, UnicodeEncodeError):
-        return DumpError("cannot serialize value: a str is not valid Unicode (%s)" % (exc,))
+    if isinstance(exc, UnicodeEncodeError) and isinstance(exc.object, str):
+        path = _codec_path_to(root, exc.object)
+        return DumpError(
+            "cannot serialize %s: a str with a lone surrogate (%r at index %d), which UTF-8 "
+            "cannot carry" % ("value" if path is None else "value" + path, exc.object[exc.start], exc.start)
+        )
     return DumpError("cannot serialize value: %s: %s" % (type(exc).__name__, exc))
 
 
