@@ -10,8 +10,9 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { AuthenticationFailed, GatewayStartError } from '../../src/core/errors';
+import { AuthenticationFailed, GatewayStartError, HostNotFound } from '../../src/core/errors';
 import { Group } from '../../src/core/group';
+import { askExecnet } from '../helpers/execnet';
 import { leftoverProcesses, newMark } from '../helpers/processes';
 import { recordingPrompts } from '../helpers/prompts';
 import { defaultPython } from '../helpers/pythons';
@@ -152,6 +153,52 @@ describe('the socket server', () => {
     );
     assert.equal(server.child.exitCode, null, 'the server is still running');
     await group.terminate(2);
+  });
+
+  it('an unreachable host is HostNotFound before a missing secret is reported, as execnet reports the address', async () => {
+    // execnet (which has no secret) raises its HostNotFound
+    const execnetError = askExecnet<string[]>(`
+try:
+    execnet.makegateway("socket=no.such.host.invalid:8888")
+except Exception as e:
+    json.dump([c.__name__ for c in type(e).__mro__], sys.stdout)
+`);
+    assert.equal(execnetError[0], 'HostNotFound');
+    const closed = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const saved = process.env.EXECNET_SOCKET_TOKEN;
+    delete process.env.EXECNET_SOCKET_TOKEN;
+    try {
+      const group = new Group('socket');
+      for (const [spec, host, why] of [
+        [
+          'socket=no.such.host.invalid:8888',
+          'no.such.host.invalid',
+          /cannot reach the socket server at no\.such\.host\.invalid:8888/,
+        ],
+        [
+          `socket=127.0.0.1:${closed}`,
+          '127.0.0.1',
+          /connection refused \(is the socket server running\?\)/,
+        ],
+      ] as const) {
+        await assert.rejects(group.makeGateway(spec), (error: unknown) => {
+          assert.ok(error instanceof HostNotFound, `${spec}: ${String(error)}`);
+          assert.equal(error.host, host);
+          assert.match(error.message, why);
+          return true;
+        });
+      }
+      assert.equal(group.size, 0);
+    } finally {
+      if (saved !== undefined) {
+        process.env.EXECNET_SOCKET_TOKEN = saved;
+      }
+    }
   });
 
   it('300 idle clients cost no thread, a slow one is dropped at the deadline, a good one still gets in', async () => {

@@ -102,11 +102,16 @@ export interface SocketTransportOptions {
   readonly address?: string;
 }
 
-async function readSecret(spec: GatewaySpec, address: string, prompts?: Prompts): Promise<Buffer> {
+/** The shared secret, and whether a person was asked for it (which takes a while). */
+async function readSecret(
+  spec: GatewaySpec,
+  address: string,
+  prompts?: Prompts,
+): Promise<{ secret: Buffer; asked: boolean }> {
   if (spec.socketKey !== undefined) {
     const file = expandHome(spec.socketKey);
     try {
-      return Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'utf8');
+      return { secret: Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'utf8'), asked: false };
     } catch (error) {
       throw new GatewayStartError(
         `cannot read the socket key ${file} (socket_key=): ${(error as Error).message}`,
@@ -115,7 +120,7 @@ async function readSecret(spec: GatewaySpec, address: string, prompts?: Prompts)
   }
   const fromEnv = process.env[TOKEN_ENV];
   if (fromEnv) {
-    return Buffer.from(fromEnv, 'utf8');
+    return { secret: Buffer.from(fromEnv, 'utf8'), asked: false };
   }
   const asked = prompts?.secret ? await prompts.secret({ kind: 'socket', address }) : undefined;
   if (asked === undefined || asked === '') {
@@ -125,7 +130,7 @@ async function readSecret(spec: GatewaySpec, address: string, prompts?: Prompts)
       [],
     );
   }
-  return Buffer.from(asked, 'utf8');
+  return { secret: Buffer.from(asked, 'utf8'), asked: true };
 }
 
 function connectTcp(spec: GatewaySpec, address: string): Promise<Duplex> {
@@ -202,8 +207,25 @@ export async function openSocket(
 ): Promise<Transport> {
   const address =
     options.address ?? (spec.socket ? `${spec.socket.host}:${spec.socket.port}` : 'socket');
-  const secret = options.secret ?? (await readSecret(spec, address, options.prompts));
-  const stream = options.stream ?? (await connectTcp(spec, address));
+  // An unreachable host is reported before a missing secret: connect first.
+  let stream = options.stream ?? (await connectTcp(spec, address));
+  let secret = options.secret;
+  if (secret === undefined) {
+    try {
+      const found = await readSecret(spec, address, options.prompts);
+      secret = found.secret;
+      if (found.asked && options.stream === undefined) {
+        // the server gives a handshake a few seconds; a person typing may have taken longer
+        stream.destroy();
+        stream = await connectTcp(spec, address);
+      }
+    } catch (error) {
+      if (options.stream === undefined) {
+        stream.destroy();
+      }
+      throw error;
+    }
+  }
   const reader = new LineReader(stream);
   let pid: number;
   try {
