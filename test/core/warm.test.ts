@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { GatewayClosedError } from '../../src/core/errors';
 import type { Gateway } from '../../src/core/gateway';
 import { Tuple } from '../../src/core/serializer';
-import { warmInterpreterPids } from '../../src/core/transports/warm';
+import { isPythonExecutable, warmInterpreterPids } from '../../src/core/transports/warm';
 import { testGroup, type TestGroup } from '../helpers/gateways';
 import { leftoverProcesses, newMark } from '../helpers/processes';
 import { defaultPython } from '../helpers/pythons';
@@ -147,6 +147,49 @@ describe('warm start', () => {
     const { stdout: out } = await runScript(script);
     assert.match(out, /started/);
     assert.deepEqual(await leftoverProcesses(mark), []);
+  });
+
+  it('a wrapper in python= (a script, env X=1 python) runs for every start: no warm start', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-wrapper-'));
+    const log = path.join(dir, 'starts.log');
+    const wrapper = path.join(dir, 'python3');
+    // named like an interpreter, but a script: what it does per start must happen every time
+    fs.writeFileSync(
+      wrapper,
+      `#!/bin/sh\necho "$$" >> '${log}'\nexec '${defaultPython()}' "$@"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    const tg = testGroup();
+    try {
+      const wrapped: Gateway[] = [];
+      for (let i = 0; i < 4; i++) {
+        wrapped.push(await tg.gateway(undefined, wrapper));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const starts = fs.readFileSync(log, 'utf8').trim().split('\n');
+      assert.equal(starts.length, 4, `one start of the wrapper per gateway: ${starts.join(' ')}`);
+      assert.deepEqual(
+        wrapped.filter((gw) => /warm start/.test(gw.description)).map((gw) => gw.id),
+        [],
+        'none forked from a warm interpreter',
+      );
+      // env's per-start effect is invisible, but it is a wrapper all the same
+      const env: Gateway[] = [];
+      for (let i = 0; i < 4; i++) {
+        env.push(await tg.gateway(undefined, `env WRAPPED=1 ${defaultPython()}`));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.deepEqual(
+        env.filter((gw) => /warm start/.test(gw.description)).map((gw) => gw.id),
+        [],
+      );
+      assert.ok(isPythonExecutable(defaultPython()), 'the interpreter itself may be warm-started');
+    } finally {
+      await tg.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('EXECNET_WARM_START=0 turns it off', async () => {

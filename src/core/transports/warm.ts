@@ -27,15 +27,87 @@ const EXITED = 2;
 const KILLED = 3;
 const FAILED = 4;
 
-/** Whether a spec may be warm-started: a plain local interpreter, on a system that can fork. */
+/**
+ * Whether a spec may be warm-started: a plain local interpreter, on a system that can fork, and
+ * `python=` (or the default) names a CPython executable itself. A fork skips whatever runs
+ * before the interpreter, so a wrapper (`srun …`, `sudo -u x python3`, `env X=1 python3`, a
+ * pyenv shim choosing the version per directory) must run for every start.
+ */
 export function canWarmStart(spec: GatewaySpec): boolean {
   return (
     spec.type === 'popen' &&
     spec.via === undefined &&
     spec.sudo === undefined &&
     process.platform !== 'win32' &&
-    process.env.EXECNET_WARM_START !== '0'
+    process.env.EXECNET_WARM_START !== '0' &&
+    isPythonExecutable(
+      (spec.python ?? defaultPythonCommand())[0],
+      spec.env.PATH ?? process.env.PATH,
+    )
   );
+}
+
+const PYTHON_NAME = /^python\d*(\.\d+)?[a-z]?$/;
+const BINARY_MAGIC = [
+  0x7f454c46, // ELF
+  0xfeedface, // Mach-O
+  0xfeedfacf,
+  0xcefaedfe,
+  0xcffaedfe,
+  0xcafebabe, // universal binary
+];
+const pythonExecutables = new Map<string, boolean>();
+
+/**
+ * Whether `command` (looked up on `searchPath` like spawn does) is a CPython interpreter: its
+ * real path is named python, python3, python3.12… and is a binary, not a script that starts one.
+ */
+export function isPythonExecutable(command: string, searchPath = ''): boolean {
+  const key = `${command}\0${searchPath}`;
+  let verdict = pythonExecutables.get(key);
+  if (verdict === undefined) {
+    verdict = checkPythonExecutable(command, searchPath);
+    pythonExecutables.set(key, verdict);
+  }
+  return verdict;
+}
+
+function checkPythonExecutable(command: string, searchPath: string): boolean {
+  const candidates = command.includes('/')
+    ? [path.resolve(command)]
+    : searchPath
+        .split(path.delimiter)
+        .filter(Boolean)
+        .map((dir) => path.join(dir, command));
+  for (const candidate of candidates) {
+    let real: string;
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      real = fs.realpathSync(candidate);
+      if (!fs.statSync(real).isFile()) {
+        continue;
+      }
+    } catch {
+      continue;
+    }
+    // the first executable found is what spawn runs
+    if (!PYTHON_NAME.test(path.basename(real)) && !PYTHON_NAME.test(path.basename(candidate))) {
+      return false;
+    }
+    const head = Buffer.alloc(4);
+    try {
+      const fd = fs.openSync(real, 'r');
+      try {
+        fs.readSync(fd, head, 0, 4, 0);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      return false;
+    }
+    return BINARY_MAGIC.includes(head.readUInt32BE(0));
+  }
+  return false;
 }
 
 function warmKey(spec: GatewaySpec): string {
