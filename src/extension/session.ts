@@ -11,6 +11,7 @@ import type { Group } from '../core/group';
 import { checkSpec, type GatewaySpec } from '../core/spec';
 import { Disposable, toDisposable } from '../core/lifecycle';
 import { loadGroups } from './engine';
+import type { SyncMapping } from './syncMapping';
 
 export type SessionChange =
   | { readonly kind: 'groups' }
@@ -75,6 +76,8 @@ export class GatewayEntry {
   readonly createdAt = new Date();
   /** Set by cancel() while connecting: the gateway is ended as soon as it is up. */
   cancelled = false;
+  /** Where its last completed sync put the workspace folder. */
+  sync: SyncMapping | undefined;
 
   constructor(
     readonly id: string,

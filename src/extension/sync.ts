@@ -3,12 +3,14 @@
 // (files and bytes) and a summary. Cancelling stops files not yet under way; those in flight land.
 
 import * as vscode from 'vscode';
+import type { Gateway } from '../core/gateway';
 import type { RSyncEvent, RSyncSummary } from '../core/rsync';
 import { formatDuration } from '../views/format';
 import { loadRSync } from './engine';
 import type { Log } from './log';
 import type { GatewayEntry } from './session';
 import type { Settings } from './settings';
+import type { SyncMapping } from './syncMapping';
 
 export interface SyncServices {
   readonly settings: Settings;
@@ -20,6 +22,8 @@ export interface SyncResult {
   readonly target: string;
   readonly cancelled: boolean;
   readonly summary: RSyncSummary;
+  /** The workspace ↔ mirror mapping (also kept as the entry's `sync`); unset when cancelled. */
+  readonly mapping?: SyncMapping;
 }
 
 /** The remote folder for a gateway: its own rsyncTarget, or execnet.rsync.target. */
@@ -45,6 +49,15 @@ export function formatBytes(n: number): string {
     unit++;
   }
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** `target` as an absolute path on the gateway, resolved as the sync resolved it. */
+async function remotePath(gateway: Gateway, target: string): Promise<string> {
+  const channel = gateway.remoteExec(
+    'import os\nchannel.send(os.path.abspath(os.path.expanduser(channel.receive())))',
+  );
+  await channel.send(target);
+  return String(await channel.receive(30));
 }
 
 function workspaceFolder(): vscode.WorkspaceFolder | undefined {
@@ -138,7 +151,17 @@ export async function syncWorkspace(
         } else if (!options.quiet) {
           void vscode.window.showInformationMessage(`Execnet: ${text}.`);
         }
-        return { target, cancelled, summary };
+        let mapping: SyncMapping | undefined;
+        if (!cancelled) {
+          mapping = {
+            localRoot: folder.uri.fsPath,
+            remoteRoot: await remotePath(gateway, target),
+            target,
+            syncedAt: new Date(),
+          };
+          entry.sync = mapping;
+        }
+        return { target, cancelled, summary, mapping };
       } catch (error) {
         log.error(`sync to ${where} failed`, error);
         void vscode.window

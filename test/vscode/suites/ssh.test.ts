@@ -52,5 +52,6 @@ describe('ssh gateways', function () {
     assert.ok(result);
     assert.equal(result.summary.errors, 0);
     assert.ok(fs.existsSync(path.join(destination, 'fanout.py')));
+    assert.equal(entry.sync?.remoteRoot, destination);
   });
 });

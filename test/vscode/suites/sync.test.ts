@@ -51,6 +51,12 @@ describe('sync workspace', () => {
       fs.readFileSync(path.join(destination, 'hello.py'), 'utf8'),
       fs.readFileSync(path.join(workspaceFolder().fsPath, 'hello.py'), 'utf8'),
     );
+    // the mapping the sync used is kept with the gateway (debugging and traceback links use it)
+    assert.deepEqual(
+      { local: result.mapping?.localRoot, remote: result.mapping?.remoteRoot },
+      { local: workspaceFolder().fsPath, remote: destination },
+    );
+    assert.equal(entry.sync, result.mapping);
 
     const again = await vscode.commands.executeCommand<SyncResult | undefined>(
       'execnet.syncWorkspace',
