@@ -6,6 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 export const USAGE = `usage: execnet run [options] FILE.py [ARGS...]
        execnet exec [options] -c SOURCE [--] [ARGS...]
        execnet status [options]
+       execnet repl [options]
        execnet --help | --version
 
 Run Python code on gateways (execnet's remote_exec) from the terminal.
@@ -15,6 +16,8 @@ commands:
   exec -c SRC    run source text (-c - reads it from standard input); ARGS after it or after
                  -- become sys.argv[1:] (sys.argv[0] is '-c')
   status         start the gateways and print what runs there
+  repl           a Python prompt in the gateway's interactive session (line editing, history,
+                 Tab completion from the remote namespace, Ctrl-C interrupts, Ctrl-D leaves)
 
 options:
   -g, --gateway SPEC   a gateway spec, e.g. popen//python=python3.12 (default: popen);
@@ -58,7 +61,8 @@ export type Command =
       readonly source: string;
       readonly args: readonly string[];
     })
-  | (GatewayOptions & { readonly kind: 'status' });
+  | (GatewayOptions & { readonly kind: 'status' })
+  | { readonly kind: 'repl'; readonly spec: string };
 
 const GATEWAY_OPTIONS = {
   gateway: { type: 'string', short: 'g', multiple: true },
@@ -93,6 +97,8 @@ export function parseCommand(argv: readonly string[]): Command {
       return parseExec(rest);
     case 'status':
       return parseStatus(rest);
+    case 'repl':
+      return parseRepl(rest);
     default:
       throw new UsageError(
         command.startsWith('-') ? `unknown option '${command}'` : `unknown command '${command}'`,
@@ -152,6 +158,18 @@ function parseStatus(argv: readonly string[]): Command {
     return { kind: 'help' };
   }
   return { kind: 'status', specs: gatewaySpecs(values) };
+}
+
+function parseRepl(argv: readonly string[]): Command {
+  const { values } = strict(() => parseArgs({ args: [...argv], options: GATEWAY_OPTIONS }));
+  if (values.help) {
+    return { kind: 'help' };
+  }
+  const specs = gatewaySpecs(values);
+  if (specs.length > 1) {
+    throw new UsageError('repl: one gateway at a time (give -g once)');
+  }
+  return { kind: 'repl', spec: specs[0] };
 }
 
 /** Runs a strict parseArgs, turning its complaints into usage errors. */

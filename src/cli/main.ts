@@ -3,6 +3,7 @@
 
 import { version } from '../../package.json';
 import { parseCommand, USAGE, UsageError, type Command } from './args';
+import { runRepl } from './repl';
 import { EXIT_USAGE, runCode, showStatus, unreadable } from './run';
 import { StdinFeed } from './stdin';
 
@@ -28,6 +29,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return 0;
     case 'status':
       return showStatus(command.specs, streams);
+    case 'repl':
+      return runRepl(command.spec);
     case 'run': {
       const problem = unreadable(command.file);
       if (problem) {
