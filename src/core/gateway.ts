@@ -198,6 +198,8 @@ export class Gateway implements ChannelHost {
   /**
    * Run code remotely; returns at once with the channel its `channel` talks to. The channel
    * closes when the code returns, or with a RemoteError carrying the remote traceback.
+   * `kwargs` go to the function a `{ source, call }` names; with anything else they are a
+   * TypeError, as in execnet.
    */
   remoteExec(source: RemoteSource, kwargs?: Readonly<Record<string, unknown>>): Channel {
     const { request, origin } = this.execRequest(source, kwargs);
@@ -252,14 +254,31 @@ export class Gateway implements ChannelHost {
     this.write(encodeFrame(Msg.Reconfigure, 0, this.codec.encode(options)));
   }
 
-  /** Ask the remote to close its channels and exit once its running code returns. */
-  exit(): void {
-    if (this.stateValue !== 'alive') {
-      return;
+  /**
+   * Ask the remote to close its channels and exit once its running code returns. As in execnet,
+   * the gateway leaves its group at once (its id is not handed out again). Resolves when the
+   * remote is gone; nothing is killed (`terminate(timeout)` bounds the wait).
+   */
+  exit(): Promise<void> {
+    if (this.stateValue === 'alive') {
+      this.setState('closing');
+      trace(`[${this.id}] exit requested`);
+      this.write(encodeFrame(Msg.GatewayTerminate, 0));
     }
-    this.setState('closing');
-    trace(`[${this.id}] exit requested`);
-    this.write(encodeFrame(Msg.GatewayTerminate, 0));
+    if (this.stateValue === 'dead') {
+      return Promise.resolve();
+    }
+    // whoever awaits this must not see Node exit first
+    this.hold(1);
+    return new Promise((resolve) => {
+      const subscription = this.onDidChangeState((state) => {
+        if (state === 'dead') {
+          subscription.dispose();
+          this.hold(-1);
+          resolve();
+        }
+      });
+    });
   }
 
   /**
@@ -588,7 +607,7 @@ export class Gateway implements ChannelHost {
     this.hold(1);
     try {
       if (this.stateValue === 'alive') {
-        this.exit();
+        void this.exit();
       }
       this.setState('closing');
       let timer: NodeJS.Timeout | undefined;
@@ -671,7 +690,10 @@ export class Gateway implements ChannelHost {
     if (call) {
       request.set('call', call).set('kwargs', callKwargs ?? {});
     } else if (callKwargs && Object.keys(callKwargs).length > 0) {
-      throw new ExecnetError('remoteExec: kwargs need a function to call (`call`)');
+      // execnet: TypeError("can't pass kwargs to non-function remote_exec")
+      throw new TypeError(
+        "remoteExec: kwargs are passed to a function: name it, e.g. { source, call: 'main' }",
+      );
     }
     return { request, origin };
   }

@@ -1,5 +1,7 @@
 // Groups create gateways, name them (gw0, gw1... or the spec's id) and end them together.
 // Every gateway belongs to exactly one group; `makeGateway()` at top level uses the default group.
+// A gateway leaves its group when it starts closing (as execnet's exit() unregisters it), and
+// the group's terminate() still waits for it to be gone.
 
 import type { Channel } from './channel';
 import { ExecnetError } from './errors';
@@ -22,6 +24,8 @@ export class Group implements Iterable<Gateway> {
   private readonly gateways = new Map<string, Gateway>();
   /** Ids taken by gateways still starting, so two concurrent starts cannot pick the same. */
   private readonly reserved = new Set<string>();
+  /** Gateways that left the group by closing and are not gone yet: terminate() ends them too. */
+  private readonly windingDown = new Set<Gateway>();
   private nextIndex = 0;
   private readonly changeEmitter = new Emitter<GroupChange>();
   /** Gateways added, removed, or changing state. */
@@ -59,8 +63,11 @@ export class Group implements Iterable<Gateway> {
     this.gateways.set(id, gateway);
     gateway.onDidChangeState((state) => {
       this.changeEmitter.fire({ kind: 'state', gateway, state });
-      if (state === 'dead') {
+      if (state === 'closing' || state === 'dead') {
         this.remove(gateway);
+      }
+      if (state === 'dead') {
+        this.windingDown.delete(gateway);
       }
     });
     this.changeEmitter.fire({ kind: 'added', gateway });
@@ -94,11 +101,11 @@ export class Group implements Iterable<Gateway> {
   }
 
   /**
-   * End every gateway: ask each to exit, then kill those still running after `timeout`
-   * seconds. Resolves when all are gone.
+   * End every gateway, those that already left by exiting included: ask each to exit, then kill
+   * those still running after `timeout` seconds. Resolves when all are gone.
    */
   async terminate(timeout: number = DEFAULT_TERMINATE_TIMEOUT): Promise<void> {
-    const all = [...this];
+    const all = [...this, ...this.windingDown];
     await Promise.all(all.map((gateway) => gateway.terminate(timeout)));
     for (const gateway of all) {
       this.remove(gateway);
@@ -108,6 +115,9 @@ export class Group implements Iterable<Gateway> {
   private remove(gateway: Gateway): void {
     if (this.gateways.get(gateway.id) === gateway) {
       this.gateways.delete(gateway.id);
+      if (gateway.state !== 'dead') {
+        this.windingDown.add(gateway);
+      }
       this.changeEmitter.fire({ kind: 'removed', gateway });
     }
   }

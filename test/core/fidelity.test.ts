@@ -3,6 +3,9 @@
 // deliberately does more (docs/execnet-differences.md).
 
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { DataFormatError, DumpError, RemoteError } from '../../src/core/errors';
 import { dumps, Float, loads } from '../../src/core/serializer';
@@ -270,5 +273,101 @@ gw.exit()
     assert.deepEqual(await ask(new Map([[new Float(1), 'one']])), ['dict', "{1.0: 'one'}"]);
     assert.equal(Number(new Float(2)) * 3, 6, 'a Float is a number in arithmetic');
     await tg.close();
+  });
+});
+
+describe('remoteExec and gateways, as execnet has them', () => {
+  it('kwargs with a plain source string are a TypeError, with a function to call they arrive', async () => {
+    const execnetError = askExecnet<string>(`
+gw = execnet.makegateway("popen")
+try:
+    gw.remote_exec("channel.send(1)", x=1)
+except Exception as e:
+    json.dump(type(e).__name__, sys.stdout)
+gw.exit()
+`);
+    assert.equal(execnetError, 'TypeError');
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    assert.throws(() => gw.remoteExec('channel.send(1)', { x: 1 }), {
+      name: 'TypeError',
+      message: /kwargs are passed to a function: name it, e\.g\. \{ source, call: 'main' \}/,
+    });
+    assert.throws(() => gw.remoteExec({ module: 'json' }, { x: 1 }), TypeError);
+    assert.equal(gw.openChannels.length, 0, 'no channel was opened');
+    const called = gw.remoteExec(
+      { source: 'def main(channel, x):\n    channel.send(x * 2)', call: 'main' },
+      { x: 21 },
+    );
+    assert.equal(await called.receive(30), 42);
+    // an empty kwargs is no kwargs, for execnet too
+    assert.equal(await gw.remoteExec('channel.send(1)', {}).receive(30), 1);
+    await tg.close();
+  });
+});
+
+describe('gateway.exit(), as execnet has it', () => {
+  it('leaves the group at once, resolves when the remote is gone, and ids stay fresh', async () => {
+    const execnetSide = askExecnet<{ after: string[]; next: string; explicit: string[] }>(`
+g = execnet.Group()
+a = g.makegateway()
+b = g.makegateway()
+a.exit()
+after = [x.id for x in g]
+c = g.makegateway()
+d = g.makegateway("popen//id=gw0")
+json.dump({"after": after, "next": c.id, "explicit": [x.id for x in g]}, sys.stdout)
+g.terminate()
+`);
+    assert.deepEqual(execnetSide, { after: ['gw1'], next: 'gw2', explicit: ['gw1', 'gw2', 'gw0'] });
+
+    const tg = testGroup();
+    const a = await tg.gateway();
+    await tg.gateway();
+    const pid = a.info.pid;
+    const exited = a.exit();
+    assert.deepEqual(
+      [...tg.group].map((g) => g.id),
+      execnetSide.after,
+      'gone from the group at once',
+    );
+    assert.equal((await tg.gateway()).id, execnetSide.next);
+    await exited;
+    assert.equal(a.state, 'dead');
+    assert.ok(
+      !fs.existsSync(`/proc/${pid}`) ||
+        /^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')),
+      'the remote process is gone',
+    );
+    await tg.gateway('id=gw0');
+    assert.deepEqual(
+      [...tg.group].map((g) => g.id),
+      execnetSide.explicit,
+    );
+    await tg.close();
+  });
+
+  it('waits for running code without killing it, and the group still ends what is winding down', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const done = path.join(os.tmpdir(), `execnet-exit-${process.pid}-${Date.now()}`);
+    const running = gw.remoteExec(
+      `import time\nchannel.send("started")\ntime.sleep(0.5)\nopen(${JSON.stringify(done)}, "w").close()`,
+    );
+    assert.equal(await running.receive(30), 'started');
+    await gw.exit();
+    assert.ok(fs.existsSync(done), 'the code ran to its end before the remote went');
+    fs.rmSync(done);
+
+    // an exec that never returns: exit() alone would wait for ever; the group's terminate ends it
+    const stuck = await tg.gateway();
+    const loop = stuck.remoteExec(
+      'import time\nchannel.send(1)\nwhile True:\n    time.sleep(0.05)',
+    );
+    await loop.receive(30);
+    void stuck.exit();
+    assert.equal(tg.group.size, 0);
+    await tg.close(0.5);
+    assert.equal(stuck.state, 'dead');
   });
 });
