@@ -25,11 +25,16 @@ options:
       --python PATH    shortcut for --gateway popen//python=PATH
                        (the default interpreter is $EXECNET_PYTHON, else python3)
       --group          hold each gateway's output back until it ends, then print it together
+  -i, --stdin          forward standard input (typed or piped) to the code's sys.stdin, for
+                       input() and sys.stdin.readline(); without it, piped lines are sent to
+                       the code's channel as items
   -h, --help           show this help
   -V, --version        show the version
 
 The code gets \`channel\`: every item it sends is printed as "[gw0] channel: <repr>".
-Standard input is not forwarded. In a fan-out every line is prefixed with its gateway's id.
+Piped standard input becomes channel items (one str per line), or with --stdin the code's
+sys.stdin. In a fan-out every gateway gets the same input, and every line is prefixed with its
+gateway's id. A file run sees its own directory first on sys.path on local gateways.
 Ctrl-C interrupts the running code (KeyboardInterrupt); a second Ctrl-C stops the gateways.
 
 exit status: 0 when the code ends normally; the code of SystemExit; 1 when it raised (its
@@ -45,22 +50,28 @@ interface GatewayOptions {
   readonly specs: readonly string[];
 }
 
+interface RunOptions {
+  readonly grouped: boolean;
+  /** Standard input goes to the code's sys.stdin (else piped lines are channel items). */
+  readonly stdin: boolean;
+}
+
 export type Command =
   | { readonly kind: 'help' }
   | { readonly kind: 'version' }
-  | (GatewayOptions & {
-      readonly kind: 'run';
-      readonly grouped: boolean;
-      readonly file: string;
-      readonly args: readonly string[];
-    })
-  | (GatewayOptions & {
-      readonly kind: 'exec';
-      readonly grouped: boolean;
-      /** Source text, or `-` for standard input. */
-      readonly source: string;
-      readonly args: readonly string[];
-    })
+  | (GatewayOptions &
+      RunOptions & {
+        readonly kind: 'run';
+        readonly file: string;
+        readonly args: readonly string[];
+      })
+  | (GatewayOptions &
+      RunOptions & {
+        readonly kind: 'exec';
+        /** Source text, or `-` for standard input. */
+        readonly source: string;
+        readonly args: readonly string[];
+      })
   | (GatewayOptions & { readonly kind: 'status' })
   | { readonly kind: 'repl'; readonly spec: string };
 
@@ -73,6 +84,7 @@ const GATEWAY_OPTIONS = {
 const RUN_OPTIONS = {
   ...GATEWAY_OPTIONS,
   group: { type: 'boolean' },
+  stdin: { type: 'boolean', short: 'i' },
 } as const satisfies ParseArgsConfig['options'];
 
 const EXEC_OPTIONS = {
@@ -128,6 +140,7 @@ function parseRun(argv: readonly string[]): Command {
     kind: 'run',
     specs: gatewaySpecs(values),
     grouped: values.group ?? false,
+    stdin: values.stdin ?? false,
     file: file.value,
     args: argv.slice(file.index + 1),
   };
@@ -143,10 +156,14 @@ function parseExec(argv: readonly string[]): Command {
   if (values.command === undefined) {
     throw new UsageError('exec: give the source with -c SOURCE (or -c - to read it from stdin)');
   }
+  if (values.command === '-' && values.stdin) {
+    throw new UsageError('exec: -c - reads the source from standard input, so --stdin cannot');
+  }
   return {
     kind: 'exec',
     specs: gatewaySpecs(values),
     grouped: values.group ?? false,
+    stdin: values.stdin ?? false,
     source: values.command,
     args: positionals,
   };

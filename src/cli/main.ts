@@ -5,7 +5,7 @@ import { version } from '../../package.json';
 import { parseCommand, USAGE, UsageError, type Command } from './args';
 import { runRepl } from './repl';
 import { EXIT_USAGE, runCode, showStatus, unreadable } from './run';
-import { StdinFeed } from './stdin';
+import { LineFeed, StdinForward, type StdinFeed } from './stdin';
 
 const streams = { stdout: process.stdout, stderr: process.stderr };
 
@@ -43,7 +43,7 @@ async function main(argv: readonly string[]): Promise<number> {
           grouped: command.grouped,
           code: { file: command.file },
           argv: [command.file, ...command.args],
-          feed: pipedInput(),
+          feed: inputFeed(command.stdin),
         },
         streams,
       );
@@ -57,7 +57,7 @@ async function main(argv: readonly string[]): Promise<number> {
           code: { source, filename: '<string>' },
           argv: ['-c', ...command.args],
           // with `-c -` the input was the source
-          feed: command.source === '-' ? undefined : pipedInput(),
+          feed: command.source === '-' ? undefined : inputFeed(command.stdin),
         },
         streams,
       );
@@ -65,9 +65,12 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** Piped standard input as lines for the channel; a terminal is not read. */
-function pipedInput(): StdinFeed | undefined {
-  return process.stdin.isTTY ? undefined : new StdinFeed(process.stdin);
+/** Standard input for the code's sys.stdin, or piped lines for its channel (a terminal is not read then). */
+function inputFeed(forward: boolean): StdinFeed | undefined {
+  if (forward) {
+    return new StdinForward(process.stdin);
+  }
+  return process.stdin.isTTY ? undefined : new LineFeed(process.stdin);
 }
 
 async function readStdin(): Promise<string> {
@@ -84,6 +87,8 @@ process.stdout.on('error', () => undefined);
 main(process.argv.slice(2)).then(
   (status) => {
     process.exitCode = status;
+    // input that has not ended (a terminal) must not keep us alive once the code is done
+    process.stdin.destroy();
   },
   (error: unknown) => {
     process.stderr.write(

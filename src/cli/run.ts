@@ -3,6 +3,7 @@
 // before returning. Ctrl-C once interrupts the running code; twice stops the gateways.
 
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import {
   GatewayClosedError,
   GatewayStartError,
@@ -31,10 +32,11 @@ const TERMINATE_TIMEOUT = 2;
 export interface RunRequest {
   readonly specs: readonly string[];
   readonly grouped: boolean;
-  readonly code: RemoteSource;
+  /** Source text with its filename, or a local file. */
+  readonly code: { readonly source: string; readonly filename: string } | { readonly file: string };
   /** The remote's sys.argv for the code. */
   readonly argv: readonly string[];
-  /** Where lines for the code's channel come from (piped standard input), if anywhere. */
+  /** Where standard input goes (channel items or sys.stdin), if anywhere. */
   readonly feed?: StdinFeed;
 }
 
@@ -179,8 +181,7 @@ async function runOn(
 ): Promise<number> {
   const output = gateway.onOutput(({ stream, data }) => sink.write(stream, data));
   try {
-    await setArgv(gateway, request.argv);
-    const channel = gateway.remoteExec(request.code);
+    const channel = gateway.remoteExec(scriptRun(gateway, request));
     session.track(channel);
     request.feed?.attach(channel);
     channel.setCallback((item) => sink.item(formatValue(item)));
@@ -198,11 +199,19 @@ async function runOn(
   }
 }
 
-/** Python's `sys.argv` for the code: a tiny exec of its own, so the code's lines stay as they are. */
-async function setArgv(gateway: Gateway, argv: readonly string[]): Promise<void> {
-  const channel = gateway.remoteExec('import sys\nsys.argv = list(channel.receive())');
-  await channel.send([...argv]);
-  await channel.waitClose(30);
+/**
+ * What `python FILE ARGS` gives the code: sys.argv, and on a gateway that shares this machine's
+ * files the file's directory first on sys.path (its sibling modules import).
+ */
+function scriptRun(gateway: Gateway, request: RunRequest): RemoteSource {
+  const local = gateway.spec.type === 'popen' && gateway.spec.via === undefined;
+  const code = request.code;
+  return {
+    ...code,
+    argv: request.argv,
+    stdin: request.feed?.forwards,
+    sysPath0: local && 'file' in code ? path.dirname(path.resolve(code.file)) : undefined,
+  };
 }
 
 /** How a run that did not end normally maps to an exit status, with what to tell the user. */

@@ -7,6 +7,7 @@ import { Readable, Writable } from 'node:stream';
 import { ChannelClosedError, EOFError, ExecnetError, TimeoutError } from './errors';
 import { Emitter, type Event } from './events';
 import { ChannelReference } from './serializer';
+import type { ExecStdin } from './stdin';
 
 /** The part of a gateway a channel talks to. */
 export interface ChannelHost {
@@ -17,6 +18,8 @@ export interface ChannelHost {
   /** CHANNEL_LAST_MESSAGE: this side sends no more on the channel, but still receives. */
   sendLastMessage(channel: Channel): void;
   sendInterrupt(channel: Channel): void;
+  /** KILL: end the exec running on the channel, and what it started. */
+  sendKill(channel: Channel): void;
   /** Keep the Node process alive while someone waits on this gateway (or stop doing so). */
   hold(delta: 1 | -1): void;
   channelClosed(channel: Channel): void;
@@ -89,6 +92,8 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
   closedAt: Date | undefined;
   /** Set when the remote code ended with SystemExit: the status it asked for (0 included). */
   exitCode: number | undefined;
+  /** What the remote code reads from sys.stdin, for an exec started with `stdin: true`. */
+  stdin: ExecStdin | undefined;
 
   constructor(
     private readonly host: ChannelHost,
@@ -247,6 +252,28 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
     if (!this.receiveClosed) {
       this.host.sendInterrupt(this);
     }
+  }
+
+  /**
+   * End the exec running this channel's code without ending the gateway, for code that does not
+   * stop when interrupted: the remote ends the processes the code started (and theirs), raises
+   * ExecKilled in its thread until it ends, and closes the channel with a RemoteError of type
+   * ExecKilled — a second later at the latest, even if the thread will not end. Resolves true
+   * once the channel is closed, false if it is still open after `timeout` seconds.
+   */
+  async kill(timeout = 10): Promise<boolean> {
+    if (this.receiveClosed) {
+      return true;
+    }
+    this.host.sendKill(this);
+    try {
+      await this.waitClose(timeout);
+    } catch (error) {
+      if (error instanceof TimeoutError) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

@@ -21,6 +21,7 @@ import type { Prompts } from './prompts';
 import { Codec } from './serializer';
 import { Session } from './session';
 import type { GatewaySpec } from './spec';
+import { ExecStdin } from './stdin';
 import { trace, traceLevel } from './trace';
 import type { SshConnectionPool } from './ssh/connections';
 import { openTransport } from './transports';
@@ -51,29 +52,49 @@ export interface RemoteStatus {
   readonly pid: number;
 }
 
+/**
+ * How code runs, besides what it runs. A script run from an editor or a terminal sets what
+ * `python FILE ARGS` would give it: `{ argv: [file, ...args], sysPath0: dirname(file), main: true }`.
+ */
+export interface ExecOptions {
+  /** A sys.stdin of its own, fed through `channel.stdin`; without it, sys.stdin is at its end. */
+  readonly stdin?: boolean;
+  /** sys.argv for the code. */
+  readonly argv?: readonly string[];
+  /**
+   * Put this remote directory first on sys.path (where the previous run's was), and forget the
+   * modules loaded from it before, so that the code imports them as they are now.
+   */
+  readonly sysPath0?: string;
+  /** Run as `__main__` (a module of its own, in sys.modules while it runs), not `__channelexec__`. */
+  readonly main?: boolean;
+  /** Change the remote's working directory first (`~` is the remote home). */
+  readonly cwd?: string;
+}
+
 /** What remoteExec runs: source text, a local Python file, a remote module, or a function. */
 export type RemoteSource =
   | string
-  | {
+  | (ExecOptions & {
       readonly source: string;
       /** Shown in tracebacks; defaults to `<remote exec>`. */
       readonly filename?: string;
       /** Call this function of the source with `(channel, **kwargs)` after running it. */
       readonly call?: string;
       readonly kwargs?: Readonly<Record<string, unknown>>;
-    }
-  | {
+    })
+  | (ExecOptions & {
       /** A local Python file: its text runs remotely, tracebacks name this path and its lines. */
       readonly file: string;
       readonly call?: string;
       readonly kwargs?: Readonly<Record<string, unknown>>;
-    }
-  | {
+    })
+  | (ExecOptions & {
       /** A module found on the remote's sys.path; its source runs like a file would. */
       readonly module: string;
       readonly call?: string;
       readonly kwargs?: Readonly<Record<string, unknown>>;
-    };
+    });
 
 export interface GatewayOutput {
   /** The channel whose code wrote it, or undefined for output of no exec. */
@@ -199,12 +220,22 @@ export class Gateway implements ChannelHost {
    * Run code remotely; returns at once with the channel its `channel` talks to. The channel
    * closes when the code returns, or with a RemoteError carrying the remote traceback.
    * `kwargs` go to the function a `{ source, call }` names; with anything else they are a
-   * TypeError, as in execnet.
+   * TypeError, as in execnet. With `stdin: true`, `channel.stdin` feeds the code's sys.stdin.
    */
   remoteExec(source: RemoteSource, kwargs?: Readonly<Record<string, unknown>>): Channel {
     const { request, origin } = this.execRequest(source, kwargs);
     this.assertAlive();
+    let stdin: Channel | undefined;
+    if (typeof source !== 'string' && source.stdin) {
+      stdin = this.newChannel({ kind: 'channel', label: `stdin of ${origin.label}` });
+      request.set('stdin', stdin);
+    }
     const channel = this.newChannel(origin);
+    if (stdin) {
+      const input = stdin;
+      channel.stdin = new ExecStdin(input);
+      channel.onClose(() => input.close());
+    }
     this.write(encodeFrame(Msg.ChannelExec, channel.id, this.codec.encode(request)));
     return channel;
   }
@@ -328,6 +359,13 @@ export class Gateway implements ChannelHost {
   sendInterrupt(channel: Channel): void {
     if (this.stateValue === 'alive' || this.stateValue === 'closing') {
       this.write(encodeFrame(Msg.Interrupt, channel.id));
+    }
+  }
+
+  sendKill(channel: Channel): void {
+    if (this.stateValue === 'alive' || this.stateValue === 'closing') {
+      trace(`[${this.id}] kill exec on channel ${channel.id}`);
+      this.write(encodeFrame(Msg.Kill, channel.id));
     }
   }
 
@@ -684,6 +722,20 @@ export class Gateway implements ChannelHost {
         request.set('filename', source.filename);
       }
       origin = { kind: 'source', label: source.filename ?? describeSource(source.source) };
+    }
+    if (typeof source !== 'string') {
+      if (source.argv) {
+        request.set('argv', [...source.argv]);
+      }
+      for (const [key, value] of [
+        ['path0', source.sysPath0],
+        ['main', source.main],
+        ['cwd', source.cwd],
+      ] as const) {
+        if (value !== undefined) {
+          request.set(key, value);
+        }
+      }
     }
     const call = typeof source === 'string' ? undefined : source.call;
     const callKwargs = kwargs ?? (typeof source === 'string' ? undefined : source.kwargs);

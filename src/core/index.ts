@@ -14,6 +14,7 @@ export type {
   GatewayOptions,
   GatewayOutput,
   GatewayState,
+  ExecOptions,
   RemoteInfo,
   RemoteSource,
   RemoteStatus,
@@ -41,6 +42,7 @@ export { Complex, dumps, Float, FrozenSet, loads, Tuple } from './serializer';
 export { checkSpec, formatSpec, parseSpec, validateSpec } from './spec';
 export type { GatewaySpec, ParsedSpec } from './spec';
 export { defaultSshPool, SshConnectionPool } from './ssh/connections';
+export { ExecStdin } from './stdin';
 export { setTraceSink } from './trace';
 
 /** The group `makeGateway()` adds to, like execnet's `default_group`. */

@@ -23,9 +23,10 @@ export enum Msg {
   Stderr = 10,
   Interrupt = 11,
   Trace = 12,
+  Kill = 13,
 }
 
-const MAX_MSG = Msg.Trace;
+const MAX_MSG = Msg.Kill;
 
 export function encodeHeader(type: Msg, channel: number, length: number): Buffer {
   const header = Buffer.allocUnsafe(HEADER_SIZE);

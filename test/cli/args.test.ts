@@ -18,6 +18,7 @@ describe('parseCommand', () => {
       kind: 'run',
       specs: ['popen'],
       grouped: true,
+      stdin: false,
       file: 'x.py',
       args: ['-g', '--', 'a'],
     });
@@ -25,9 +26,12 @@ describe('parseCommand', () => {
       kind: 'run',
       specs: ['popen'],
       grouped: false,
+      stdin: false,
       file: '-odd.py',
       args: [],
     });
+    const forwarded = parseCommand(['run', '-i', 'x.py', '-i']);
+    assert.ok(forwarded.kind === 'run' && forwarded.stdin && forwarded.args[0] === '-i');
   });
 
   it('--gateway repeats; --python is the default gateway with that interpreter', () => {
@@ -43,6 +47,7 @@ describe('parseCommand', () => {
       kind: 'exec',
       specs: ['popen'],
       grouped: false,
+      stdin: false,
       source: '-',
       args: ['a', '--b'],
     });
@@ -56,6 +61,7 @@ describe('parseCommand', () => {
       [['run', '--nope', 'x.py'], /Unknown option '--nope'/],
       [['run', '-g'], /argument missing/],
       [['exec', 'print(1)'], /-c SOURCE/],
+      [['exec', '-i', '-c', '-'], /-c - reads the source from standard input/],
       [['status', 'extra'], /Unexpected argument 'extra'/],
       [['run', '--python', 'p', '-g', 'popen', 'x.py'], /--python applies to the default gateway/],
     ];

@@ -110,6 +110,54 @@ describe('execnet run', () => {
     assert.deepEqual(lines, ["[gw0] channel: 'x'", "[gw1] channel: 'x'"]);
   });
 
+  it('--stdin forwards the input to sys.stdin: input() and iteration read it, its end is EOF', async () => {
+    const source = [
+      'import sys',
+      'name = input("name? ")',
+      'print("hello", name)',
+      'for line in sys.stdin:',
+      '    print("read", line.strip().upper())',
+      'try:',
+      '    input()',
+      'except EOFError:',
+      '    print("end of input")',
+    ].join('\n');
+    const run = await cli(['exec', '--stdin', '-c', source], { input: 'Ada\none\ntwo\n' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout, 'name? hello Ada\nread ONE\nread TWO\nend of input\n');
+  });
+
+  it('--stdin gives every gateway of a fan-out the same input', async () => {
+    const run = await cli(
+      [
+        'exec',
+        '-i',
+        '-g',
+        'popen',
+        '-g',
+        'popen',
+        '-c',
+        'import sys; print(sys.stdin.read(), end="")',
+      ],
+      { input: 'same\n' },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(run.stdout.trim().split('\n').sort(), ['[gw0] same', '[gw1] same']);
+  });
+
+  it("imports a module beside the file, wherever the CLI's working directory is", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-cli-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'helper.py'), 'GREETING = "from the helper"\n');
+      fs.writeFileSync(path.join(dir, 'main.py'), 'import helper\nprint(helper.GREETING)\n');
+      const run = await cli(['run', path.join(dir, 'main.py')]);
+      assert.equal(run.status, 0, run.stderr);
+      assert.equal(run.stdout, 'from the helper\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('passes the arguments after the file as sys.argv, options included', async () => {
     const run = await cli(['run', 'examples/hello.py', 'one', '--two', '-g']);
     assert.equal(run.status, 0, run.stderr);

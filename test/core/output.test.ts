@@ -12,7 +12,9 @@ function collect(ch: Channel): { text: (stream?: 'stdout' | 'stderr') => string 
   ch.onOutput((o) => seen.push(o));
   return {
     text: (stream) =>
-      Buffer.concat(seen.filter((o) => !stream || o.stream === stream).map((o) => o.data)).toString(),
+      Buffer.concat(
+        seen.filter((o) => !stream || o.stream === stream).map((o) => o.data),
+      ).toString(),
   };
 }
 
@@ -69,7 +71,8 @@ describe('remote output', () => {
   });
 
   it('concurrent execs each get their own prints', async () => {
-    const source = 'import time\nfor i in range(5):\n    print(channel.receive())\n    channel.send(i)';
+    const source =
+      'import time\nfor i in range(5):\n    print(channel.receive())\n    channel.send(i)';
     const a = gw.remoteExec(source);
     const b = gw.remoteExec(source);
     const outA = collect(a);
@@ -85,6 +88,27 @@ describe('remote output', () => {
     assert.equal(outB.text(), 'b0\nb1\nb2\nb3\nb4\n');
   });
 
+  it('prints of the threads an exec starts are its output, even with another exec running', async () => {
+    const source = [
+      'import threading',
+      'from concurrent.futures import ThreadPoolExecutor',
+      'tag = channel.receive()',
+      't = threading.Thread(target=lambda: print(tag, "thread"))',
+      't.start(); t.join()',
+      'with ThreadPoolExecutor(2) as pool:',
+      '    list(pool.map(lambda i: print(tag, "pool", i), range(2)))',
+    ].join('\n');
+    const a = gw.remoteExec(source);
+    const b = gw.remoteExec(source);
+    const outA = collect(a);
+    const outB = collect(b);
+    await a.send('a');
+    await b.send('b');
+    await Promise.all([a.waitClose(), b.waitClose()]);
+    assert.deepEqual(outA.text().split('\n').sort(), ['', 'a pool 0', 'a pool 1', 'a thread']);
+    assert.deepEqual(outB.text().split('\n').sort(), ['', 'b pool 0', 'b pool 1', 'b thread']);
+  });
+
   it('the gateway sees all output, each piece with its channel', async () => {
     const seen: GatewayOutput[] = [];
     const sub = gw.onOutput((o) => seen.push(o));
@@ -96,9 +120,7 @@ describe('remote output', () => {
   });
 
   it('huge output does not corrupt data on the same channel', async () => {
-    const ch = gw.remoteExec(
-      'for i in range(2000):\n    print("x" * 100)\n    channel.send(i)\n',
-    );
+    const ch = gw.remoteExec('for i in range(2000):\n    print("x" * 100)\n    channel.send(i)\n');
     const out = collect(ch);
     for (let i = 0; i < 2000; i++) {
       assert.equal(await ch.receive(), i);

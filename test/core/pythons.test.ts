@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { RemoteError } from '../../src/core/errors';
 import { Tuple } from '../../src/core/serializer';
 import { testGroup } from '../helpers/gateways';
+import { processesWithMark } from '../helpers/processes';
 import { findPythons } from '../helpers/pythons';
 
 const pythons = findPythons();
@@ -37,6 +38,33 @@ describe('every Python found', () => {
       sleeper.interrupt();
       await assert.rejects(sleeper.waitClose(10), /KeyboardInterrupt/);
       assert.equal((await gw.remoteStatus()).numexecuting, 0);
+      await tg.close();
+    });
+
+    it(`Python ${python.version}: stdin, a script run's argv and __main__, kill`, async () => {
+      const tg = testGroup();
+      const gw = await tg.gateway(undefined, python.path);
+      const ch = gw.remoteExec({
+        source: 'import sys\nchannel.send((input("?"), sys.argv, __name__, sys.path[0]))',
+        stdin: true,
+        argv: ['x.py', 'a'],
+        main: true,
+        sysPath0: '/tmp',
+      });
+      await ch.stdin?.write('typed\n');
+      assert.deepEqual(await ch.receive(10), Tuple.of('typed', ['x.py', 'a'], '__main__', '/tmp'));
+      await ch.waitClose(10);
+      const stubborn = gw.remoteExec(
+        'import subprocess, time\np = subprocess.Popen(["sleep", "60"])\nchannel.send(1)\n' +
+          'while True:\n    try:\n        time.sleep(30)\n    except KeyboardInterrupt:\n        pass',
+      );
+      await stubborn.receive(10);
+      assert.equal(await stubborn.kill(10), true);
+      await assert.rejects(
+        stubborn.waitClose(),
+        /ExecKilled: killed by the local side \(1 process/,
+      );
+      assert.deepEqual(processesWithMark(tg.mark), [gw.info.pid]);
       await tg.close();
     });
   }

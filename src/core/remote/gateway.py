@@ -56,7 +56,7 @@ MAX_PAYLOAD = 1 << 30
 _HEADER = struct.Struct(">BII")
 
 (HELLO, STATUS, RECONFIGURE, GATEWAY_TERMINATE, CHANNEL_EXEC, CHANNEL_DATA, CHANNEL_CLOSE,
- CHANNEL_CLOSE_ERROR, CHANNEL_LAST_MESSAGE, STDOUT, STDERR, INTERRUPT, TRACE) = range(13)
+ CHANNEL_CLOSE_ERROR, CHANNEL_LAST_MESSAGE, STDOUT, STDERR, INTERRUPT, TRACE, KILL) = range(14)
 
 _OWN_FILENAME = "<execnet-remote>"
 _builtin_TimeoutError = TimeoutError
@@ -78,6 +78,14 @@ class RemoteError(Exception):
 
 class TimeoutError(_builtin_TimeoutError):  # noqa: A001 - execnet's name, still a builtin subclass
     """A receive() or waitclose() ran out of time; the channel stays usable."""
+
+
+class ExecKilled(BaseException):
+    """Raised in the thread of an exec the local side killed (channel.kill()), until it ends. A
+    BaseException, so that `except Exception` does not keep the code alive."""
+
+    def __str__(self):
+        return BaseException.__str__(self) or "killed by the local side"
 
 
 class _EndMarker(object):
@@ -130,10 +138,23 @@ class _ThreadModel(object):
             thread.daemon = True
             thread.start()
         else:
-            ctypes = _stdlib("ctypes")
-            ident = task.runner
-            tid = ctypes.c_ulong(ident) if sys.version_info >= (3, 7) else ctypes.c_long(ident)
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(tid, ctypes.py_object(KeyboardInterrupt))
+            self._raise_in(task, KeyboardInterrupt)
+
+    def kill(self, gateway, task):
+        """Raise ExecKilled in the exec's thread (the main thread's SIGINT handler raises it
+        for a killed exec)."""
+        if task.is_main:
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        else:
+            self._raise_in(task, task.kill_exc)
+
+    @staticmethod
+    def _raise_in(task, exc_class):
+        # lands when the thread next runs Python code, not inside a blocking call
+        ctypes = _stdlib("ctypes")
+        ident = task.runner
+        tid = ctypes.c_ulong(ident) if sys.version_info >= (3, 7) else ctypes.c_long(ident)
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(tid, ctypes.py_object(exc_class))
 
 
 class _GreenModel(_ThreadModel):
@@ -181,6 +202,9 @@ class _GreenModel(_ThreadModel):
         target = task.runner
         # throw into the green thread from the hub the next time it is suspended
         self._spawn_raw(target.throw, KeyboardInterrupt)
+
+    def kill(self, gateway, task):
+        self._spawn_raw(task.runner.throw, task.kill_exc)
 
 
 def _make_execmodel(name):
@@ -617,16 +641,200 @@ class _StreamText(_OutputStream):
 
 
 # ---------------------------------------------------------------------------------------------
+# the remote's stdin: per exec, fed from the local side over a channel of its own
+
+class _StdinBytes(object):
+    """sys.stdin.buffer of one exec. Items on its channel are the bytes typed or piped locally;
+    None is one end of file (Ctrl-D on a terminal: the read waiting returns what it has, later
+    reads wait for more); the channel's end is the last end of file."""
+
+    name = "<stdin>"
+    mode = "rb"
+
+    def __init__(self, channel):
+        self._channel = channel
+        self._data = b""
+        self._ended = channel is None
+
+    def _more(self):
+        """Wait for the next item: False at an end of file. Waits in slices, so that an
+        interrupt aimed at a thread other than the main one lands while it waits."""
+        if self._ended:
+            return False
+        channel = self._channel
+        while True:
+            try:
+                item = channel.receive(0.25)
+            except TimeoutError:
+                continue
+            except Exception:  # EOFError (the end), or RemoteError
+                self._ended = True
+                return False
+            if item is None:
+                return False
+            self._data += item.encode("utf-8") if isinstance(item, str) else bytes(item)
+            return True
+
+    def _take(self, n):
+        data, self._data = self._data[:n], self._data[n:]
+        return data
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            while self._more():
+                pass
+            return self._take(len(self._data))
+        while len(self._data) < size and self._more():
+            pass
+        return self._take(size)
+
+    def read1(self, size=-1):
+        if not self._data:
+            self._more()
+        return self._take(len(self._data) if size is None or size < 0 else size)
+
+    def readline(self, size=-1):
+        if size is None:
+            size = -1
+        while True:
+            end = self._data.find(b"\n") + 1
+            if end or 0 <= size <= len(self._data) or not self._more():
+                break
+        end = end or len(self._data)
+        if 0 <= size < end:
+            end = size
+        return self._take(end)
+
+    def readlines(self, hint=-1):
+        lines = []
+        for line in iter(self.readline, self._take(0)):
+            lines.append(line)
+            if 0 < hint <= sum(map(len, lines)):
+                break
+        return lines
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    next = __next__
+
+    def readable(self):
+        return True
+
+    def writable(self):
+        return False
+
+    def seekable(self):
+        return False
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        raise sys.modules["io"].UnsupportedOperation("stdin of remote code has no file descriptor")
+
+    def close(self):
+        pass
+
+    def flush(self):
+        pass
+
+    @property
+    def closed(self):
+        return False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        pass
+
+
+class _StdinText(_StdinBytes):
+    """sys.stdin of one exec: its _StdinBytes decoded as utf-8."""
+
+    mode = "r"
+    encoding = "utf-8"
+    errors = "surrogateescape"
+    newlines = None
+
+    def __init__(self, channel):
+        _StdinBytes.__init__(self, channel)
+        self.buffer = _StdinBytes.__new__(_StdinBytes)
+        self.buffer.__dict__ = self.__dict__  # one buffer of bytes, read as text or as bytes
+
+    def _take(self, n):
+        # never split a character: take up to the end of the last whole one
+        data = _StdinBytes._take(self, n)
+        while data and not self._ended_whole(data):
+            if not self._data and not self._more():
+                break
+            data += _StdinBytes._take(self, 1)
+        return data.decode("utf-8", "surrogateescape")
+
+    @staticmethod
+    def _ended_whole(data):
+        tail = data[-4:]
+        for i in range(len(tail)):
+            byte = tail[-1 - i]
+            if byte < 0x80:
+                return True
+            if byte >= 0xC0:
+                return i + 1 >= (2 if byte < 0xE0 else 3 if byte < 0xF0 else 4)
+        return True
+
+
+_NO_STDIN = _StdinText(None)
+
+
+class _StdinProxy(object):
+    """sys.stdin: the stdin of the exec running in this thread (end of file when it has none)."""
+
+    def __init__(self, gateway):
+        self._context = gateway._context
+
+    def _current(self):
+        return getattr(self._context, "stdin", None) or _NO_STDIN
+
+    def __getattr__(self, name):
+        return getattr(self._current(), name)
+
+    def __iter__(self):
+        return self._current()
+
+    def __next__(self):
+        return self._current().__next__()
+
+    next = __next__
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
 # the gateway
 
 class _ExecTask(object):
-    __slots__ = ("channel", "request", "runner", "is_main")
+    __slots__ = ("channel", "request", "runner", "is_main", "stdin", "killed", "kill_exc")
 
     def __init__(self, channel, request):
         self.channel = channel
         self.request = request
         self.runner = None
         self.is_main = False
+        stdin = request.get("stdin")
+        self.stdin = _StdinText(stdin) if isinstance(stdin, Channel) else None
+        self.killed = False           # channel.kill() asked to end it
+        self.kill_exc = ExecKilled    # what is raised in its thread, saying what the kill did
 
 
 class RemoteGateway(object):
@@ -654,6 +862,8 @@ class RemoteGateway(object):
         self._main_running = None     # the _ExecTask the main thread runs, if any
         self._sigint_target = None    # channel id an INTERRUPT asked the main thread to stop
         self._terminating = False
+        self._spawned = {}            # child pid -> channel id of the exec that started it
+        self._path0 = None            # the script directory a run put first on sys.path
 
     def __repr__(self):
         return "<RemoteGateway %s pid=%d>" % (self.id, os.getpid())
@@ -805,6 +1015,8 @@ class RemoteGateway(object):
             self._send(CHANNEL_CLOSE, cid)
         elif msgtype == INTERRUPT:
             self._interrupt(cid)
+        elif msgtype == KILL:
+            self._kill(cid)
         elif msgtype == RECONFIGURE:
             pass
         elif msgtype == GATEWAY_TERMINATE:
@@ -843,7 +1055,7 @@ class RemoteGateway(object):
                 self._main_queue.append(task)
                 self._main_cond.notify()
                 return
-        thread = threading.Thread(target=self._run_task, args=(task,), name="exec-%d" % channel.id)
+        thread = threading.Thread(target=self._run_guarded, args=(task,), name="exec-%d" % channel.id)
         thread.daemon = True
         thread.start()
 
@@ -859,29 +1071,38 @@ class RemoteGateway(object):
             task.is_main = True
             self._main_running = task
             try:
-                self._run_task(task)
-            except BaseException as exc:
-                # An interrupt that arrived as the exec was already ending (or any failure of
-                # ours around it): the loop must live on, and the exec must still count as
-                # ended on both sides.
-                self._trace("main loop: %r after channel" % (exc,), task.channel.id)
-                with self._running_cond:
-                    if task in self._running:
-                        self._running.remove(task)
-                        self._running_cond.notify_all()
-                with self._main_cond:
-                    self._main_busy = bool(self._main_queue)
-                task.channel._executing = False
-                self._close_exec_channel(task.channel, None)
-                self._writer.flush()
+                self._run_guarded(task)
             finally:
                 self._main_running = None
+
+    def _run_guarded(self, task):
+        try:
+            self._run_task(task)
+        except BaseException as exc:
+            # An interrupt or kill that arrived as the exec was already ending (or any failure
+            # of ours around it): the thread must live on, and the exec must still count as
+            # ended on both sides.
+            self._trace("exec thread: %r after channel" % (exc,), task.channel.id)
+            with self._running_cond:
+                if task in self._running:
+                    self._running.remove(task)
+                    self._running_cond.notify_all()
+            if task.is_main:
+                with self._main_cond:
+                    self._main_busy = bool(self._main_queue)
+            task.channel._executing = False
+            self._close_exec_channel(task.channel, None)
+            try:
+                self._writer.flush()
+            except OSError:
+                pass
 
     def _run_task(self, task):
         channel = task.channel
         task.runner = _model.current()
         context = self._context
         context.channel_id = channel.id
+        context.stdin = task.stdin
         with self._running_cond:
             self._running.append(task)
         self._trace("exec start on channel", channel.id, task.is_main and "(main thread)" or "")
@@ -907,6 +1128,12 @@ class RemoteGateway(object):
             channel._executing = False
             context.channel_id = 0
             context.source = None
+            context.stdin = None
+            if task.stdin is not None:
+                try:
+                    task.stdin._channel.close()
+                except OSError:
+                    pass
             if task.is_main:
                 # free before the other side hears the end, so its next exec gets the main thread
                 with self._main_cond:
@@ -933,25 +1160,65 @@ class RemoteGateway(object):
         _remember_source(filename, source)
         code = compile(source, filename, "exec", dont_inherit=True)
         namespace = {"channel": channel, "__name__": "__channelexec__", "__file__": filename}
-        exec(code, namespace)
-        call = request.get("call")
-        if call:
-            function = namespace.get(call)
-            if function is None:
-                raise NameError("remote_exec: %r is not defined in the source" % (call,))
-            function(channel, **(request.get("kwargs") or {}))
+        # a run of a script: what `python FILE ARGS` would give it
+        if request.get("cwd"):
+            os.chdir(os.path.expanduser(request["cwd"]))
+        if request.get("argv") is not None:
+            sys.argv = [str(arg) for arg in request["argv"]]
+        if request.get("path0") is not None:
+            self._enter_path0(request["path0"])
+        main = saved_main = None
+        if request.get("main"):
+            # its own module, registered as __main__ while it runs (pickle and multiprocessing
+            # look functions up there)
+            main = type(sys)("__main__")
+            main.__dict__.update(channel=channel, __file__=filename)
+            namespace = main.__dict__
+            saved_main = sys.modules.get("__main__")
+            sys.modules["__main__"] = main
+        try:
+            exec(code, namespace)
+            call = request.get("call")
+            if call:
+                function = namespace.get(call)
+                if function is None:
+                    raise NameError("remote_exec: %r is not defined in the source" % (call,))
+                function(channel, **(request.get("kwargs") or {}))
+        finally:
+            if main is not None and sys.modules.get("__main__") is main and saved_main is not None:
+                sys.modules["__main__"] = saved_main
+
+    def _enter_path0(self, path0):
+        """sys.path[0] becomes the script's directory, as for `python FILE` (the previous run's
+        leaves), and modules loaded from there before are forgotten, so that the run imports
+        them as they are now. Installed packages (a venv's site-packages) stay loaded."""
+        path0 = os.path.abspath(os.path.expanduser(path0))
+        previous = self._path0
+        if previous is not None and sys.path and sys.path[0] == previous:
+            del sys.path[0]
+        if not sys.path or sys.path[0] != path0:
+            sys.path.insert(0, path0)
+        self._path0 = path0
+        prefix = os.path.join(path0, "")
+        for name, module in list(sys.modules.items()):
+            filename = getattr(module, "__file__", None) or ""
+            inner = filename[len(prefix):]
+            if filename.startswith(prefix) and filename.endswith(".py") and "-packages" not in inner:
+                sys.modules.pop(name, None)
+        _stdlib("importlib").invalidate_caches()
 
     def _close_exec_channel(self, channel, error_info):
-        if channel._closed:
-            return
-        try:
-            if error_info is None:
-                self._send(CHANNEL_CLOSE, channel.id)
-            else:
-                self._send(CHANNEL_CLOSE_ERROR, channel.id, self._dumps(error_info))
-        except OSError:
-            pass
+        # the exec's thread and a kill may both close it: the first one does
         with self._receivelock:
+            if channel._closed:
+                return
+            try:
+                if error_info is None:
+                    self._send(CHANNEL_CLOSE, channel.id)
+                else:
+                    self._send(CHANNEL_CLOSE_ERROR, channel.id, self._dumps(error_info))
+            except OSError:
+                pass
             self._local_close(channel.id, sendonly=False)
 
     def _interrupt(self, cid):
@@ -965,11 +1232,63 @@ class RemoteGateway(object):
         self._trace("interrupt exec on channel", cid)
         _model.interrupt(self, task)
 
+    def _kill(self, cid):
+        with self._running_cond:
+            task = None
+            for candidate in self._running:
+                if candidate.channel.id == cid:
+                    task = candidate
+            if task is None or task.killed:
+                return
+            task.killed = True
+        thread = threading.Thread(target=self._end_killed, args=(task,), name="kill-%d" % cid)
+        thread.daemon = True
+        thread.start()
+
+    def _end_killed(self, task):
+        """KILL: end the processes the exec started, give its stdin an end, and raise ExecKilled
+        in its thread until it ends. Its channel closes when it does, or after a second anyway
+        (the thread is then left to its fate: Python cannot stop a thread that will not stop)."""
+        channel = task.channel
+        self._trace("kill exec on channel", channel.id)
+        ended = _end_processes(self, channel.id)
+        note = "%d process%s it started ended" % (ended, "" if ended == 1 else "es") if ended else ""
+        message = "killed by the local side%s" % (note and " (%s)" % note)
+        task.kill_exc = type("ExecKilled", (ExecKilled,), {"__str__": lambda self: message})
+        if task.stdin is not None:
+            with self._receivelock:
+                self._local_close(task.stdin._channel.id)
+        deadline = _monotonic() + 1.0
+        cond = self._running_cond
+        with cond:
+            while task in self._running:
+                _model.kill(self, task)
+                if _monotonic() < deadline:
+                    cond.wait(0.1)
+                    continue
+                if not channel._closed:
+                    self._trace("killed exec on channel", channel.id, "does not end: left running")
+                    self._close_exec_channel(channel, {
+                        "type": "ExecKilled",
+                        "message": "killed by the local side (%sits thread did not end and is "
+                                   "left running)" % (note and note + "; "),
+                        "traceback": "",
+                        "frames": [],
+                        "exit_code": None,
+                    })
+                    self._writer.flush()
+                cond.wait(1.0)
+
     def _on_sigint(self, signum, frame):
-        # Only an interrupt we asked for, aimed at the exec running in the main thread, raises.
+        # Only an interrupt or a kill we were asked for, aimed at the exec running in the main
+        # thread, raises.
         target, self._sigint_target = self._sigint_target, None
         running = self._main_running
-        if target is not None and running is not None and running.channel.id == target:
+        if running is None:
+            return
+        if running.killed:
+            raise running.kill_exc()
+        if target is not None and running.channel.id == target:
             raise KeyboardInterrupt()
 
     def _fd_owner(self):
@@ -1060,12 +1379,17 @@ def _error_info(exc_type, exc, tb, source=None):
     traceback = _stdlib("traceback")
     while tb is not None and tb.tb_frame.f_code.co_filename == _OWN_FILENAME:
         tb = tb.tb_next
+    # and the innermost ones of ours (the SIGINT handler that raised KeyboardInterrupt)
+    own = [t.tb_frame.f_code.co_filename == _OWN_FILENAME for t in _walk_tb(tb)]
+    limit = len(own)
+    while limit and own[limit - 1]:
+        limit -= 1
     with _linecache_lock:
         if source is not None:
             filename, text = source
             _stdlib("linecache").cache[filename] = (len(text), None, text.splitlines(True), filename)
-        text = "".join(traceback.format_exception(exc_type, exc, tb))
-        frames = [[f[0], f[1], f[2]] for f in traceback.extract_tb(tb)]
+        text = "".join(traceback.format_exception(exc_type, exc, tb, limit=limit or None))
+        frames = [[f[0], f[1], f[2]] for f in traceback.extract_tb(tb, limit=limit or None)]
     if not text.startswith("Traceback"):
         # a SyntaxError in the sent source has no frame left once the engine's are dropped
         text = "Traceback (most recent call last):\n" + text
@@ -1085,6 +1409,12 @@ def _error_info(exc_type, exc, tb, source=None):
     }
 
 
+def _walk_tb(tb):
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
+
+
 def _module_source(name):
     spec = _stdlib("importlib.util").find_spec(name)
     if spec is None or spec.loader is None:
@@ -1093,6 +1423,176 @@ def _module_source(name):
     if source is None:
         raise ImportError("module %r has no source to run" % (name,), name=name)
     return source, spec.origin or name
+
+
+# ---------------------------------------------------------------------------------------------
+# the processes execs start
+
+def _inherit_context(gateway):
+    """Threads an exec starts belong to it: their prints are its output, their sys.stdin its
+    stdin, the processes they start its processes."""
+    context = gateway._context
+    start = threading.Thread.start
+
+    def start_in_context(thread):
+        cid = getattr(context, "channel_id", 0)
+        if cid:
+            stdin = getattr(context, "stdin", None)
+            run = thread.run
+
+            def run_in_context():
+                context.channel_id = cid
+                context.stdin = stdin
+                run()
+
+            thread.run = run_in_context
+        start(thread)
+
+    start_in_context.__doc__ = start.__doc__
+    threading.Thread.start = start_in_context
+
+
+def _track_spawns(gateway):
+    """Note which exec started each child process (os.fork, os.posix_spawn and the spawn
+    subprocess uses, patched on its first import), so that killing an exec ends what it
+    started and nothing another exec started."""
+    spawned = gateway._spawned
+    context = gateway._context
+
+    def wrap(function):
+        def spawn(*args, **kwargs):
+            pid = function(*args, **kwargs)
+            cid = getattr(context, "channel_id", 0)
+            if cid and pid:  # fork() is 0 in the child
+                if len(spawned) > 4096:
+                    for old in [p for p, c in spawned.items() if c != cid][:2048]:
+                        del spawned[old]
+                spawned[pid] = cid
+            return pid
+        spawn.__name__ = function.__name__
+        spawn.__doc__ = function.__doc__
+        return spawn
+
+    for name in ("fork", "posix_spawn", "posix_spawnp"):
+        if hasattr(os, name):
+            setattr(os, name, wrap(getattr(os, name)))
+
+    class PatchOnImport(object):
+        """A finder that only answers for _posixsubprocess, once: the module is loaded as
+        usual, then patched."""
+
+        def find_spec(self, name, path=None, target=None):
+            if name != "_posixsubprocess":
+                return None
+            sys.meta_path.remove(self)
+            for finder in sys.meta_path:
+                spec = getattr(finder, "find_spec", lambda *a: None)(name, path, target)
+                if spec is not None:
+                    spec.loader = PatchingLoader(spec.loader)
+                    return spec
+            return None
+
+    class PatchingLoader(object):
+        def __init__(self, loader):
+            self.loader = loader
+
+        def create_module(self, spec):
+            return self.loader.create_module(spec)
+
+        def exec_module(self, module):
+            self.loader.exec_module(module)
+            module.fork_exec = wrap(module.fork_exec)
+
+    if "_posixsubprocess" in sys.modules:
+        module = sys.modules["_posixsubprocess"]
+        module.fork_exec = wrap(module.fork_exec)
+    else:
+        sys.meta_path.insert(0, PatchOnImport())
+
+
+def _process_tree():
+    """{parent pid: [child pids]} of every process we can see."""
+    children = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        names = None
+    if names is not None:
+        for name in names:
+            if name.isdigit():
+                try:
+                    with open("/proc/%s/stat" % name, "rb") as f:
+                        stat = f.read()
+                except OSError:
+                    continue
+                fields = stat[stat.rfind(b")") + 2:].split()
+                if fields and fields[0] != b"Z":
+                    children.setdefault(int(fields[1]), []).append(int(name))
+        return children
+    ps = _stdlib("subprocess").run(["ps", "-A", "-o", "pid=", "-o", "ppid="],
+                                   stdout=-1, stderr=-3, check=False)
+    for line in ps.stdout.decode("ascii", "replace").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+            children.setdefault(int(parts[1]), []).append(int(parts[0]))
+    return children
+
+
+def _end_processes(gateway, cid):
+    """End the child processes exec `cid` started, with everything below them: SIGTERM, then
+    SIGKILL for what is still there after half a second. A child no exec is known to have
+    started (os.system) counts as cid's when cid is the only exec running. Returns how many
+    processes were ended."""
+    tree = _process_tree()
+    mine = tree.get(os.getpid(), [])
+    spawned = gateway._spawned
+    for pid in [p for p in spawned if p not in mine]:
+        spawned.pop(pid, None)
+    with gateway._running_cond:
+        alone = [task.channel.id for task in gateway._running] == [cid]
+    victims = [pid for pid in mine if spawned.get(pid, cid if alone else None) == cid]
+    direct = set(victims)
+    for pid in victims:  # grows while it is walked: the whole tree below
+        victims.extend(tree.get(pid, ()))
+    count = len(victims)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in victims:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        deadline = _monotonic() + 0.5
+        while True:
+            for pid in list(direct):  # our children: reap them, or they stay as zombies
+                try:
+                    if os.waitpid(pid, os.WNOHANG)[0]:
+                        direct.discard(pid)
+                except ChildProcessError:
+                    direct.discard(pid)
+            alive = [pid for pid in victims if _alive(pid)]
+            if not alive or _monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        if not alive:
+            break
+        victims = alive
+    return count
+
+
+def _alive(pid):
+    """Running, not a zombie."""
+    if os.path.isdir("/proc/self"):
+        try:
+            with open("/proc/%d/stat" % pid, "rb") as f:
+                stat = f.read()
+        except OSError:
+            return False
+        return stat[stat.rfind(b")") + 2:][:1] != b"Z"
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1207,7 +1707,9 @@ def _main(config):
         _output_threads.append(thread)
     sys.stdout = _StreamText(gateway, STDOUT, 1, name="<stdout>")
     sys.stderr = _StreamText(gateway, STDERR, 2, name="<stderr>")
-    sys.stdin = open(os.devnull)
+    sys.stdin = _StdinProxy(gateway)
+    _inherit_context(gateway)
+    _track_spawns(gateway)
     signal.signal(signal.SIGINT, gateway._on_sigint)
 
     boot = globals()

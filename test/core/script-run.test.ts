@@ -1,0 +1,95 @@
+// Running a file as `python FILE ARGS` would: sys.argv, the script's directory first on sys.path
+// (sibling modules import, as they are now), __name__ == '__main__', the working directory.
+
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Gateway } from '../../src/core/gateway';
+import { testGroup, type TestGroup } from '../helpers/gateways';
+
+describe('a script run', () => {
+  let tg: TestGroup;
+  let gw: Gateway;
+  let dir: string;
+  before(async () => {
+    tg = testGroup();
+    // a gateway whose working directory is elsewhere: imports must not depend on it
+    gw = await tg.gateway(`chdir=${os.tmpdir()}`);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-script-'));
+    fs.mkdirSync(path.join(dir, 'pkg'));
+    fs.writeFileSync(path.join(dir, 'pkg', '__init__.py'), '');
+    fs.writeFileSync(path.join(dir, 'pkg', 'helper.py'), 'VALUE = 1\n');
+  });
+  after(async () => {
+    await tg.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function script(name: string, text: string): string {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, text);
+    return file;
+  }
+
+  it('sees sys.argv = [file, *args] and runs as __main__', async () => {
+    const file = script(
+      'main.py',
+      'import sys\nif __name__ == "__main__":\n    channel.send((sys.argv, __file__))\n',
+    );
+    const ch = gw.remoteExec({ file, argv: [file, 'one', '--two'], main: true });
+    const [argv, filename] = (await ch.receive(10)) as [string[], string];
+    assert.deepEqual([...argv], [file, 'one', '--two']);
+    assert.equal(filename, file);
+    await ch.waitClose(10);
+  });
+
+  it('imports modules beside the script, and their current version on every run', async () => {
+    const file = script('imports.py', 'from pkg import helper\nchannel.send(helper.VALUE)\n');
+    const run = () => gw.remoteExec({ file, sysPath0: dir, main: true });
+    assert.equal(await run().receive(10), 1);
+    fs.writeFileSync(path.join(dir, 'pkg', 'helper.py'), 'VALUE = 2\n');
+    assert.equal(await run().receive(10), 2);
+    // the script's directory is first; a second run does not stack a second entry
+    const ch = gw.remoteExec({
+      source: 'import sys\nchannel.send(sys.path[:2])',
+      sysPath0: dir,
+    });
+    const [first, second] = (await ch.receive(10)) as string[];
+    assert.equal(first, dir);
+    assert.notEqual(second, dir);
+  });
+
+  it("the next run's directory replaces the previous one's first on sys.path", async () => {
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-script-'));
+    try {
+      const ch = gw.remoteExec({
+        source: 'import sys\nchannel.send(sys.path)',
+        sysPath0: other,
+      });
+      const entries = (await ch.receive(10)) as string[];
+      assert.equal(entries[0], other);
+      assert.ok(!entries.includes(dir), `${dir} is still on sys.path: ${entries.join(', ')}`);
+    } finally {
+      fs.rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it("classes of a __main__ run pickle, and __main__ is the gateway's own again afterwards", async () => {
+    const file = script(
+      'pickles.py',
+      'import pickle\nclass Point:\n    pass\nchannel.send(type(pickle.loads(pickle.dumps(Point()))).__module__)\n',
+    );
+    const run = gw.remoteExec({ file, main: true });
+    assert.equal(await run.receive(10), '__main__');
+    await run.waitClose(10);
+    const ch = gw.remoteExec('import sys\nchannel.send(hasattr(sys.modules["__main__"], "Point"))');
+    assert.equal(await ch.receive(10), false);
+  });
+
+  it('cwd changes the working directory first', async () => {
+    const ch = gw.remoteExec({ source: 'import os\nchannel.send(os.getcwd())', cwd: dir });
+    assert.equal(await ch.receive(10), fs.realpathSync(dir));
+  });
+});
