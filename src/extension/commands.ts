@@ -8,7 +8,7 @@ import type { RemoteStatus } from '../core/gateway';
 import { parsePythonLiteral, validatePythonLiteral } from '../core/literal';
 import { firstLine } from '../views/format';
 import type { RunOutputs } from '../views/runOutput';
-import { selectionSource } from '../views/selection';
+import { dedent } from '../views/selection';
 import type { TracebackNavigation } from '../views/tracebackLinks';
 import {
   groupGateways,
@@ -22,12 +22,17 @@ import {
   type GatewayServices,
   type StartRequest,
 } from './gateways';
-import { GatewayEntry, GroupEntry, Run, type RunSource } from './session';
+import { runCells, runCurrent } from './cells';
+import type { NotebookKernels } from './notebook';
+import type { ReplTerminals } from './repl';
+import { GatewayEntry, GroupEntry, Run, SessionNode, type RunSource } from './session';
 import { syncWorkspace, type SyncResult } from './sync';
 
 export interface Services extends GatewayServices {
   readonly outputs: RunOutputs;
   readonly traceback: TracebackNavigation;
+  readonly repls: ReplTerminals;
+  readonly notebooks: NotebookKernels;
 }
 
 /** Gateways run code from the workspace: not in Restricted Mode. Says why when it refuses. */
@@ -175,8 +180,13 @@ function startRun(
   if (source.file && document) {
     services.traceback.files.add(source.file, document.uri);
   }
-  const run = services.session.run(entry, source);
-  services.log.info(`run ${run.id}: ${source.label} on ${entry.id} (channel ${run.channel.id})`);
+  const run =
+    source.kind === 'file'
+      ? services.session.run(entry, source)
+      : services.session.runInSession(entry, source);
+  services.log.info(
+    `run ${run.id}: ${source.label} on ${entry.id} (${run.channel ? `channel ${run.channel.id}` : 'in its session'})`,
+  );
   return run;
 }
 
@@ -226,30 +236,23 @@ export async function runFile(services: Services, arg?: unknown): Promise<Run | 
 }
 
 /**
- * Run Selection on Gateway: the selected lines (whole lines; the cursor's line when nothing is
- * selected), dedented, keeping the file's line numbers in tracebacks.
+ * Run lines `first`..`last` (0-based, inclusive) of a document in the gateway's interactive
+ * session: dedented, with the file's line numbers in tracebacks, the final expression's value shown.
  */
-export async function runSelection(services: Services): Promise<Run | undefined> {
-  if (!ensureTrusted()) {
-    return undefined;
-  }
-  const editor = vscode.window.activeTextEditor;
-  if (!editor) {
-    void vscode.window.showWarningMessage('Execnet: select Python code in an editor to run it.');
-    return undefined;
-  }
-  const document = editor.document;
-  const selection = editor.selection;
-  const first = selection.start.line;
-  // a selection ending at the start of a line does not include that line
-  const last =
-    selection.end.line > first && selection.end.character === 0
-      ? selection.end.line - 1
-      : selection.end.line;
+export async function runLinesInSession(
+  services: Services,
+  document: vscode.TextDocument,
+  first: number,
+  last: number,
+  kind: 'selection' | 'cell',
+  label?: string,
+): Promise<Run | undefined> {
   const range = new vscode.Range(first, 0, last, document.lineAt(last).text.length);
   const text = document.getText(range);
   if (text.trim() === '') {
-    void vscode.window.showWarningMessage('Execnet: the selection is empty.');
+    void vscode.window.showWarningMessage(
+      `Execnet: ${kind === 'cell' ? 'the cell' : 'the selection'} is empty.`,
+    );
     return undefined;
   }
   const entry = await resolveGateway(services);
@@ -262,13 +265,44 @@ export async function runSelection(services: Services): Promise<Run | undefined>
     services,
     entry,
     {
-      text: selectionSource(text, first),
+      text: dedent(text),
       file,
-      label: first === last ? `${name}:${first + 1}` : `${name}:${first + 1}-${last + 1}`,
-      kind: 'selection',
+      firstLine: first + 1,
+      label:
+        label ?? (first === last ? `${name}:${first + 1}` : `${name}:${first + 1}-${last + 1}`),
+      kind,
     },
     document,
   );
+}
+
+/** The selected lines (whole lines; the cursor's line when nothing is selected), 0-based. */
+export function selectedLines(editor: vscode.TextEditor): { first: number; last: number } {
+  const selection = editor.selection;
+  const first = selection.start.line;
+  // a selection ending at the start of a line does not include that line
+  const last =
+    selection.end.line > first && selection.end.character === 0
+      ? selection.end.line - 1
+      : selection.end.line;
+  return { first, last };
+}
+
+/**
+ * Run Selection on Gateway: the selected lines in the gateway's interactive session, so names
+ * defined by earlier selections, cells and the REPL are there.
+ */
+export async function runSelection(services: Services): Promise<Run | undefined> {
+  if (!ensureTrusted()) {
+    return undefined;
+  }
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) {
+    void vscode.window.showWarningMessage('Execnet: select Python code in an editor to run it.');
+    return undefined;
+  }
+  const { first, last } = selectedLines(editor);
+  return runLinesInSession(services, editor.document, first, last, 'selection');
 }
 
 /** Run File on Group: the same file on every gateway of a group, each with its own output. */
@@ -307,6 +341,91 @@ export async function runFileOnGroup(services: Services, arg?: unknown): Promise
   return runs;
 }
 
+// -- the interactive session -------------------------------------------------------------------
+
+/** The gateway a session command is about: a tree row, else the running default (or a pick). */
+async function sessionEntry(
+  services: Services,
+  arg: unknown,
+  title: string,
+): Promise<GatewayEntry | undefined> {
+  if (arg instanceof SessionNode) {
+    return arg.entry;
+  }
+  if (arg instanceof GatewayEntry) {
+    return arg;
+  }
+  const notebook = vscode.window.activeNotebookEditor?.notebook;
+  const fromNotebook = notebook && services.notebooks.entryFor(notebook);
+  if (fromNotebook) {
+    return fromNotebook;
+  }
+  const withSession = services.session.aliveEntries.filter((e) => e.interactive);
+  if (withSession.length === 1) {
+    return withSession[0];
+  }
+  return pickGateway(services, { title, filter: (e) => e.state === 'alive' });
+}
+
+/** Open REPL on Gateway: a terminal with a Python prompt in the gateway's session. */
+export async function openRepl(services: Services, arg?: unknown) {
+  if (!ensureTrusted()) {
+    return undefined;
+  }
+  const entry =
+    arg instanceof SessionNode
+      ? arg.entry
+      : arg instanceof GatewayEntry
+        ? arg
+        : await resolveGateway(services);
+  return entry ? services.repls.show(entry) : undefined;
+}
+
+/** Run Selection/Line in REPL: the code is echoed at the gateway's prompt and runs there. */
+export async function runSelectionInRepl(services: Services) {
+  if (!ensureTrusted()) {
+    return undefined;
+  }
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) {
+    return undefined;
+  }
+  const { first, last } = selectedLines(editor);
+  const text = editor.document.getText(
+    new vscode.Range(first, 0, last, editor.document.lineAt(last).text.length),
+  );
+  if (text.trim() === '') {
+    return undefined;
+  }
+  const entry = await resolveGateway(services);
+  if (!entry) {
+    return undefined;
+  }
+  const repl = await services.repls.show(entry, true);
+  return repl.console.runEchoed(dedent(text));
+}
+
+export async function interruptSession(services: Services, arg?: unknown): Promise<void> {
+  const entry = await sessionEntry(services, arg, 'Interrupt the session of which gateway?');
+  if (entry?.interactive) {
+    services.log.info(`interrupting the session of ${entry.id}`);
+    entry.interactive.session.interrupt();
+  }
+}
+
+/** Restart Session: a fresh namespace (the gateway keeps running). */
+export async function restartSession(services: Services, arg?: unknown): Promise<void> {
+  const entry = await sessionEntry(services, arg, 'Restart the session of which gateway?');
+  if (entry && entry.state === 'alive') {
+    services.log.info(`restarting the session of ${entry.id}`);
+    await services.session.interactive(entry).session.restart();
+    void vscode.window.setStatusBarMessage(
+      `Execnet: the session of ${entry.id} was restarted`,
+      4000,
+    );
+  }
+}
+
 // -- channels ------------------------------------------------------------------------------------
 
 async function pickRun(services: Services, title: string): Promise<Run | undefined> {
@@ -323,7 +442,7 @@ async function pickRun(services: Services, title: string): Promise<Run | undefin
   const picked = await vscode.window.showQuickPick(
     open.map((run) => ({
       label: run.label,
-      description: `on ${run.entry.id} · channel ${run.channel.id}`,
+      description: `on ${run.entry.id}${run.channel ? ` · channel ${run.channel.id}` : ''}`,
       run,
     })),
     { title, ignoreFocusOut: true },
@@ -414,6 +533,15 @@ export function registerCommands(services: Services): vscode.Disposable[] {
     'execnet.newGateway': (arg?: StartRequest | string) => newGateway(services, arg),
     'execnet.runFile': (arg?: unknown) => runFile(services, arg),
     'execnet.runSelection': () => runSelection(services),
+    'execnet.runCurrent': () => runCurrent(services),
+    'execnet.runCell': (uri?: vscode.Uri, line?: number) => runCells(services, 'cell', uri, line),
+    'execnet.runCellAndBelow': (uri?: vscode.Uri, line?: number) =>
+      runCells(services, 'below', uri, line),
+    'execnet.runAbove': (uri?: vscode.Uri, line?: number) => runCells(services, 'above', uri, line),
+    'execnet.openRepl': (arg?: unknown) => openRepl(services, arg),
+    'execnet.runSelectionInRepl': () => runSelectionInRepl(services),
+    'execnet.interruptSession': (arg?: unknown) => interruptSession(services, arg),
+    'execnet.restartSession': (arg?: unknown) => restartSession(services, arg),
     'execnet.runFileOnGroup': (arg?: unknown) => runFileOnGroup(services, arg),
     'execnet.sendToChannel': (arg?: Run, text?: string) => sendToChannel(services, arg, text),
     'execnet.interruptChannel': (arg?: Run) => interruptChannel(services, arg),

@@ -8,9 +8,12 @@ import { RunOutputs } from '../views/runOutput';
 import { GatewayTreeProvider, VIEW_ID } from '../views/tree';
 import { TracebackNavigation } from '../views/tracebackLinks';
 import type { ExecnetApi } from './api';
+import { registerCells } from './cells';
 import { registerCommands } from './commands';
 import { Log } from './log';
+import { NotebookKernels } from './notebook';
 import { EditorPrompts } from './prompts';
+import { ReplTerminals } from './repl';
 import { Session } from './session';
 import { Settings } from './settings';
 
@@ -31,6 +34,15 @@ export function activate(context: vscode.ExtensionContext): ExecnetApi {
     terminateTimeout: () => settings.terminateTimeout(),
     onStrayOutput: (entry, stream, text) =>
       log.info(`[${entry.id} ${stream}] ${text.replace(/\n$/, '')}`),
+    onInput: (run, request) =>
+      Promise.resolve(
+        vscode.window.showInputBox({
+          title: `input() in ${run.label} on ${run.entry.id}`,
+          prompt: request.prompt || 'The code asks for input',
+          password: request.password,
+          ignoreFocusOut: true,
+        }),
+      ),
   });
   session = current;
   context.subscriptions.push(current);
@@ -39,13 +51,18 @@ export function activate(context: vscode.ExtensionContext): ExecnetApi {
   const traceback = new TracebackNavigation(current);
   const tree = new GatewayTreeProvider(current);
   const status = new DefaultGatewayStatus(current);
+  const repls = new ReplTerminals(current, context.globalState);
+  const notebooks = new NotebookKernels({ session: current, settings, log });
   context.subscriptions.push(
+    repls,
+    notebooks,
+    registerCells(),
     outputs,
     traceback,
     tree,
     status,
     vscode.window.createTreeView(VIEW_ID, { treeDataProvider: tree, showCollapseAll: true }),
-    ...registerCommands({ session: current, settings, log, outputs, traceback }),
+    ...registerCommands({ session: current, settings, log, outputs, traceback, repls, notebooks }),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('execnet.trace.level')) {
         log.applyTraceLevel(settings.traceLevel());

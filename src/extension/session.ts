@@ -8,6 +8,13 @@ import { GatewayClosedError, RemoteError } from '../core/errors';
 import { Emitter, type Event } from '../core/events';
 import type { Gateway, GatewayOptions, GatewayState, RemoteInfo } from '../core/gateway';
 import type { Group } from '../core/group';
+import type {
+  Execution,
+  ExecutionOutcome,
+  InputRequest,
+  Session as InteractiveSession,
+} from '../core/session';
+import { describeBundle } from '../repl/console';
 import { checkSpec, type GatewaySpec } from '../core/spec';
 import { Disposable, toDisposable } from '../core/lifecycle';
 import { loadGroups } from './engine';
@@ -18,6 +25,7 @@ export type SessionChange =
   | { readonly kind: 'group'; readonly group: GroupEntry }
   | { readonly kind: 'gateway'; readonly entry: GatewayEntry }
   | { readonly kind: 'run'; readonly run: Run }
+  | { readonly kind: 'session'; readonly node: SessionNode }
   | { readonly kind: 'default' };
 
 /** How a run ended. */
@@ -26,6 +34,7 @@ export type RunOutcome =
   | { readonly kind: 'exit'; readonly code: number; readonly message: string }
   | { readonly kind: 'error'; readonly error: RemoteError }
   | { readonly kind: 'interrupted'; readonly error: RemoteError }
+  | { readonly kind: 'cancelled' }
   | { readonly kind: 'gateway-closed'; readonly message: string };
 
 /** Something a run shows, in order: remote output, received items, values sent by the user. */
@@ -33,6 +42,8 @@ export type RunEvent =
   | { readonly kind: 'output'; readonly stream: OutputStream; readonly text: string }
   | { readonly kind: 'item'; readonly value: unknown }
   | { readonly kind: 'sent'; readonly value: unknown }
+  /** A value shown by a session run: its final expression (`result`) or display(). */
+  | { readonly kind: 'result' | 'display'; readonly text: string }
   | { readonly kind: 'end'; readonly outcome: RunOutcome };
 
 export interface RunSource {
@@ -42,7 +53,9 @@ export interface RunSource {
   readonly file?: string;
   /** Shown in the tree and the output channel's name: `train.py`, `train.py:12-14`. */
   readonly label: string;
-  readonly kind: 'file' | 'selection';
+  readonly kind: 'file' | 'selection' | 'cell';
+  /** 1-based line of `file` where `text` starts (selections and cells run in the session). */
+  readonly firstLine?: number;
 }
 
 const RUNS_KEPT_PER_GATEWAY = 10;
@@ -78,6 +91,8 @@ export class GatewayEntry {
   cancelled = false;
   /** Where its last completed sync put the workspace folder. */
   sync: SyncMapping | undefined;
+  /** The gateway's interactive session, once something ran in it (its row in the tree). */
+  interactive: SessionNode | undefined;
 
   constructor(
     readonly id: string,
@@ -112,12 +127,18 @@ export class Run {
   readonly onEvent: Event<RunEvent> = this.eventEmitter.event;
   /** Everything so far, for listeners that subscribe late (the output channel is made lazily). */
   readonly events: RunEvent[] = [];
+  /** The channel of the run's code; a session run that waits for its turn has none yet. */
+  channel: Channel | undefined;
 
   constructor(
     readonly entry: GatewayEntry,
-    readonly channel: Channel,
+    channel: Channel | undefined,
     readonly source: RunSource,
-  ) {}
+    /** Set for runs in the gateway's interactive session (selections, cells). */
+    readonly execution?: Execution,
+  ) {
+    this.channel = channel;
+  }
 
   get label(): string {
     return this.source.label;
@@ -129,13 +150,17 @@ export class Run {
 
   /** Send a value to the running code (it reads it with `channel.receive()`). */
   async send(value: unknown): Promise<void> {
-    await this.channel.send(value);
+    await (this.execution ? this.execution.send(value) : this.channel?.send(value));
     this.emit({ kind: 'sent', value });
   }
 
-  /** Raise KeyboardInterrupt in the running code. */
+  /** Raise KeyboardInterrupt in the running code (a session run still queued never runs). */
   interrupt(): void {
-    this.channel.interrupt();
+    if (this.execution) {
+      this.execution.interrupt();
+    } else {
+      this.channel?.interrupt();
+    }
   }
 
   /** @internal */
@@ -148,6 +173,14 @@ export class Run {
   }
 }
 
+/** A gateway's interactive session as the tree shows it. */
+export class SessionNode {
+  constructor(
+    readonly entry: GatewayEntry,
+    readonly session: InteractiveSession,
+  ) {}
+}
+
 export interface SessionOptions {
   /** Seconds a gateway gets to exit before it is killed. */
   readonly terminateTimeout: () => number;
@@ -155,6 +188,8 @@ export interface SessionOptions {
   readonly gatewayOptions?: GatewayOptions;
   /** Output of no run (threads the code left behind, the interpreter itself). */
   readonly onStrayOutput?: (entry: GatewayEntry, stream: OutputStream, text: string) => void;
+  /** Answers input() of session runs (an input box); undefined is end of input. */
+  readonly onInput?: (run: Run, request: InputRequest) => Promise<string | undefined>;
 }
 
 export class Session extends Disposable {
@@ -272,6 +307,82 @@ export class Session extends Disposable {
     return run;
   }
 
+  /**
+   * Run code in the gateway's interactive session (Run Selection, cells): names carry over from
+   * one run to the next, and the value of a final expression is shown. The run waits for its
+   * turn behind the session's other runs (the REPL's, a notebook's).
+   */
+  runInSession(entry: GatewayEntry, source: RunSource): Run {
+    const node = this.interactive(entry);
+    const execution = node.session.run(source.text, {
+      filename: source.file ?? `<${source.label}>`,
+      firstLine: source.firstLine ?? 1,
+    });
+    const run = new Run(entry, execution.channel, source, execution);
+    entry.runs.push(run);
+    this.trimRuns(entry);
+    execution.onDidStart(() => {
+      run.channel = execution.channel;
+      this.fire({ kind: 'run', run });
+    });
+    const follow = (event: Execution['events'][number]): void => {
+      switch (event.kind) {
+        case 'stream':
+          run.emit({ kind: 'output', stream: event.stream, text: event.text });
+          return;
+        case 'result':
+        case 'display':
+          run.emit({ kind: event.kind, text: describeBundle(event.data) });
+          return;
+        case 'item':
+          run.emit({ kind: 'item', value: event.value });
+          return;
+        case 'input': {
+          const ask = this.options.onInput;
+          if (!ask) {
+            event.request.answer(undefined);
+            return;
+          }
+          ask(run, event.request).then(
+            (text) => event.request.answer(text),
+            () => event.request.answer(undefined),
+          );
+          return;
+        }
+        case 'error':
+          // the traceback comes with the end
+          return;
+      }
+    };
+    execution.onEvent(follow);
+    void execution.done.then((outcome) => {
+      run.endedAt = execution.endedAt ?? new Date();
+      run.outcome = runOutcomeOf(outcome);
+      run.emit({ kind: 'end', outcome: run.outcome });
+      this.fire({ kind: 'run', run });
+    });
+    this.fire({ kind: 'gateway', entry });
+    this.runEmitter.fire(run);
+    return run;
+  }
+
+  /** The gateway's interactive session (its tree row appears from now on). */
+  interactive(entry: GatewayEntry): SessionNode {
+    const gateway = entry.gateway;
+    if (!gateway || entry.state !== 'alive') {
+      throw new GatewayClosedError(
+        `gateway ${entry.id} is ${entry.state}: start it again to run code`,
+      );
+    }
+    if (!entry.interactive) {
+      const node = new SessionNode(entry, gateway.session());
+      entry.interactive = node;
+      node.session.onDidChange(() => this.fire({ kind: 'session', node }));
+      this.fire({ kind: 'gateway', entry });
+    }
+    return entry.interactive;
+  }
+
   /** End a gateway: politely, then by force after the terminate timeout. */
   async terminate(entry: GatewayEntry): Promise<void> {
     if (entry.state === 'connecting') {
@@ -337,7 +448,11 @@ export class Session extends Disposable {
     });
     const decoder = new StringDecoder('utf8');
     gateway.onOutput(({ channel, stream, data }) => {
-      if (channel === undefined || !entry.runs.some((r) => r.channel === channel)) {
+      // a session's runs and questions (completion, codeop) print nothing of their own
+      if (
+        channel === undefined ||
+        (!entry.runs.some((r) => r.channel === channel) && !isSessionChannel(channel))
+      ) {
         this.options.onStrayOutput?.(entry, stream, decoder.write(data));
       }
     });
@@ -352,7 +467,7 @@ export class Session extends Disposable {
 
   private finish(run: Run, outcome: RunOutcome, output: { dispose(): void }): void {
     output.dispose();
-    run.endedAt = run.channel.closedAt ?? new Date();
+    run.endedAt = run.channel?.closedAt ?? new Date();
     run.outcome = outcome;
     run.emit({ kind: 'end', outcome });
     this.fire({ kind: 'run', run });
@@ -408,6 +523,30 @@ export class Session extends Disposable {
 
   private fire(change: SessionChange): void {
     this.changeEmitter.fire(change);
+  }
+}
+
+function isSessionChannel(channel: Channel): boolean {
+  return channel.origin.label === '<execnet-session>';
+}
+
+/** How a session run's end reads in the tree and its output. */
+function runOutcomeOf(outcome: ExecutionOutcome): RunOutcome {
+  switch (outcome.kind) {
+    case 'interrupted':
+      return {
+        kind: 'interrupted',
+        error:
+          outcome.error ??
+          new RemoteError({
+            type: 'KeyboardInterrupt',
+            message: '',
+            traceback: 'KeyboardInterrupt\n',
+            frames: [],
+          }),
+      };
+    default:
+      return outcome;
   }
 }
 

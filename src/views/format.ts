@@ -2,6 +2,7 @@
 // descriptions, durations. Editor-free, so the wording is tested in plain Node.
 
 import type { RemoteInfo } from '../core/gateway';
+import type { Session as InteractiveSession } from '../core/session';
 import type { GatewayEntry, Run, RunOutcome } from '../extension/session';
 
 /** `0.42 s`, `12.3 s`, `2 min 05 s`, `1 h 02 min`. */
@@ -56,6 +57,9 @@ export function describeGateway(entry: GatewayEntry): string {
 
 /** What a run's row says about its state: `running since 14:03:07`, `failed: ZeroDivisionError`. */
 export function describeRunState(run: Run): string {
+  if (!run.outcome && run.execution?.state === 'queued') {
+    return 'waiting for the session';
+  }
   if (!run.outcome) {
     return `running since ${formatClock(run.startedAt)}`;
   }
@@ -72,6 +76,8 @@ export function describeOutcome(outcome: RunOutcome): string {
       return `failed: ${outcome.error.summary}`;
     case 'interrupted':
       return 'interrupted';
+    case 'cancelled':
+      return 'cancelled';
     case 'gateway-closed':
       return `gateway ended: ${firstLine(outcome.message)}`;
   }
@@ -106,8 +112,32 @@ export function endLine(run: Run): string {
       return `${what} failed after ${took}: ${outcome.error.summary}`;
     case 'interrupted':
       return `${what} was interrupted after ${took}`;
+    case 'cancelled':
+      return `${what} was cancelled before it ran`;
     case 'gateway-closed':
       return `${what} stopped after ${took}: ${firstLine(outcome.message)}`;
+  }
+}
+
+/** The session row's description: `busy · [3] since 14:03:07`, `idle · 3 runs, last 14:03:07`. */
+export function describeSession(session: InteractiveSession): string {
+  switch (session.state) {
+    case 'closed':
+      return 'closed';
+    case 'busy': {
+      const running = session.running;
+      const queued = session.pending.length > 0 ? `, ${session.pending.length} waiting` : '';
+      return running?.startedAt
+        ? `busy · [${running.count}] since ${formatClock(running.startedAt)}${queued}`
+        : `busy${queued}`;
+    }
+    case 'idle': {
+      const count = session.executionCount;
+      const last = session.lastRun;
+      return count === 0
+        ? 'idle · fresh namespace'
+        : `idle · ${count} run${count === 1 ? '' : 's'}${last ? `, last ${formatClock(last)}` : ''}`;
+    }
   }
 }
 

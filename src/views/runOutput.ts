@@ -93,6 +93,10 @@ export class RunOutputs extends Disposable {
       case 'sent':
         this.line(pane, run, `[sent] ${formatValue(event.value)}`);
         return;
+      case 'result':
+      case 'display':
+        this.line(pane, run, event.text);
+        return;
       case 'end': {
         const outcome = event.outcome;
         if (

@@ -3,10 +3,16 @@
 
 import * as vscode from 'vscode';
 import { Disposable } from '../core/lifecycle';
-import { GatewayEntry, GroupEntry, Run, type Session } from '../extension/session';
-import { describeGateway, describeInterpreter, describeRunState, formatClock } from './format';
+import { GatewayEntry, GroupEntry, Run, SessionNode, type Session } from '../extension/session';
+import {
+  describeGateway,
+  describeInterpreter,
+  describeRunState,
+  describeSession,
+  formatClock,
+} from './format';
 
-export type TreeNode = GroupEntry | GatewayEntry | Run;
+export type TreeNode = GroupEntry | GatewayEntry | SessionNode | Run;
 
 export const VIEW_ID = 'execnet.gateways';
 
@@ -40,6 +46,9 @@ export class GatewayTreeProvider extends Disposable implements vscode.TreeDataPr
           case 'run':
             this.changeEmitter.fire(change.run);
             return;
+          case 'session':
+            this.changeEmitter.fire(change.node);
+            return;
           case 'default': {
             // the star moves from one gateway to another
             this.changeEmitter.fire(session.entries);
@@ -58,13 +67,14 @@ export class GatewayTreeProvider extends Disposable implements vscode.TreeDataPr
       return [...element.gateways];
     }
     if (element instanceof GatewayEntry) {
-      return [...element.runs].reverse();
+      const runs = [...element.runs].reverse();
+      return element.interactive ? [element.interactive, ...runs] : runs;
     }
     return [];
   }
 
   getParent(element: TreeNode): TreeNode | undefined {
-    if (element instanceof Run) {
+    if (element instanceof Run || element instanceof SessionNode) {
       return element.entry;
     }
     if (element instanceof GatewayEntry) {
@@ -79,6 +89,9 @@ export class GatewayTreeProvider extends Disposable implements vscode.TreeDataPr
     }
     if (element instanceof GatewayEntry) {
       return this.gatewayItem(element);
+    }
+    if (element instanceof SessionNode) {
+      return this.sessionItem(element);
     }
     return this.runItem(element);
   }
@@ -107,6 +120,24 @@ export class GatewayTreeProvider extends Disposable implements vscode.TreeDataPr
     return item;
   }
 
+  private sessionItem(node: SessionNode): vscode.TreeItem {
+    const session = node.session;
+    const item = new vscode.TreeItem('Interactive session', vscode.TreeItemCollapsibleState.None);
+    item.id = `session:${node.entry.id}/${node.entry.createdAt.getTime()}`;
+    item.description = describeSession(session);
+    item.iconPath =
+      session.state === 'busy'
+        ? new vscode.ThemeIcon('loading~spin')
+        : new vscode.ThemeIcon('terminal', new vscode.ThemeColor('testing.iconPassed'));
+    item.contextValue = `session.${session.state}`;
+    item.tooltip = new vscode.MarkdownString(
+      `**Interactive session** on \`${node.entry.id}\`: one namespace for Run Selection, cells, ` +
+        `the REPL and notebooks.\n\n${describeSession(session)}`,
+    );
+    item.command = { command: 'execnet.openRepl', title: 'Open REPL', arguments: [node] };
+    return item;
+  }
+
   private runItem(run: Run): vscode.TreeItem {
     const item = new vscode.TreeItem(run.label, vscode.TreeItemCollapsibleState.None);
     item.id = `run:${run.id}`;
@@ -115,7 +146,7 @@ export class GatewayTreeProvider extends Disposable implements vscode.TreeDataPr
     item.contextValue = run.isOpen ? 'channel.open' : 'channel.closed';
     item.tooltip = new vscode.MarkdownString(
       [
-        `**${run.label}** on \`${run.entry.id}\` (channel ${run.channel.id})`,
+        `**${run.label}** on \`${run.entry.id}\`${run.channel ? ` (channel ${run.channel.id})` : ''}`,
         `started ${formatClock(run.startedAt)}${run.endedAt ? `, ended ${formatClock(run.endedAt)}` : ''}`,
         describeRunState(run),
       ].join('\n\n'),

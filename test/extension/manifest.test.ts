@@ -30,6 +30,9 @@ const CONTEXT_VALUES = [
   'gateway.dead',
   'channel.open',
   'channel.closed',
+  'session.idle',
+  'session.busy',
+  'session.closed',
 ];
 
 test('every command is execnet.verbNoun with the Execnet category', () => {
@@ -64,6 +67,7 @@ test('tree menus match contextValues the tree produces', () => {
   assert.match(source, /contextValue = 'group'/);
   assert.match(source, /contextValue = `gateway\.\$\{entry\.state\}`/);
   assert.match(source, /run\.isOpen \? 'channel\.open' : 'channel\.closed'/);
+  assert.match(source, /contextValue = `session\.\$\{session\.state\}`/);
 });
 
 test('commands that act on a tree item are hidden from the palette', () => {
@@ -129,4 +133,14 @@ test('the package is an allowlist: the bundle, the remote sources, media, README
     '!media/**',
     '!package.json',
   ]);
+});
+
+test('Shift+Enter runs the selection, cell or line in a Python editor, not in a notebook', () => {
+  const binding = contributes.keybindings.find(
+    (k: { command: string }) => k.command === 'execnet.runCurrent',
+  );
+  assert.equal(binding.key, 'shift+enter');
+  assert.match(binding.when, /editorLangId == python/);
+  assert.match(binding.when, /!notebookEditorFocused/);
+  assert.match(binding.when, /!suggestWidgetVisible/);
 });

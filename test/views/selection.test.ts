@@ -2,7 +2,7 @@
 // numbers.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { dedent, selectionSource } from '../../src/views/selection';
+import { dedent } from '../../src/views/selection';
 
 test('dedent removes the indentation all non-blank lines share', () => {
   assert.equal(dedent('    x = 1\n    if x:\n        y = 2\n'), 'x = 1\nif x:\n    y = 2\n');
@@ -20,10 +20,4 @@ test('dedent compares tabs and spaces literally', () => {
 
 test('blank lines do not count, and lose their whitespace', () => {
   assert.equal(dedent('    a\n  \n    b'), 'a\n\nb');
-});
-
-test('selectionSource keeps the file line numbers', () => {
-  const source = selectionSource('    print(1)\n    1 / 0', 4);
-  assert.equal(source, '\n\n\n\nprint(1)\n1 / 0\n');
-  assert.equal(source.split('\n')[5], '1 / 0'); // line 6 of the file, 1-based
 });

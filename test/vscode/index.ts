@@ -78,6 +78,7 @@ export async function run(): Promise<void> {
     require('./suites/channels.test');
     require('./suites/sync.test');
     require('./suites/ssh.test');
+    require('./suites/interactive.test');
     require('./suites/deactivation.test');
   }
   /* eslint-enable @typescript-eslint/no-require-imports */
