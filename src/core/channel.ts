@@ -1,7 +1,8 @@
 // A channel: one bidirectional pipe of values between the local side and remote code, with
 // execnet's semantics (receive with timeout, callbacks with an endmarker, files, close with an
 // error) as promises. Items that arrive before anyone asks are queued in order.
-// Invariant: once `receiveClosed` is set no item is added, and every waiter has been settled.
+// Invariant: once `receiveClosed` is set no item is added, and every receive waiter has been
+// settled; close waiters settle once the callback, if any, has also finished with every item.
 
 import { Readable, Writable } from 'node:stream';
 import { ChannelClosedError, EOFError, ExecnetError, TimeoutError } from './errors';
@@ -46,6 +47,11 @@ interface Waiter {
 }
 
 const NO_ENDMARKER: unique symbol = Symbol('no endmarker');
+/** In the callback's queue: the place of the endmarker. */
+const END: unique symbol = Symbol('end');
+
+/** A receive callback; when it returns a promise, the next item waits until it settles. */
+export type ReceiveCallback = (item: unknown) => void | PromiseLike<void>;
 
 export type ChannelState = 'open' | 'sendonly' | 'closed';
 
@@ -57,7 +63,11 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
   private sendClosed = false;
   private receiveClosed = false;
   private closeError: Error | undefined;
-  private callback: { fn: (item: unknown) => void; endmarker: unknown } | undefined;
+  private callback: { fn: ReceiveCallback; endmarker: unknown } | undefined;
+  /** Items (and the endmarker) waiting for the callback's previous promise to settle. */
+  private readonly callbackQueue: unknown[] = [];
+  /** The callback's last promise has not settled yet. */
+  private callbackBusy = false;
   private holding = false;
 
   private readonly outputEmitter = new Emitter<ChannelOutput>();
@@ -186,22 +196,23 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
 
   /**
    * Deliver every item to `callback` instead of receive(): the queued ones now, the rest as
-   * they arrive. When the channel closes (normally or with an error) the callback gets
-   * `endmarker`, if one was given.
+   * they arrive, one after another (a callback that returns a promise gets the next item once
+   * it settles). When the channel closes (normally or with an error) the callback gets
+   * `endmarker`, if one was given, and waitClose() resolves only after the callback is done
+   * with everything. A callback that throws or rejects closes the channel with that error:
+   * the other side hears of it, waitClose() rejects with it, and later items are dropped.
    */
-  setCallback(callback: (item: unknown) => void, ...endmarker: [] | [unknown]): void {
+  setCallback(callback: ReceiveCallback, ...endmarker: [] | [unknown]): void {
     if (this.callback) {
       throw new ExecnetError(`${this} has a callback already`);
     }
     const marker = endmarker.length > 0 ? endmarker[0] : NO_ENDMARKER;
     this.callback = { fn: callback, endmarker: marker };
     while (this.head < this.queue.length) {
-      callback(this.shift());
+      this.toCallback(this.shift());
     }
-    if (this.receiveClosed) {
-      if (marker !== NO_ENDMARKER) {
-        callback(marker);
-      }
+    if (this.receiveClosed && marker !== NO_ENDMARKER) {
+      this.toCallback(END);
     }
     this.updateHolding();
   }
@@ -211,7 +222,7 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
    * TimeoutError after `timeout` seconds (the channel stays usable).
    */
   waitClose(timeout?: number): Promise<void> {
-    if (this.receiveClosed) {
+    if (this.receiveClosed && !this.callbackBusy) {
       return this.closeError ? Promise.reject(this.closeError) : Promise.resolve();
     }
     return this.wait(
@@ -342,16 +353,7 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
       return;
     }
     if (this.callback) {
-      try {
-        this.callback.fn(item);
-      } catch (error) {
-        // execnet: a failing callback closes the channel, and the other side learns why
-        const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-        if (!this.sendClosed) {
-          this.host.sendClose(this, `local callback failed: ${message}`);
-        }
-        this.markClosed(error instanceof Error ? error : new ExecnetError(message), false);
-      }
+      this.toCallback(item);
       return;
     }
     const waiter = this.waiters.shift();
@@ -392,17 +394,12 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
       this.settle(waiter);
       waiter.reject(endError);
     }
-    for (const waiter of this.closeWaiters.splice(0)) {
-      this.settle(waiter);
-      if (this.closeError) {
-        waiter.reject(this.closeError);
-      } else {
-        waiter.resolve(undefined);
-      }
-    }
     const callback = this.callback;
     if (callback && callback.endmarker !== NO_ENDMARKER) {
-      callback.fn(callback.endmarker);
+      this.toCallback(END);
+    }
+    if (!this.callbackBusy) {
+      this.settleCloseWaiters();
     }
     this.updateHolding();
     if (this.sendClosed) {
@@ -414,6 +411,81 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
   }
 
   // -- internals -----------------------------------------------------------------------------
+
+  /** Hands an item to the callback now, or after the items its pending promise holds back. */
+  private toCallback(item: unknown): void {
+    if (this.callbackBusy) {
+      this.callbackQueue.push(item);
+      return;
+    }
+    const callback = this.callback;
+    if (!callback) {
+      return;
+    }
+    let result: unknown;
+    try {
+      result = callback.fn(item === END ? callback.endmarker : item);
+    } catch (error) {
+      this.callbackFailed(error, item === END);
+      return;
+    }
+    if (isPromiseLike(result)) {
+      this.callbackBusy = true;
+      result.then(
+        () => {
+          this.callbackBusy = false;
+          this.callbackDone();
+        },
+        (error: unknown) => {
+          this.callbackBusy = false;
+          this.callbackFailed(error, item === END);
+        },
+      );
+    }
+  }
+
+  /** The callback settled: on to the next item, or to whoever waits for the close. */
+  private callbackDone(): void {
+    while (!this.callbackBusy && this.callbackQueue.length > 0) {
+      this.toCallback(this.callbackQueue.shift());
+    }
+    if (!this.callbackBusy && this.receiveClosed) {
+      this.settleCloseWaiters();
+    }
+  }
+
+  /**
+   * execnet: a failing callback closes the channel, and the other side learns why. Items it
+   * held back are dropped; the endmarker still comes, unless it was what failed.
+   */
+  private callbackFailed(error: unknown, inEndmarker: boolean): void {
+    const failure =
+      error instanceof Error
+        ? error
+        : new ExecnetError(`receive callback failed: ${String(error)}`);
+    const endmarkerQueued = this.callbackQueue.includes(END);
+    this.callbackQueue.length = 0;
+    if (!this.sendClosed) {
+      this.host.sendClose(this, `local callback failed: ${failure.stack ?? failure.message}`);
+    }
+    const wasClosed = this.receiveClosed;
+    this.markClosed(failure, false); // delivers the endmarker unless the channel was closed
+    if (wasClosed && endmarkerQueued && !inEndmarker) {
+      this.toCallback(END);
+    }
+    this.callbackDone();
+  }
+
+  private settleCloseWaiters(): void {
+    for (const waiter of this.closeWaiters.splice(0)) {
+      this.settle(waiter);
+      if (this.closeError) {
+        waiter.reject(this.closeError);
+      } else {
+        waiter.resolve(undefined);
+      }
+    }
+  }
 
   private shift(): unknown {
     const item = this.queue[this.head];
@@ -466,4 +538,12 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
       this.host.hold(holding ? 1 : -1);
     }
   }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }

@@ -371,3 +371,96 @@ g.terminate()
     assert.equal(stuck.state, 'dead');
   });
 });
+
+describe('receive callbacks, as execnet runs them', () => {
+  const execnetCallbacks = (): { slow: unknown[]; failing: unknown[] } =>
+    askExecnet(`
+import time
+gw = execnet.makegateway("popen")
+slow = []
+def cb(x):
+    time.sleep(0.05)
+    slow.append(x)
+ch = gw.remote_exec("for i in range(5): channel.send(i)")
+ch.setcallback(cb, endmarker="end")
+ch.waitclose(30)
+failing = []
+def bad(x):
+    if x == 2:
+        raise ValueError("bad item")
+    failing.append(x)
+ch = gw.remote_exec("import time\\nfor i in range(5):\\n    channel.send(i)\\n    time.sleep(0.05)")
+ch.setcallback(bad, endmarker="end")
+try:
+    ch.waitclose(30)
+except Exception:
+    pass
+json.dump({"slow": slow, "failing": failing}, sys.stdout)
+gw.exit()
+`);
+
+  it('a callback returning a promise gets the items one after another, and waitClose waits for it', async () => {
+    const execnetSide = execnetCallbacks();
+    assert.deepEqual(execnetSide.slow, [0, 1, 2, 3, 4, 'end']);
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const seen: unknown[] = [];
+    let running = 0;
+    let overlapped = false;
+    const channel = gw.remoteExec('for i in range(5): channel.send(i)');
+    channel.setCallback(async (item) => {
+      running++;
+      overlapped ||= running > 1;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      seen.push(item);
+      running--;
+    }, 'end');
+    await channel.waitClose(30);
+    assert.deepEqual(seen, execnetSide.slow, 'every callback finished before waitClose resolved');
+    assert.equal(overlapped, false, 'never two callbacks at once');
+    await tg.close();
+  });
+
+  it('a callback that rejects closes the channel with its error, which waitClose reports', async () => {
+    const execnetSide = execnetCallbacks();
+    assert.deepEqual(execnetSide.failing, [0, 1, 'end']);
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const seen: unknown[] = [];
+    const failure = new Error('bad item');
+    const channel = gw.remoteExec(
+      'import time\nfor i in range(5):\n    channel.send(i)\n    time.sleep(0.05)',
+    );
+    channel.setCallback(async (item) => {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      if (item === 2) {
+        throw failure;
+      }
+      seen.push(item);
+    }, 'end');
+    await assert.rejects(channel.waitClose(30), (error) => error === failure);
+    assert.deepEqual(seen, execnetSide.failing);
+    assert.equal(
+      await gw.remoteExec('channel.send(1)').receive(30),
+      1,
+      'the gateway keeps working',
+    );
+    // the other side hears of it: its channel closes with the reason
+    const remote = gw.remoteExec(`
+ch = channel.receive()
+ch.send("poke")
+try:
+    ch.waitclose(10)
+except Exception as e:
+    channel.send(str(e))
+`);
+    const poked = gw.newChannel();
+    poked.setCallback(() => Promise.reject(new Error('refused by the callback')));
+    await remote.send(poked);
+    assert.match(
+      String(await remote.receive(30)),
+      /local callback failed: Error: refused by the callback/,
+    );
+    await tg.close();
+  });
+});
