@@ -9,10 +9,10 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { remoteSourceDir } from './bootstrap';
 import type { Channel } from './channel';
 import { ExecnetError } from './errors';
 import type { Gateway } from './gateway';
+import { RemoteModule } from './remoteModule';
 import { describe, type Entry, SourceWalk, type WalkCounts, type WalkIssue } from './rsync-walk';
 import { trace } from './trace';
 
@@ -205,41 +205,8 @@ export class RSyncError extends ExecnetError {
   }
 }
 
-let remoteSource: { text: string; key: string } | undefined;
-
-/**
- * The remote half, read once from beside the bundle (or src/core/remote in development), and the
- * name it keeps itself under on a gateway (it changes with the source).
- */
-function rsyncRemoteSource(): { text: string; key: string } {
-  if (!remoteSource) {
-    const text = fs.readFileSync(path.join(remoteSourceDir(), 'rsync_remote.py'), 'utf8');
-    const hash = crypto.createHash('sha256').update(text).digest('hex').slice(0, 16);
-    remoteSource = { text, key: `_execnet_rsync_remote_${hash}` };
-  }
-  return remoteSource;
-}
-
-/** Gateways that already hold the remote half: later syncs send only a call. */
-const remoteHalfKept = new WeakSet<Gateway>();
-
-function openRemoteHalf(gateway: Gateway, kwargs: Record<string, unknown>): Channel {
-  const { text, key } = rsyncRemoteSource();
-  if (remoteHalfKept.has(gateway)) {
-    return gateway.remoteExec({
-      source: `import sys\nserve = sys.modules[${JSON.stringify(key)}].serve\n`,
-      filename: 'rsync_remote.py',
-      call: 'serve',
-      kwargs,
-    });
-  }
-  return gateway.remoteExec({
-    source: text,
-    filename: 'rsync_remote.py',
-    call: 'serve',
-    kwargs: { ...kwargs, keep_as: key },
-  });
-}
+/** The remote half, shipped to a gateway with its first sync. */
+const rsyncRemote = new RemoteModule('rsync_remote.py', 'serve');
 
 export class RSync {
   readonly sourcedir: string;
@@ -532,7 +499,7 @@ class TargetRun {
     source: { dev: bigint; ino: bigint },
   ) {
     try {
-      const channel = openRemoteHalf(target.gateway, {
+      const channel = rsyncRemote.exec(target.gateway, {
         destdir: target.destdir,
         options: {
           delete: Boolean(target.options.delete),
@@ -625,7 +592,7 @@ class TargetRun {
         break;
       case 'summary':
         this.remoteSummary = item[1] as Map<string, unknown>;
-        remoteHalfKept.add(this.target.gateway);
+        rsyncRemote.kept(this.target.gateway);
         break;
       case 'local':
         this.copyLocally = item[1] === true;

@@ -1,14 +1,12 @@
-// The workspace ↔ mirror mapping: local paths under the synced folder find their remote copies and
+// Path mappings (a sync mirror): local paths under the mapped folder find their remote copies and
 // back; paths outside it (or only sharing a prefix) are not mapped.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { toLocalPath, toRemotePath, type SyncMapping } from '../../src/extension/syncMapping';
+import { toLocalPath, toRemotePath, type PathMapping } from '../../src/core/pathMapping';
 
-const mapping: SyncMapping = {
+const mapping: PathMapping = {
   localRoot: '/home/me/project',
   remoteRoot: '/srv/me/execnet-sync/project',
-  target: '~/execnet-sync/project',
-  syncedAt: new Date(),
 };
 
 test('a file of the workspace maps to its mirror and back', () => {

@@ -1,0 +1,224 @@
+// The local half of remote/debug_relay.py: a DAP connection to debugpy's adapter on a gateway's
+// host, carried by one channel of that gateway. Opening it finds debugpy there (or first ships this
+// machine's copy into the gateway's per-user cache with the rsync engine) and starts the adapter;
+// DAP messages then flow both ways, one per channel item, until the relay is disposed, which ends
+// the adapter and the program it started.
+
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import type { Channel } from '../channel';
+import { ExecnetError } from '../errors';
+import { Emitter, type Disposable, type Event } from '../events';
+import type { Gateway } from '../gateway';
+import { RemoteModule } from '../remoteModule';
+import { RSync } from '../rsync';
+import { trace } from '../trace';
+import {
+  BUNDLE_MARKER,
+  DebugpyNotFound,
+  localDebugpy,
+  type DebugpyBundle,
+  type DebugpyOptions,
+} from './debugpy';
+
+/** The debug relay could not start on the gateway; the message says why and what to do. */
+export class DebugStartError extends ExecnetError {}
+
+export interface DebugRelayOptions extends DebugpyOptions {
+  /** Told what is going on while the relay opens (shipping debugpy takes a moment). */
+  readonly progress?: (message: string) => void;
+  /** Seconds to wait for the gateway at each step; default 60. */
+  readonly timeout?: number;
+}
+
+/** The debugger's side of the gateway. */
+export interface RemoteDebugInfo {
+  readonly executable: string;
+  readonly version: readonly number[];
+  /** `own`: the interpreter imports debugpy; `cached`: a copy shipped earlier; `shipped`: now. */
+  readonly debugpy: 'own' | 'cached' | 'shipped';
+  /** Where a cached or shipped copy is, on the gateway's host. */
+  readonly folder?: string;
+}
+
+/** How the relay ended: debugpy's adapter exited (with what it printed), or the channel failed. */
+export interface DebugRelayEnd {
+  readonly status?: number;
+  readonly stderr?: string;
+  readonly error?: Error;
+}
+
+/** debugpy 1.6 (the oldest this is tested with) runs on Python 3.7 and later. */
+const OLDEST_PYTHON = [3, 7];
+
+const debugRelayModule = new RemoteModule('debug_relay.py', 'serve');
+const ENDED = Symbol('ended');
+
+/** Seconds the remote gets to end the adapter after the relay is closed, before the channel is. */
+const CLOSE_TIMEOUT = 10;
+
+export class DebugRelay implements Disposable {
+  private readonly messageEmitter = new Emitter<DebugProtocol.ProtocolMessage>();
+  private readonly endEmitter = new Emitter<DebugRelayEnd>();
+  /** A DAP message from debugpy's adapter. */
+  readonly onMessage: Event<DebugProtocol.ProtocolMessage> = this.messageEmitter.event;
+  /** Fires once, when the adapter and the program are gone (or the gateway is). */
+  readonly onDidEnd: Event<DebugRelayEnd> = this.endEmitter.event;
+  private endValue: DebugRelayEnd | undefined;
+  private exit: { status: number; stderr: string } | undefined;
+  private closing: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly channel: Channel,
+    readonly gateway: Gateway,
+    readonly info: RemoteDebugInfo,
+  ) {
+    channel.setCallback((item) => this.onItem(item), ENDED);
+  }
+
+  /**
+   * Start debugpy's adapter on the gateway's host, shipping debugpy there first if its Python
+   * has none. Rejects with DebugStartError (or DebugpyNotFound) saying what is missing.
+   */
+  static async open(gateway: Gateway, options: DebugRelayOptions = {}): Promise<DebugRelay> {
+    const timeout = options.timeout ?? 60;
+    let bundle: DebugpyBundle | undefined;
+    let noBundle: Error | undefined;
+    try {
+      bundle = await localDebugpy(options);
+    } catch (error) {
+      noBundle = error as Error;
+    }
+    const channel = debugRelayModule.exec(gateway, { key: bundle?.key });
+    try {
+      const hello = await channel.receive(timeout);
+      const info = helloInfo(hello);
+      debugRelayModule.kept(gateway);
+      const python = `${gateway.id}'s Python ${info.version.join('.')} (${info.executable})`;
+      if (compareVersions(info.version, OLDEST_PYTHON) < 0) {
+        throw new DebugStartError(
+          `${python} is too old to debug: debugpy needs Python ${OLDEST_PYTHON.join('.')} or newer`,
+        );
+      }
+      let remote: RemoteDebugInfo;
+      if (info.debugpy === 'own' || info.debugpy === 'cached') {
+        remote = { ...info, debugpy: info.debugpy };
+        await channel.send(['start', info.folder ?? null, null]);
+      } else if (!bundle || !info.folder) {
+        throw new DebugStartError(
+          `${python} has no debugpy, and there is none here to ship: ${noBundle?.message ?? 'no copy was found'}`,
+        );
+      } else {
+        await ship(gateway, bundle, info.folder, options.progress);
+        remote = { ...info, debugpy: 'shipped', folder: info.folder };
+        await channel.send(['start', info.folder, bundle.key]);
+      }
+      trace(`[${gateway.id}] debug relay: debugpy (${remote.debugpy}) ${remote.folder ?? ''}`);
+      return new DebugRelay(channel, gateway, remote);
+    } catch (error) {
+      channel.close();
+      if (error instanceof DebugStartError || error instanceof DebugpyNotFound) {
+        throw error;
+      }
+      throw new DebugStartError(
+        `the debugger could not start on ${gateway.id}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** How it ended, once it has. */
+  get ended(): DebugRelayEnd | undefined {
+    return this.endValue;
+  }
+
+  /** Send a DAP message to debugpy's adapter (dropped once the relay is closing). */
+  send(message: DebugProtocol.ProtocolMessage): void {
+    if (!this.endValue && !this.closing) {
+      void this.channel.send(Buffer.from(JSON.stringify(message), 'utf8'));
+    }
+  }
+
+  /**
+   * End the session: the adapter's input ends, so it stops the program and exits, and the
+   * remote kills what is left; onDidEnd fires once all of it is gone.
+   */
+  dispose(): void {
+    if (this.endValue || this.closing) {
+      return;
+    }
+    this.channel.endSending();
+    // a gateway that does not answer any more still gets the channel closed
+    this.closing = setTimeout(() => this.channel.close(), CLOSE_TIMEOUT * 1000);
+    this.closing.unref();
+  }
+
+  private onItem(item: unknown): void {
+    if (item === ENDED) {
+      clearTimeout(this.closing);
+      const error = this.channel.error;
+      this.endValue = { ...this.exit, error };
+      trace(`[${this.gateway.id}] debug relay ended (${this.exit?.status ?? error?.message})`);
+      this.endEmitter.fire(this.endValue);
+      this.endEmitter.dispose();
+      this.messageEmitter.dispose();
+      return;
+    }
+    if (item instanceof Uint8Array) {
+      this.messageEmitter.fire(JSON.parse(Buffer.from(item).toString('utf8')));
+    } else if (Array.isArray(item) && item[0] === 'exit') {
+      this.exit = { status: Number(item[1]), stderr: String(item[2] ?? '') };
+    }
+  }
+}
+
+/** Copy the staged debugpy into `folder` on the gateway; the relay marks it complete afterwards. */
+async function ship(
+  gateway: Gateway,
+  bundle: DebugpyBundle,
+  folder: string,
+  progress: ((message: string) => void) | undefined,
+): Promise<void> {
+  progress?.(`shipping debugpy ${bundle.version} to ${gateway.id}`);
+  const started = performance.now();
+  const rsync = new RSync(bundle.dir, { gitignore: false, exclude: [BUNDLE_MARKER] });
+  rsync.addTarget(gateway, folder);
+  const summary = await rsync.send();
+  if (summary && summary.errors > 0) {
+    const first = summary.errorList[0];
+    throw new DebugStartError(
+      `shipping debugpy to ${gateway.id}:${folder} failed: ${first ? `${first.path}: ${first.message}` : `${summary.errors} error(s)`}`,
+    );
+  }
+  trace(
+    `[${gateway.id}] shipped debugpy ${bundle.version} to ${folder}: ${summary?.filesSent} files in ${(performance.now() - started).toFixed(0)} ms`,
+  );
+}
+
+function helloInfo(hello: unknown): {
+  executable: string;
+  version: number[];
+  debugpy: string | null;
+  folder: string | undefined;
+} {
+  const map = Array.isArray(hello) && hello[0] === 'hello' ? hello[1] : undefined;
+  if (!(map instanceof Map)) {
+    throw new DebugStartError(`unexpected answer from the debug relay: ${String(hello)}`);
+  }
+  const folder = map.get('folder');
+  return {
+    executable: String(map.get('executable')),
+    version: (map.get('version') as number[]).map(Number),
+    debugpy: (map.get('debugpy') as string | null) ?? null,
+    folder: typeof folder === 'string' ? folder : undefined,
+  };
+}
+
+function compareVersions(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) {
+      return d;
+    }
+  }
+  return 0;
+}

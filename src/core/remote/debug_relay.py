@@ -1,0 +1,222 @@
+# Runs inside a gateway (through remote_exec) to debug a program on its host. It finds debugpy (the
+# interpreter's own, or a copy shipped into a per-user cache), starts debugpy's adapter as a child
+# that speaks DAP on its stdin/stdout, and carries DAP between the adapter and the channel, one
+# message per item (the JSON body, as bytes). The adapter starts the program itself (through
+# debugpy's launcher) and listens on 127.0.0.1 only; nothing here opens a port.
+# Items to the local side: ("hello", info), then DAP bodies, then ("exit", status, stderr).
+# Items from the local side: ("start", path or None, key or None) once, then DAP bodies, then the
+# end of its sending (the session is over).
+# Invariant: when nothing more comes from the local side (the session ended, the local side is
+# gone, the gateway terminates) the adapter's input ends, and what is left of it, the launcher and
+# the program is killed before the exec returns: nothing outlives the session.
+
+import importlib.util
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+MARKER = ".execnet-bundle"
+_END = object()
+_GRACE = 2.0
+
+
+def _cache_root():
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "execnet")
+
+
+def _complete(folder, key):
+    """A shipped debugpy counts once its marker holds the bundle's key (written last)."""
+    try:
+        with open(os.path.join(folder, MARKER)) as f:
+            return f.read().strip() == key
+    except (OSError, ValueError):
+        return False
+
+
+def _locate(key):
+    """Where debugpy comes from: ('own', None), ('cached', folder) or (None, cache folder)."""
+    try:
+        own = importlib.util.find_spec("debugpy")
+    except (ImportError, ValueError):
+        own = None
+    if own is not None:
+        return "own", None
+    if key:
+        cache = os.path.join(_cache_root(), key)
+        if _complete(cache, key):
+            return "cached", cache
+        return None, cache
+    return None, None
+
+
+class _Adapter(object):
+    """debugpy's adapter in a session of its own; the program it launches leads its own
+    process group in that session (debugpy's launcher puts it there)."""
+
+    def __init__(self, folder):
+        env = dict(os.environ)
+        if folder:
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (folder, env.get("PYTHONPATH")) if p)
+        # pydevd's warning about frozen modules on 3.11+ would reach the program's stderr
+        env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+        options = {"start_new_session": True} if os.name == "posix" else {}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "debugpy.adapter"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, env=env, **options)
+        self.program = None
+        self.stderr = b""
+        self.inbox = queue.Queue()
+        for target in (self._write, self._read_stderr):
+            thread = threading.Thread(target=target, name="debug-relay")
+            thread.daemon = True
+            thread.start()
+
+    def _write(self, write_header=b"Content-Length: %d\r\n\r\n"):
+        stdin = self.proc.stdin
+        try:
+            while True:
+                body = self.inbox.get()
+                if body is _END:
+                    break
+                stdin.write(write_header % len(body) + body)
+        except (OSError, ValueError):
+            pass
+        finally:
+            try:
+                stdin.close()
+            except OSError:
+                pass
+
+    def _read_stderr(self):
+        try:
+            while True:
+                data = self.proc.stderr.read(65536)
+                if not data:
+                    return
+                self.stderr = (self.stderr + data)[-4000:]
+        except (OSError, ValueError):
+            return
+
+    def messages(self):
+        """The adapter's DAP messages (bodies), until its output ends."""
+        out = self.proc.stdout
+        buffer = b""
+        while True:
+            end = buffer.find(b"\r\n\r\n")
+            while end < 0:
+                data = out.read(65536)
+                if not data:
+                    return
+                buffer += data
+                end = buffer.find(b"\r\n\r\n")
+            length = None
+            for line in buffer[:end].split(b"\r\n"):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if length is None:
+                raise ValueError("DAP header without Content-Length: %r" % buffer[:end])
+            buffer = buffer[end + 4:]
+            while len(buffer) < length:
+                data = out.read(max(65536, length - len(buffer)))
+                if not data:
+                    return
+                buffer += data
+            body, buffer = buffer[:length], buffer[length:]
+            if b'"process"' in body:
+                self._note_program(body)
+            yield body
+
+    def _note_program(self, body):
+        try:
+            message = json.loads(body.decode("utf-8"))
+        except ValueError:
+            return
+        if message.get("type") == "event" and message.get("event") == "process":
+            self.program = (message.get("body") or {}).get("systemProcessId")
+
+    def end(self):
+        """Close the adapter's input (it then ends the program and exits), and kill what is
+        still there after a grace period."""
+        self.inbox.put(_END)
+        deadline = time.time() + _GRACE
+        while self.proc.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        self.kill()
+
+    def kill(self):
+        proc = self.proc
+        if os.name != "posix":
+            if proc.poll() is None:
+                proc.kill()
+            return
+        for group in (self.program, proc.pid):
+            if not group:
+                continue
+            try:
+                # only a group of the adapter's session: the pid may have been reused
+                if os.getsid(group) == proc.pid and os.getpgid(group) == group:
+                    os.killpg(group, signal.SIGKILL)
+            except OSError:
+                pass
+        if proc.poll() is None:
+            try:
+                proc.kill()
+            except OSError:
+                pass
+
+
+def serve(channel, key=None, keep_as=None):
+    """One debug session. keep_as: register this module under that name in sys.modules, so that
+    later sessions on the same gateway need not send and compile the source again."""
+    if keep_as:
+        import types
+        module = types.ModuleType(keep_as)
+        module.serve = serve
+        sys.modules[keep_as] = module
+    found, folder = _locate(key)
+    channel.send(("hello", {
+        "executable": sys.executable,
+        "version": list(sys.version_info[:3]),
+        "debugpy": found,
+        "folder": folder,
+    }))
+    items = queue.Queue()
+    channel.setcallback(items.put, endmarker=_END)
+    start = items.get()
+    if start is _END:
+        return
+    _, folder, shipped = start
+    if shipped and folder:
+        # the local side shipped a copy and it has landed whole: mark it complete
+        with open(os.path.join(folder, MARKER), "w") as f:
+            f.write(shipped)
+    adapter = _Adapter(folder)
+
+    def forward():
+        while True:
+            item = items.get()
+            if item is _END:
+                break
+            adapter.inbox.put(item)
+        adapter.end()
+
+    forwarder = threading.Thread(target=forward, name="debug-relay-in")
+    forwarder.daemon = True
+    forwarder.start()
+    try:
+        for body in adapter.messages():
+            channel.send(body)
+    finally:
+        adapter.end()
+    status = adapter.proc.wait()
+    try:
+        channel.send(("exit", status, adapter.stderr.decode("utf-8", "replace")))
+    except (OSError, ValueError):
+        pass

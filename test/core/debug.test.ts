@@ -1,0 +1,273 @@
+// Debugging a program on a gateway through its channel: a DAP client drives debugpy's adapter on
+// the gateway's host (breakpoints, stack, variables, evaluate, stepping, exceptions, the end of the
+// program), a Python without debugpy gets it shipped, and nothing the session started outlives it.
+
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { DebugpyNotFound } from '../../src/core/debug/debugpy';
+import { DebugRelay, DebugStartError } from '../../src/core/debug/relay';
+import { testGroup as newTestGroup, type TestGroup } from '../helpers/gateways';
+import {
+  launchToFirstStop,
+  localsOf,
+  relayEnded,
+  stackOf,
+  writeFixture,
+  type DebugFixture,
+} from '../helpers/debug';
+import { processesWithMark } from '../helpers/processes';
+import { findPythons } from '../helpers/pythons';
+
+/** Debian's Python, which has debugpy (python3-debugpy). */
+const SYSTEM_PYTHON = '/usr/bin/python3';
+const hasDebugpy = fs.existsSync('/usr/lib/python3/dist-packages/debugpy/__init__.py');
+const skip = hasDebugpy ? false : 'needs python3-debugpy for /usr/bin/python3';
+
+/** Wait until the marked processes are just these (the gateway itself). */
+async function onlyLeft(mark: string, pids: number[], waitMs = 5000): Promise<number[]> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const left = processesWithMark(mark).filter((pid) => !pids.includes(pid));
+    if (left.length === 0 || Date.now() > deadline) {
+      return left;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('debugging on a popen gateway', { skip }, () => {
+  let fixture: DebugFixture;
+  let cache: string;
+  const groups: TestGroup[] = [];
+  /** A group of marked gateways, terminated after the tests even when one fails. */
+  const testGroup = (): TestGroup => {
+    const tg = newTestGroup();
+    groups.push(tg);
+    return tg;
+  };
+  before(() => {
+    fixture = writeFixture();
+    cache = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-debug-cache-'));
+  });
+  after(async () => {
+    await Promise.all(groups.map((tg) => tg.group.terminate(2)));
+    fixture?.remove();
+    fs.rmSync(cache, { recursive: true, force: true });
+  });
+
+  it('stops at breakpoints in the program and a sibling module, shows the stack, variables and evaluates, steps, and runs to the end', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway(undefined, SYSTEM_PYTHON);
+    const { relay, adapter, dap, stopped, msToFirstStop } = await launchToFirstStop(
+      gw,
+      { program: fixture.program, args: ['7', 'x y'], cwd: fixture.dir },
+      { [fixture.module]: [fixture.line('gross')], [fixture.program]: [fixture.line('total')] },
+      { cacheDir: cache },
+    );
+    assert.equal(relay.info.debugpy, 'own', 'the system Python has its own debugpy');
+    assert.equal(stopped.body.reason, 'breakpoint');
+    const thread = stopped.body.threadId!;
+    const { frames, text } = await stackOf(dap, thread);
+    assert.deepEqual(text, [
+      `price_with_tax ${fixture.module}:${fixture.line('gross')}`,
+      `<module> ${fixture.program}:${fixture.line('call')}`,
+    ]);
+    assert.equal((await localsOf(dap, frames[0].id)).get('net'), '1.5');
+    const evaluated = await dap.request<DebugProtocol.EvaluateResponse>('evaluate', {
+      expression: 'net * 100 + TAX',
+      frameId: frames[0].id,
+      context: 'repl',
+    });
+    assert.equal(evaluated.body.result, '150.25');
+
+    // step over moves one line; step out returns to the caller
+    await dap.request('next', { threadId: thread });
+    await dap.waitEvent('stopped');
+    assert.equal((await stackOf(dap, thread)).frames[0].line, fixture.line('return'));
+    await dap.request('stepOut', { threadId: thread });
+    await dap.waitEvent('stopped');
+    assert.equal((await stackOf(dap, thread)).frames[0].line, fixture.line('call'));
+
+    // continue: the module's breakpoint again (second item), then the program's
+    await dap.request('continue', { threadId: thread });
+    await dap.waitEvent('stopped');
+    await dap.request('continue', { threadId: thread });
+    await dap.waitEvent('stopped');
+    const atTotal = await stackOf(dap, thread);
+    assert.equal(atTotal.frames[0].line, fixture.line('total'));
+    assert.equal((await localsOf(dap, atTotal.frames[0].id)).get('total'), '3.76');
+    await dap.request('continue', { threadId: thread });
+
+    // the program's end ends the session; its output reached the client
+    const exited = await dap.waitEvent<DebugProtocol.ExitedEvent>('exited');
+    assert.equal(exited.body.exitCode, 0);
+    await dap.waitEvent('terminated');
+    assert.match(
+      dap.output('stdout'),
+      /apple 1\.88\npear 1\.88\ntotal 3\.76 argv \['7', 'x y'\]\n/,
+    );
+    await dap.request('disconnect', {});
+    await relayEnded(relay);
+    assert.deepEqual(await onlyLeft(tg.mark, [gw.info.pid]), [], 'adapter and program are gone');
+    adapter.dispose();
+    console.log(`# popen (own debugpy): open → first stop ${msToFirstStop.toFixed(0)} ms`);
+    // the gateway lives on and still runs code
+    assert.equal(await gw.remoteExec('channel.send(6 * 7)').receive(10), 42);
+    await tg.close();
+  });
+
+  it('stops where an uncaught exception is raised, with its details', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway(undefined, SYSTEM_PYTHON);
+    const { adapter, dap, stopped } = await launchToFirstStop(
+      gw,
+      { program: fixture.program, args: ['--fail'] },
+      {},
+      { cacheDir: cache, exceptions: ['uncaught'] },
+    );
+    assert.equal(stopped.body.reason, 'exception');
+    const { text } = await stackOf(dap, stopped.body.threadId!);
+    assert.equal(text[0], `<module> ${fixture.program}:${fixture.line('raise')}`);
+    const info = await dap.request<DebugProtocol.ExceptionInfoResponse>('exceptionInfo', {
+      threadId: stopped.body.threadId,
+    });
+    assert.match(info.body.exceptionId, /ZeroDivisionError/);
+    await dap.request('continue', { threadId: stopped.body.threadId });
+    await dap.waitEvent('terminated');
+    assert.match(dap.output('stderr'), /ZeroDivisionError: float division by zero/);
+    await dap.request('disconnect', {});
+    adapter.dispose();
+    await tg.close();
+  });
+
+  it('ending the session mid-way (the client goes away) ends the program and the adapter, not the gateway', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway(undefined, SYSTEM_PYTHON);
+    const { relay, adapter, dap, stopped } = await launchToFirstStop(
+      gw,
+      { program: fixture.program },
+      { [fixture.module]: [fixture.line('gross')] },
+      { cacheDir: cache },
+    );
+    assert.equal(stopped.body.reason, 'breakpoint');
+    const program = dap.events.find((e) => e.event === 'process')?.body.systemProcessId;
+    assert.ok(processesWithMark(tg.mark).includes(program), 'the program runs, stopped');
+    adapter.dispose();
+    await relayEnded(relay);
+    assert.deepEqual(await onlyLeft(tg.mark, [gw.info.pid]), [], 'adapter and program are gone');
+    assert.equal(gw.state, 'alive');
+    await tg.close();
+  });
+
+  it('terminating the gateway during a session ends the program and the adapter too; the client is told', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway(undefined, SYSTEM_PYTHON);
+    const { dap } = await launchToFirstStop(
+      gw,
+      { program: fixture.program },
+      { [fixture.module]: [fixture.line('gross')] },
+      { cacheDir: cache },
+    );
+    const stack = dap.request('stackTrace', { threadId: 1 });
+    await gw.terminate(5);
+    await stack.catch(() => undefined);
+    await dap.waitEvent('terminated');
+    await tg.close();
+  });
+
+  it('a Python without debugpy gets this machine’s copy shipped into its cache, once', async (t) => {
+    const python = findPythons().find((p) => p.version === '3.12');
+    if (!python) {
+      t.skip('no pyenv CPython 3.12');
+      return;
+    }
+    const remoteCache = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-debug-remote-cache-'));
+    try {
+      const tg = testGroup();
+      const spec = `env:XDG_CACHE_HOME=${remoteCache}`;
+      const gw = await tg.gateway(spec, python.path);
+      const messages: string[] = [];
+      const first = await launchToFirstStop(
+        gw,
+        { program: fixture.program },
+        { [fixture.program]: [fixture.line('add')] },
+        { cacheDir: cache, progress: (m) => messages.push(m) },
+      );
+      assert.equal(first.relay.info.debugpy, 'shipped');
+      assert.ok(first.relay.info.folder?.startsWith(path.join(remoteCache, 'execnet', 'debugpy-')));
+      assert.match(messages.join('\n'), /shipping debugpy .* to /);
+      assert.ok(fs.existsSync(path.join(first.relay.info.folder!, '.execnet-bundle')));
+      const { frames } = await stackOf(first.dap, first.stopped.body.threadId!);
+      assert.equal((await localsOf(first.dap, frames[0].id)).get('cost'), '1.88');
+      await first.dap.request('disconnect', {});
+      first.adapter.dispose();
+      console.log(
+        `# popen 3.12, debugpy shipped: open → first stop ${first.msToFirstStop.toFixed(0)} ms`,
+      );
+
+      // a later session on another gateway of that Python finds the cached copy
+      const gw2 = await tg.gateway(spec, python.path);
+      const second = await launchToFirstStop(
+        gw2,
+        { program: fixture.program },
+        { [fixture.program]: [fixture.line('add')] },
+        { cacheDir: cache },
+      );
+      assert.equal(second.relay.info.debugpy, 'cached');
+      console.log(
+        `# popen 3.12, debugpy cached: open → first stop ${second.msToFirstStop.toFixed(0)} ms`,
+      );
+      await second.dap.request('disconnect', {});
+      second.adapter.dispose();
+      await tg.close();
+    } finally {
+      fs.rmSync(remoteCache, { recursive: true, force: true });
+    }
+  });
+
+  it('says what to install when neither the gateway nor this machine has debugpy', async (t) => {
+    const python = findPythons().find((p) => p.version === '3.12');
+    if (!python) {
+      t.skip('no pyenv CPython 3.12');
+      return;
+    }
+    const tg = testGroup();
+    const gw = await tg.gateway(`env:XDG_CACHE_HOME=${cache}/nowhere`, python.path);
+    await assert.rejects(
+      DebugRelay.open(gw, { pythons: ['/nonexistent/python3'], cacheDir: cache }),
+      (error: unknown) =>
+        error instanceof DebugStartError &&
+        /Python 3\.12\.\d+ .* has no debugpy, and there is none here to ship/.test(error.message) &&
+        /pip install debugpy/.test(error.message),
+    );
+    await assert.rejects(
+      DebugRelay.open(gw, { debugpyPath: cache, cacheDir: cache }),
+      (error: unknown) =>
+        error instanceof DebugStartError && /no debugpy package in/.test(error.message),
+    );
+    assert.equal(await gw.remoteExec('channel.send(1)').receive(10), 1);
+    assert.ok(DebugpyNotFound);
+    await tg.close();
+  });
+
+  it('refuses a Python too old for debugpy, naming its version', async (t) => {
+    const python = findPythons().find((p) => p.version === '3.6');
+    if (!python) {
+      t.skip('no pyenv CPython 3.6');
+      return;
+    }
+    const tg = testGroup();
+    const gw = await tg.gateway(undefined, python.path);
+    await assert.rejects(
+      DebugRelay.open(gw, { cacheDir: cache }),
+      (error: unknown) =>
+        error instanceof DebugStartError &&
+        /Python 3\.6\.\d+ .* is too old to debug/.test(error.message),
+    );
+    await tg.close();
+  });
+});

@@ -1,0 +1,153 @@
+// Debug sessions for tests: a small program with a sibling module, written to a temporary folder,
+// and a DAP client on a gateway's debug adapter that goes through the start sequence the editor
+// uses (initialize → launch → initialized → breakpoints → configurationDone → first stop).
+
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { GatewayDebugAdapter, type LaunchArguments } from '../../src/core/debug/adapter';
+import { DebugRelay, type DebugRelayEnd, type DebugRelayOptions } from '../../src/core/debug/relay';
+import type { Gateway } from '../../src/core/gateway';
+import { DapClient } from './dap';
+
+/** The program: a loop calling a function of a sibling module; `line(name)` finds marked lines. */
+export const PROGRAM = `import sys
+from pricing import price_with_tax
+
+items = [("apple", 3, 0.5), ("pear", 2, 0.75)]
+total = 0.0
+for name, count, unit in items:
+    cost = price_with_tax(count * unit)  # @call
+    total += cost  # @add
+    print("%s %.2f" % (name, cost))
+print("total %.2f" % total, "argv", sys.argv[1:])  # @total
+if "--fail" in sys.argv:
+    ratio = total / 0  # @raise
+`;
+
+export const MODULE = `TAX = 0.25
+
+
+def price_with_tax(net):
+    gross = net * (1 + TAX)  # @gross
+    return round(gross, 2)  # @return
+`;
+
+export interface DebugFixture {
+  readonly dir: string;
+  readonly program: string;
+  readonly module: string;
+  /** The 1-based line of `# @name` in the program or the module. */
+  line(name: string): number;
+  remove(): void;
+}
+
+export function writeFixture(): DebugFixture {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-debug-')));
+  const program = path.join(dir, 'inventory.py');
+  const module = path.join(dir, 'pricing.py');
+  fs.writeFileSync(program, PROGRAM);
+  fs.writeFileSync(module, MODULE);
+  return {
+    dir,
+    program,
+    module,
+    line(name) {
+      for (const text of [PROGRAM, MODULE]) {
+        const index = text.split('\n').findIndex((l) => l.endsWith(`# @${name}`));
+        if (index >= 0) {
+          return index + 1;
+        }
+      }
+      throw new Error(`no line marked @${name}`);
+    },
+    remove: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export interface Session {
+  readonly relay: DebugRelay;
+  readonly adapter: GatewayDebugAdapter;
+  readonly dap: DapClient;
+  /** The first `stopped` event, and ms from opening the relay to it. */
+  readonly stopped: DebugProtocol.StoppedEvent;
+  readonly msToFirstStop: number;
+}
+
+/**
+ * Open a debug session on the gateway and launch the program, with breakpoints
+ * (`{ file: [lines] }`) and exception filters set before configurationDone.
+ */
+export async function launchToFirstStop(
+  gateway: Gateway,
+  launch: LaunchArguments,
+  breakpoints: Record<string, number[]>,
+  options: DebugRelayOptions & { exceptions?: string[] } = {},
+): Promise<Session> {
+  const started = performance.now();
+  const relay = await DebugRelay.open(gateway, options);
+  const adapter = new GatewayDebugAdapter(relay);
+  const dap = new DapClient(adapter);
+  const init = await dap.request<DebugProtocol.InitializeResponse>('initialize', {
+    clientID: 'execnet-test',
+    adapterID: 'execnet',
+    linesStartAt1: true,
+    columnsStartAt1: true,
+    pathFormat: 'path',
+    supportsVariableType: true,
+  });
+  assert.ok(init.body?.supportsConfigurationDoneRequest);
+  const launched = dap.request('launch', launch);
+  await dap.waitEvent('initialized');
+  for (const [file, lines] of Object.entries(breakpoints)) {
+    const set = await dap.request<DebugProtocol.SetBreakpointsResponse>('setBreakpoints', {
+      source: { path: file },
+      breakpoints: lines.map((line) => ({ line })),
+    });
+    assert.deepEqual(
+      set.body.breakpoints.map((b) => b.verified),
+      lines.map(() => true),
+      `breakpoints in ${file}`,
+    );
+  }
+  await dap.request('setExceptionBreakpoints', { filters: options.exceptions ?? [] });
+  await dap.request('configurationDone');
+  await launched;
+  const stopped = await dap.waitEvent<DebugProtocol.StoppedEvent>('stopped');
+  return { relay, adapter, dap, stopped, msToFirstStop: performance.now() - started };
+}
+
+/** The stack of the stopped thread: `name file:line`, innermost first. */
+export async function stackOf(
+  dap: DapClient,
+  threadId: number,
+): Promise<{ frames: DebugProtocol.StackFrame[]; text: string[] }> {
+  const stack = await dap.request<DebugProtocol.StackTraceResponse>('stackTrace', {
+    threadId,
+    startFrame: 0,
+    levels: 20,
+  });
+  const frames = stack.body.stackFrames;
+  return {
+    frames,
+    text: frames.map((f) => `${f.name} ${f.source?.path}:${f.line}`),
+  };
+}
+
+/** The local variables of a frame, by name. */
+export async function localsOf(dap: DapClient, frameId: number): Promise<Map<string, string>> {
+  const scopes = await dap.request<DebugProtocol.ScopesResponse>('scopes', { frameId });
+  const locals = scopes.body.scopes.find((s) => /local/i.test(s.name)) ?? scopes.body.scopes[0];
+  const variables = await dap.request<DebugProtocol.VariablesResponse>('variables', {
+    variablesReference: locals.variablesReference,
+  });
+  return new Map(variables.body.variables.map((v) => [v.name, v.value]));
+}
+
+/** Resolves when the relay has ended: the adapter and the program are gone (or the gateway is). */
+export function relayEnded(relay: DebugRelay): Promise<DebugRelayEnd> {
+  const end = relay.ended;
+  return end ? Promise.resolve(end) : new Promise((resolve) => relay.onDidEnd(resolve));
+}
