@@ -38,6 +38,11 @@ export interface RemoteConfig {
   readonly execmodel: string;
   readonly debug: number;
   readonly protocol: number;
+  /**
+   * A local child (popen): die when the process that started it ends (Linux), and end at once
+   * if that is not this pid (0: some process between us, sudo, so do not check).
+   */
+  readonly die_with_parent?: number;
 }
 
 export function remoteConfig(spec: GatewaySpec, id: string, debug: number): RemoteConfig {
@@ -50,6 +55,12 @@ export function remoteConfig(spec: GatewaySpec, id: string, debug: number): Remo
     execmodel: spec.execmodel,
     debug,
     protocol: PROTOCOL_VERSION,
+    die_with_parent:
+      spec.type === 'popen' && spec.via === undefined
+        ? spec.sudo === undefined
+          ? process.pid
+          : 0
+        : undefined,
   };
 }
 

@@ -259,6 +259,40 @@ describe('terminate', () => {
     assert.deepEqual(await leftoverProcesses(mark), []);
   });
 
+  it('a SIGKILLed Node process leaves nothing: a remote stuck in a GIL-holding regex, a child ignoring SIGTERM', async (t) => {
+    const mark = newMark();
+    const python = defaultPython();
+    const ignorer =
+      'import subprocess, sys\n' +
+      'p = subprocess.Popen([sys.executable, "-c", "import signal, time\\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\\nprint(1, flush=True)\\ntime.sleep(600)"], stdout=subprocess.PIPE)\n' +
+      'p.stdout.readline()\n';
+    const regex = 'import re\nchannel.send("go")\nre.match(r"(a+)+$", "a" * 64 + "b")\n';
+    // the first and second of a kind start the ordinary way and warm; the third is forked
+    const script = `
+      const { Group } = require(${JSON.stringify(path.resolve('src/core/index.ts'))});
+      (async () => {
+        const group = new Group();
+        const spec = 'popen//python=${python}//env:EXECNET_TEST_MARK=${mark}';
+        const codes = [${JSON.stringify(regex)}, ${JSON.stringify(ignorer + 'channel.send("go")\nimport time\ntime.sleep(600)')},
+          ${JSON.stringify(ignorer + regex)}];
+        for (let i = 0; i < 6; i++) {
+          const gw = await group.makeGateway(spec);
+          await gw.remoteExec(codes[i % 3]).receive();
+          await new Promise((resolve) => setTimeout(resolve, 30));
+        }
+        console.log('started');
+        process.kill(process.pid, 'SIGKILL');
+      })();`;
+    const { stdout: out } = await runScript(script);
+    assert.match(out, /started/);
+    const killed = Date.now();
+    const left = await leftoverProcesses(mark, 10_000);
+    assert.deepEqual(left, [], 'processes left after the Node process was killed');
+    const seconds = (Date.now() - killed) / 1000;
+    t.diagnostic(`the last orphan died ${seconds} s after the Node process`);
+    assert.ok(seconds < 5, `the last orphan died after ${seconds} s`);
+  });
+
   it('a script that forgets to terminate still exits, and takes its remotes along', async () => {
     const mark = newMark();
     const script = `

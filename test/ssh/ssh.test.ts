@@ -301,6 +301,21 @@ describe('ssh gateways', { skip }, () => {
     );
     await tg.close();
   });
+
+  it('a forced terminate also ends a process the remote started that ignores SIGTERM', async () => {
+    // nothing on this side can reach the remote's processes: the remote itself must escalate
+    const tg = sshGroup(sshd);
+    const gw = await tg.group.makeGateway(tg.spec());
+    const ch = gw.remoteExec(
+      'import subprocess, sys, time\n' +
+        'p = subprocess.Popen([sys.executable, "-c", "import signal, time\\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\\nprint(1, flush=True)\\ntime.sleep(60)"], stdout=subprocess.PIPE)\n' +
+        'p.stdout.readline()\nchannel.send(p.pid)\ntime.sleep(60)',
+    );
+    const child = Number(await ch.receive());
+    await gw.terminate(0.5);
+    assert.ok(await gone(child, 5000), 'the child that ignores SIGTERM is gone');
+    await tg.close();
+  });
 });
 
 describe(

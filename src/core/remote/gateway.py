@@ -1353,17 +1353,87 @@ class RemoteGateway(object):
             pass
         self._trace("exit", status)
         if kill_group:
-            # Nobody is left to clean up after us (the local side is gone): popen gateways lead
-            # their own process group, so take what remote code started along, ourselves too.
-            try:
-                if os.getpgrp() == os.getpid():
-                    os.killpg(os.getpgrp(), signal.SIGTERM)
-            except OSError:
-                pass
+            _end_own_group()
         os._exit(status)
 
 
 _linecache_lock = threading.Lock()
+
+
+_GROUP_GRACE = 1.0
+
+
+def _end_own_group():
+    """Nobody is left to clean up after us (the local side is gone): a gateway that leads its
+    own process group (popen, ssh) takes what remote code started along, ourselves last: SIGTERM,
+    then SIGKILL after _GROUP_GRACE seconds for what ignores it. (Any thread may call this, so
+    the others are signalled one by one rather than ignoring SIGTERM here.)"""
+    try:
+        group = os.getpgrp()
+        if group != os.getpid():
+            return
+        others = _others_in_group(group)
+        if others is None:
+            os.killpg(group, signal.SIGTERM)  # no /proc: all at once, ourselves included
+            return
+        deadline = _monotonic() + _GROUP_GRACE
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+        while others and _monotonic() < deadline:
+            time.sleep(0.05)
+            others = _others_in_group(group)
+        os.killpg(group, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _others_in_group(group):
+    """Pids of the live processes in the group other than us; None where /proc cannot tell."""
+    me = os.getpid()
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return None
+    found = []
+    for name in names:
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # fields: state ppid pgrp ...; a zombie is as good as gone
+        if len(fields) > 2 and int(fields[2]) == group and fields[0] != b"Z":
+            found.append(int(name))
+    return found
+
+
+def _die_with_parent(parent):
+    """Linux: have the kernel SIGKILL us when the process that started us ends, whatever we are
+    doing: a C call that holds the GIL (a long regex) never sees the end of its input. If that
+    process (pid `parent`, unless 0) is already gone, go now."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import _ctypes  # ctypes itself costs ~2 ms to import; this is all prctl needs
+
+        class _Int(_ctypes._SimpleCData):
+            _type_ = "i"
+
+        class _Function(_ctypes.CFuncPtr):
+            _flags_ = _ctypes.FUNCFLAG_CDECL
+            _restype_ = _Int
+
+        prctl = _Function(_ctypes.dlsym(_ctypes.dlopen(None, 2), "prctl"))
+        prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:
+        return
+    if parent and os.getppid() != parent:
+        os._exit(1)
 
 
 def _remember_source(filename, source):
@@ -1672,6 +1742,8 @@ def _hello_info(config):
 
 
 def _main(config):
+    if config.get("die_with_parent") is not None:
+        _die_with_parent(config["die_with_parent"])
     # Move the protocol off fds 0/1 so that nothing remote code does with them can corrupt it.
     rfd = os.dup(0)
     wfd = os.dup(1)
@@ -1740,6 +1812,8 @@ def _serve_warm(config):
     side is gone) or when it has had no child for `idle` seconds."""
     import select
     import socket
+    if config.get("die_with_parent") is not None:
+        _die_with_parent(config["die_with_parent"])
     make_codec()  # load the codec (and the msgpack C extension, if any) once, for every child
     address = config["socket"]
     idle = float(config.get("idle") or 2.0)
@@ -1750,6 +1824,7 @@ def _serve_warm(config):
     children = {}
     pending = b""
     idle_since = _monotonic()
+    warm_pid = os.getpid()
 
     def report(kind, token, pid, value):
         os.write(1, _WARM_RECORD.pack(kind, token, pid, value))
@@ -1796,7 +1871,7 @@ def _serve_warm(config):
                     report(_WARM_FAILED, token, 0, exc.errno or 0)
                     continue
                 if pid == 0:
-                    _become_gateway(address, token, request[4:], (wake_r, wake_w, socket))
+                    _become_gateway(address, token, request[4:], (wake_r, wake_w, socket, warm_pid))
                 children[pid] = token
                 report(_WARM_FORKED, token, pid, 0)
         if not children and timeout is not None and _monotonic() - idle_since >= idle:
@@ -1805,7 +1880,7 @@ def _serve_warm(config):
 
 def _become_gateway(address, token, literal, inherited):
     """In a child of the warm interpreter: connect to the local side and run as a gateway."""
-    wake_r, wake_w, socket = inherited
+    wake_r, wake_w, socket, warm_pid = inherited
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -1813,6 +1888,8 @@ def _become_gateway(address, token, literal, inherited):
         os.close(wake_w)
         os.setsid()
         config = eval(compile(literal, "<config>", "eval"), {})  # our own literal, as in the bootstrap
+        if config.get("die_with_parent") is not None:
+            config["die_with_parent"] = warm_pid  # forked: with the warm interpreter, we go too
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(address)
         sock.sendall(struct.pack(">I", token))

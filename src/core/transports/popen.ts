@@ -4,9 +4,13 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { GatewaySpec } from '../spec';
+import { tellReaper } from './reaper';
 import type { Transport, TransportExit } from './transport';
 
-/** Process groups of live remotes, killed if the Node process exits without terminating them. */
+/**
+ * Process groups of live remotes, killed if the Node process exits without terminating them
+ * (and by the reaper if it is killed).
+ */
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
 
@@ -21,12 +25,15 @@ export function trackGroup(pgid: number): void {
     });
   }
   liveGroups.add(pgid);
+  tellReaper('+', pgid);
 }
 
 /** The group's leader is gone: take down anything it left running, and stop tracking it. */
 export function releaseGroup(pgid: number): void {
   killGroup(pgid);
-  liveGroups.delete(pgid);
+  if (liveGroups.delete(pgid)) {
+    tellReaper('-', pgid);
+  }
 }
 
 export function killGroup(pgid: number): void {

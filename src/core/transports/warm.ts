@@ -221,6 +221,7 @@ class WarmInterpreter {
         warm: true,
         socket: socketPath,
         idle: IDLE_SECONDS,
+        die_with_parent: process.pid,
       } as RemoteConfig,
       // a warm interpreter restarted after an idle spell can skip compiling, like any gateway
       interpreterKey(spec),
