@@ -1,4 +1,4 @@
-// The workloads B1–B5 of bench/README.md on our engine (src/core). One workload per process:
+// The workloads B1–B5 and B8 of bench/README.md on our engine (src/core). One workload per process:
 //
 //   node --import tsx bench/ours.ts B2 [-n 10000] [--runs 5] [--warmup 500] [--spec SPEC]
 //
@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import { Group, Tuple, type Gateway } from '../src/core';
+import { collectGarbage, peakGrowth, resetPeak } from '../test/helpers/memory';
 import { emitLine, loadavg, log, median, now, summarize } from './lib/stats';
 
 const { values: opts, positionals } = parseArgs({
@@ -25,6 +26,7 @@ const { values: opts, positionals } = parseArgs({
     'work-n': { type: 'string' },
     spec: { type: 'string' },
     python: { type: 'string' },
+    mib: { type: 'string' },
   },
 });
 
@@ -445,15 +447,147 @@ async function b5(): Promise<void> {
   await emit('B5', { k, work_n: workN, runs }, out);
 }
 
+// -- B8 -------------------------------------------------------------------------------------
+
+const REMOTE_SENDS_ONE = `
+n, kind = channel.receive()
+if kind == "bytes":
+    data = b"\\xab" * n
+elif kind == "bytearray":
+    data = bytearray(b"\\xab") * n
+else:
+    data = memoryview(b"\\xab" * n)
+channel.send(None)
+channel.receive()
+channel.send(data)
+del data
+channel.receive()
+`;
+
+const REMOTE_RECEIVES_ONE = `
+x = channel.receive()
+channel.send(len(x) if type(x) is bytes else -1)
+del x
+channel.receive()
+`;
+
+/** Seconds, and the peak memory growth of each side as a multiple of the value's size. */
+type OneValue = [seconds: number, localPeak: number, remotePeak: number];
+
+async function oneRemoteToLocal(gw: Gateway, nbytes: number, kind: string): Promise<OneValue> {
+  collectGarbage();
+  const ch = gw.remoteExec(REMOTE_SENDS_ONE);
+  const localBase = resetPeak(process.pid);
+  const remoteBase = resetPeak(gw.info.pid);
+  await ch.send(Tuple.of(nbytes, kind));
+  check((await ch.receive()) === null, 'the remote made its value');
+  const t0 = now();
+  await ch.send('go');
+  const x = await ch.receive();
+  const t1 = now();
+  check(Buffer.isBuffer(x) && x.length === nbytes, `a Buffer of ${nbytes} bytes arrived`);
+  const peaks: OneValue = [
+    t1 - t0,
+    peakGrowth(process.pid, localBase) / nbytes,
+    peakGrowth(gw.info.pid, remoteBase) / nbytes,
+  ];
+  await ch.send('done');
+  await ch.waitClose(60);
+  return peaks;
+}
+
+async function oneLocalToRemote(gw: Gateway, nbytes: number, kind: string): Promise<OneValue> {
+  collectGarbage();
+  const ch = gw.remoteExec(REMOTE_RECEIVES_ONE);
+  const localBase = resetPeak(process.pid);
+  const remoteBase = resetPeak(gw.info.pid);
+  const data = kind === 'Buffer' ? Buffer.alloc(nbytes, 0xcd) : new Uint8Array(nbytes).fill(0xcd);
+  const t0 = now();
+  await ch.send(data);
+  const got = await ch.receive();
+  const t1 = now();
+  check(got === nbytes, `the remote got a bytes of ${nbytes} bytes, not ${String(got)}`);
+  const peaks: OneValue = [
+    t1 - t0,
+    peakGrowth(process.pid, localBase) / nbytes,
+    peakGrowth(gw.info.pid, remoteBase) / nbytes,
+  ];
+  await ch.send('done');
+  await ch.waitClose(60);
+  return peaks;
+}
+
+async function b8(): Promise<void> {
+  const mib = int('mib', 256);
+  const runs = int('runs', 3);
+  const nbytes = mib * MIB;
+  const group = new Group('bench');
+  const gw = await group.makeGateway(SPEC);
+  await probeCodec(gw);
+  await remoteToLocal(gw, 16);
+  await localToRemote(gw, 16);
+  // what the one-value transfers are compared with, and what moves them
+  const transfers: Record<string, () => Promise<number | OneValue>> = {
+    r2l: () => oneRemoteToLocal(gw, nbytes, 'bytes'),
+    l2r: () => oneLocalToRemote(gw, nbytes, 'Buffer'),
+    r2l_chunks: () => remoteToLocal(gw, mib),
+    l2r_chunks: () => localToRemote(gw, mib),
+    r2l_bytearray: () => oneRemoteToLocal(gw, nbytes, 'bytearray'),
+    r2l_memoryview: () => oneRemoteToLocal(gw, nbytes, 'memoryview'),
+    l2r_Uint8Array: () => oneLocalToRemote(gw, nbytes, 'Uint8Array'),
+  };
+  const secs: Record<string, number[]> = {};
+  const peaks: Record<string, number[]> = {};
+  for (let r = 0; r < runs; r++) {
+    for (const [key, transfer] of Object.entries(transfers)) {
+      const sample = await transfer();
+      const [s, localPeak, remotePeak] = typeof sample === 'number' ? [sample] : sample;
+      (secs[key] ??= []).push(s);
+      if (localPeak !== undefined && remotePeak !== undefined) {
+        (peaks[`peak_${key}_local_x`] ??= []).push(localPeak);
+        (peaks[`peak_${key}_remote_x`] ??= []).push(remotePeak);
+      }
+    }
+    const rate = (key: string): number => Math.round(nbytes / secs[key][r] / 1e6);
+    log(
+      `B8 run ${r}: one value r->l ${rate('r2l')} MB/s l->r ${rate('l2r')} MB/s; ` +
+        `chunks r->l ${rate('r2l_chunks')} l->r ${rate('l2r_chunks')} MB/s`,
+    );
+  }
+  await group.terminate(10);
+  const results: Record<string, unknown> = {};
+  for (const [key, xs] of Object.entries(secs)) {
+    results[key] = {
+      MB_per_s: summarize(
+        xs.map((s) => nbytes / s / 1e6),
+        1,
+        1,
+      ),
+      seconds: summarize(xs, 1, 3),
+    };
+  }
+  for (const [key, xs] of Object.entries(peaks)) {
+    results[key] = summarize(xs, 1, 2);
+  }
+  await emit('B8', { mib, runs }, results);
+}
+
 // -- main -----------------------------------------------------------------------------------
 
-const WORKLOADS: Record<string, () => Promise<void>> = { B1: b1, B2: b2, B3: b3, B4: b4, B5: b5 };
+const WORKLOADS: Record<string, () => Promise<void>> = {
+  B1: b1,
+  B2: b2,
+  B3: b3,
+  B4: b4,
+  B5: b5,
+  B8: b8,
+};
 
 async function main(): Promise<void> {
   const name = (positionals[0] ?? '').toUpperCase();
   const workload = WORKLOADS[name];
   if (!workload) {
-    throw new Error(`usage: ours.ts B1|B2|B3|B4|B5 [options] (got ${JSON.stringify(name)})`);
+    throw new Error(`usage: ours.ts B1|B2|B3|B4|B5|B8 [options] (got ${JSON.stringify(name)})`);
   }
   await workload();
 }

@@ -143,6 +143,8 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
    * Send a value to the other side. Resolves when it is handed to the transport (or buffered
    * below the high-water mark); rejects if the channel or the gateway is closed or the value
    * cannot be serialized. A caller that does not await it never sees an unhandled rejection.
+   * Binaries of 64 KiB or more (a Buffer or Uint8Array, also inside a value) are written from
+   * their own memory rather than copied: change them only after the promise resolves.
    */
   send(item: unknown): Promise<void> {
     let result: Promise<void>;

@@ -8,6 +8,7 @@ import { interpreterKey, makeBootstrap, rememberCompiled, remoteConfig } from '.
 import { Channel, type ChannelHost, type ChannelOrigin, type OutputStream } from './channel';
 import {
   DataFormatError,
+  DumpError,
   ExecnetError,
   GatewayClosedError,
   GatewayStartError,
@@ -16,7 +17,15 @@ import {
   type RemoteFrame,
 } from './errors';
 import { Emitter, type Event } from './events';
-import { encodeFrame, encodeHeader, FrameDecoder, Msg, PROTOCOL_VERSION } from './protocol';
+import {
+  encodeFrame,
+  FrameDecoder,
+  HEADER_SIZE,
+  MAX_PAYLOAD,
+  Msg,
+  PROTOCOL_VERSION,
+  writeHeader,
+} from './protocol';
 import type { Prompts } from './prompts';
 import { Codec } from './serializer';
 import { Session } from './session';
@@ -328,15 +337,23 @@ export class Gateway implements ChannelHost {
 
   sendItem(channel: Channel, item: unknown): Promise<void> {
     this.assertAlive();
-    const payload = this.codec.encode(item);
-    let ok: boolean;
-    if (payload.length > 65536) {
-      this.write(encodeHeader(Msg.ChannelData, channel.id, payload.length));
-      ok = this.write(payload);
-    } else {
-      ok = this.write(encodeFrame(Msg.ChannelData, channel.id, payload));
+    // The frame header goes in the encoding's headroom; large binaries are written from where
+    // they are (scatter/gather).
+    const parts = this.codec.encodeSegments(item, HEADER_SIZE);
+    let length = -HEADER_SIZE;
+    for (const part of parts) {
+      length += part.length;
     }
-    return ok ? Promise.resolve() : this.drained();
+    if (length > MAX_PAYLOAD) {
+      throw new DumpError(
+        `cannot send a value of ${length} bytes: a frame holds at most ${MAX_PAYLOAD} bytes`,
+      );
+    }
+    writeHeader(parts[0], Msg.ChannelData, channel.id, length);
+    if (parts.length === 1) {
+      return this.write(parts[0]) ? Promise.resolve() : this.drained();
+    }
+    return this.writeUntaken(parts);
   }
 
   sendClose(channel: Channel, error?: string): void {
@@ -524,18 +541,26 @@ export class Gateway implements ChannelHost {
     // the frame's buffer may be a slice of a larger chunk: copy so listeners may keep it
     const copy = Buffer.from(data);
     const channel = cid === 0 ? undefined : this.channels.get(cid);
+    if (!channel && stream === 'stderr') {
+      // what the remote says of itself (no exec wrote it) explains an end that follows
+      this.noteStderr(copy.toString('utf8'));
+    }
     channel?.output(stream, copy);
     this.outputEmitter.fire({ channel, stream, data: copy });
   }
 
   private onStderr(chunk: Buffer): void {
     const text = chunk.toString('utf8');
-    this.stderrTail = (this.stderrTail + text).slice(-4000);
+    this.noteStderr(text);
     for (const line of text.split('\n')) {
       if (line) {
         trace(`[${this.id} stderr] ${line}`);
       }
     }
+  }
+
+  private noteStderr(text: string): void {
+    this.stderrTail = (this.stderrTail + text).slice(-4000);
   }
 
   private onExit(exit: TransportExit): void {
@@ -583,7 +608,7 @@ export class Gateway implements ChannelHost {
 
   // -- outgoing --------------------------------------------------------------------------------
 
-  private write(data: Buffer): boolean {
+  private write(data: Buffer, callback?: (error?: Error | null) => void): boolean {
     const input = this.transport.input;
     if (!this.corked) {
       // Frames written in the same tick leave in one writev.
@@ -594,7 +619,49 @@ export class Gateway implements ChannelHost {
         input.uncork();
       });
     }
-    return input.write(data);
+    return input.write(data, callback);
+  }
+
+  /**
+   * Write pieces that are the caller's own memory; settle once the stream is done with them
+   * (its write callback: written to the fd, or packed into ssh packets), which for a stream
+   * with a high-water mark above their size is later than write() returning true.
+   */
+  private writeUntaken(parts: Buffer[]): Promise<void> {
+    const input = this.transport.input;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const onGone = (): void => done(this.closedError());
+      const done = (error?: Error | null): void => {
+        if (settled) {
+          return;
+        }
+        settled = true;
+        input.off('close', onGone);
+        this.hold(-1);
+        if (error) {
+          reject(
+            this.stateValue === 'dead'
+              ? this.closedError()
+              : new GatewayClosedError(
+                  `gateway ${this.id}: the value could not be written (${error.message})`,
+                  { cause: error },
+                ),
+          );
+        } else {
+          resolve();
+        }
+      };
+      this.hold(1);
+      input.on('close', onGone);
+      for (let i = 0; i < parts.length - 1; i++) {
+        this.write(parts[i]);
+      }
+      // a stream destroyed meanwhile reports its cancelled writes as done
+      this.write(parts[parts.length - 1], (error) =>
+        done(error ?? (input.destroyed ? this.closedError() : undefined)),
+      );
+    });
   }
 
   private drained(): Promise<void> {

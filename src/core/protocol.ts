@@ -28,12 +28,11 @@ export enum Msg {
 
 const MAX_MSG = Msg.Kill;
 
-export function encodeHeader(type: Msg, channel: number, length: number): Buffer {
-  const header = Buffer.allocUnsafe(HEADER_SIZE);
-  header[0] = type;
-  header.writeUInt32BE(channel, 1);
-  header.writeUInt32BE(length, 5);
-  return header;
+/** Fill in a frame header in the first HEADER_SIZE bytes of `target`. */
+export function writeHeader(target: Buffer, type: Msg, channel: number, length: number): void {
+  target[0] = type;
+  target.writeUInt32BE(channel, 1);
+  target.writeUInt32BE(length, 5);
 }
 
 /** One frame as a single buffer (header and payload), for small payloads. */

@@ -237,11 +237,14 @@ function checkHashable(value: unknown, role: string, nested = false): void {
 const FIXEXT_HEAD: Record<number, number> = { 1: 0xd4, 2: 0xd5, 4: 0xd6, 8: 0xd7, 16: 0xd8 };
 const SLAB_SIZE = 64 * 1024;
 const TWO_32 = 0x100000000;
+/** Binaries at least this long are not copied into a segmented encoding (see `encodeSegments`). */
+export const SEGMENT_MIN = 64 * 1024;
 
 /**
  * The encoder's output buffer. Results are views of a slab that later encodes continue after and
  * never overwrite, so one small message costs no allocation; a slab that had to grow for a big
- * message is left to that message.
+ * message is left to that message. With `segmented`, large binaries stay where they are: the
+ * slab holds everything else and `segments` says where, relative to `start`, each one goes.
  */
 class Writer {
   buf: Buffer = Buffer.allocUnsafeSlow(SLAB_SIZE);
@@ -250,6 +253,9 @@ class Writer {
   start = 0;
   busy = false;
   allowChannels = false;
+  segmented = false;
+  /** Large binaries left out of the slab: [offset from `start`, data], in order. */
+  segments: Array<[number, Buffer]> = [];
 
   begin(headroom: number): void {
     if (this.buf.length - this.pos < 4096 || this.buf.length > 4 * SLAB_SIZE) {
@@ -268,8 +274,28 @@ class Writer {
     return out;
   }
 
+  /** The message as slab pieces with the large binaries between them (none left out: one piece). */
+  finishSegments(): Buffer[] {
+    const slab = this.finish();
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (const [offset, data] of this.segments) {
+      if (offset > from) {
+        parts.push(slab.subarray(from, offset));
+      }
+      parts.push(data);
+      from = offset;
+    }
+    if (from < slab.length || parts.length === 0) {
+      parts.push(slab.subarray(from));
+    }
+    this.segments = [];
+    return parts;
+  }
+
   abort(): void {
     this.pos = this.start;
+    this.segments = [];
   }
 
   ensure(n: number): void {
@@ -571,10 +597,32 @@ class Writer {
 
   private writeBin(bytes: Uint8Array): void {
     const n = bytes.length;
+    if (n >= SEGMENT_MIN && this.segmented) {
+      this.ensure(5);
+      this.writeLength(n, 0, 0, 0xc4);
+      this.segments.push([this.pos - this.start, asBuffer(bytes)]);
+      return;
+    }
     this.ensure(n + 5);
     this.writeLength(n, 0, 0, 0xc4);
     this.buf.set(bytes, this.pos);
     this.pos += n;
+  }
+
+  /** Bytes of the binaries left out of the slab after `offset` (from `start`). */
+  private segmentBytesAfter(offset: number): number {
+    let n = 0;
+    for (let i = this.segments.length - 1; i >= 0 && this.segments[i][0] > offset; i--) {
+      n += this.segments[i][1].length;
+    }
+    return n;
+  }
+
+  /** The slab's bytes after `offset` moved by `delta`: so do the binaries that go there. */
+  private shiftSegmentsAfter(offset: number, delta: number): void {
+    for (let i = this.segments.length - 1; i >= 0 && this.segments[i][0] > offset; i--) {
+      this.segments[i][0] += delta;
+    }
   }
 
   private writeArray(items: unknown[], depth: number): void {
@@ -702,7 +750,8 @@ class Writer {
 
   /** Fill in the header reserved by `beginExt`, moving the data if another form is shorter or needed. */
   private endExt(begin: number, type: number): void {
-    const len = this.pos - this.start - begin - 3;
+    const outside = this.segments.length ? this.segmentBytesAfter(begin + 2) : 0;
+    const len = this.pos - this.start - begin - 3 + outside;
     const fix = FIXEXT_HEAD[len];
     if (fix !== undefined) {
       const h = this.start + begin;
@@ -721,6 +770,9 @@ class Writer {
       const h = this.start + begin;
       this.buf.copyWithin(h + 3 + extra, h + 3, this.pos);
       this.pos += extra;
+      if (outside) {
+        this.shiftSegmentsAfter(begin + 2, extra);
+      }
       if (extra === 1) {
         this.buf[h] = 0xc8;
         this.buf.writeUInt16BE(len, h + 1);
@@ -748,15 +800,28 @@ function at(error: unknown, segment: string): unknown {
 
 const sharedWriter = new Writer();
 
-function encodeWith(value: unknown, allowChannels: boolean, headroom: number): Buffer {
+function encodeWith(value: unknown, allowChannels: boolean, headroom: number): Buffer;
+function encodeWith(
+  value: unknown,
+  allowChannels: boolean,
+  headroom: number,
+  segmented: true,
+): Buffer[];
+function encodeWith(
+  value: unknown,
+  allowChannels: boolean,
+  headroom: number,
+  segmented = false,
+): Buffer | Buffer[] {
   // A getter inside the value may encode something itself: give it its own writer.
   const writer = sharedWriter.busy ? new Writer() : sharedWriter;
   writer.busy = true;
   writer.allowChannels = allowChannels;
+  writer.segmented = segmented;
   writer.begin(headroom);
   try {
     writer.write(value, 0);
-    return writer.finish();
+    return segmented ? writer.finishSegments() : writer.finish();
   } catch (error) {
     writer.abort();
     if (error instanceof Unencodable) {
@@ -1129,6 +1194,15 @@ export class Codec {
    */
   encode(value: unknown, headroom = 0): Buffer {
     return encodeWith(value, this.resolveChannel !== undefined, headroom);
+  }
+
+  /**
+   * As `encode`, as the pieces to write one after the other: binaries of `SEGMENT_MIN` bytes or
+   * more are pieces of their own, the caller's memory itself rather than a copy, so they must
+   * not change until the pieces are written. `headroom` is at the start of the first piece.
+   */
+  encodeSegments(value: unknown, headroom = 0): Buffer[] {
+    return encodeWith(value, this.resolveChannel !== undefined, headroom, true);
   }
 
   /**

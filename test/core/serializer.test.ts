@@ -13,6 +13,7 @@ import {
   DUMPS_FORMAT_VERSION,
   FrozenSet,
   MAX_ENCODE_DEPTH,
+  SEGMENT_MIN,
   Tuple,
   dumps,
   loads,
@@ -362,6 +363,46 @@ describe('encoder buffers', () => {
     const out = codec.encode('abc', 9);
     assert.equal(out.length, 13);
     assert.equal(codec.decode(out.subarray(9)), 'abc');
+  });
+
+  it('segmented: large binaries are pieces of their own, the bytes are those of encode()', () => {
+    const big = Buffer.alloc(SEGMENT_MIN, 7);
+    const huge = new Uint8Array(300_000).fill(9);
+    // each value with the binaries that must be pieces of their own
+    const cases: Array<[unknown, Uint8Array[]]> = [
+      [big, [big]],
+      [huge, [huge]],
+      [Tuple.of('name', big), [big]],
+      [
+        [Tuple.of(1, Tuple.of(big, 'x'.repeat(300)), huge), new Set([2, 3])],
+        [big, huge],
+      ],
+      [
+        new Map<unknown, unknown>([
+          ['a', huge],
+          [Tuple.of(1, 2), big],
+        ]),
+        [huge, big],
+      ],
+      [Buffer.alloc(SEGMENT_MIN - 1, 5), []],
+      ['no binary at all', []],
+    ];
+    for (const [i, [value, outside]] of cases.entries()) {
+      const parts = codec.encodeSegments(value, 9);
+      assert.ok(
+        Buffer.concat(parts).subarray(9).equals(codec.encode(value)),
+        `case ${i}: the bytes of encode()`,
+      );
+      const own = parts.filter((p) => outside.some((b) => b.buffer === p.buffer));
+      assert.equal(own.length, outside.length, `case ${i}: large binaries are not copied`);
+    }
+    assert.equal(codec.encodeSegments(Tuple.of(huge, big)).length, 4);
+  });
+
+  it('segmented: a refusal after a large binary leaves nothing behind for the next encode', () => {
+    const big = Buffer.alloc(SEGMENT_MIN, 1);
+    assert.throws(() => codec.encodeSegments([big, () => 1]), DumpError);
+    assert.deepStrictEqual(codec.encodeSegments('after'), [codec.encode('after')]);
   });
 
   it('a getter that encodes during an encode does not disturb it', () => {

@@ -45,6 +45,34 @@ _CODEC_SMALL_INTS = (
     + [b"\xcc" + bytes((_n,)) for _n in range(128, 256)]
 )
 _CODEC_FIXEXT = {1: 0xD4, 2: 0xD5, 4: 0xD6, 8: 0xD7, 16: 0xD8}
+# binaries at least this long are not copied by a segmented codec's dumps (see _CodecSegments)
+_CODEC_SEGMENT_MIN = 65536
+
+
+class _CodecSegments(object):
+    """What a segmented codec's dumps returns for a large binary: the pieces of its msgpack bytes,
+    the header and then the caller's object itself, for the frame writer to write one after the
+    other (os.writev) instead of copying 256 MiB to prepend 5 bytes. len() is the byte count."""
+
+    __slots__ = ("parts", "nbytes")
+
+    def __init__(self, head, body):
+        self.parts = (head, body)
+        self.nbytes = len(head) + body.nbytes
+
+    def __len__(self):
+        return self.nbytes
+
+
+def _codec_segments(obj):
+    """A large bytes, bytearray or memoryview as _CodecSegments (a memoryview as plain bytes)."""
+    body = memoryview(obj)
+    if body.format != "B" or body.ndim != 1:
+        try:
+            body = body.cast("B")
+        except (TypeError, ValueError):  # not C-contiguous, or a format cast() does not take
+            body = memoryview(body.tobytes())
+    return _CodecSegments(_codec_len_head(body.nbytes, (), _CODEC_BIN8, 0xC5, 0xC6), body)
 
 
 def _codec_ext_head(code, n):
@@ -205,7 +233,7 @@ class _CodecRefused(Exception):
     """Internal: the value (args[0]) is not in the mapping."""
 
 
-def _codec_make_pure_dumps(channel_class):
+def _codec_make_pure_dumps(channel_class, segment_min=None):
     fixstr = _CODEC_FIXSTR
     str8 = _CODEC_STR8
     small_ints = _CODEC_SMALL_INTS
@@ -288,6 +316,10 @@ def _codec_make_pure_dumps(channel_class):
 
     def dumps(obj):
         try:
+            if segment_min is not None:
+                t = type(obj)
+                if (t is bytes or t is bytearray or t is memoryview) and len(obj) >= segment_min:
+                    return _codec_segments(obj)
             return enc(obj)
         except (_CodecRefused, RecursionError, UnicodeEncodeError) as exc:
             raise _codec_dump_error(obj, exc)
@@ -543,16 +575,8 @@ def _codec_make_pure_loads(get_channel):
     H[0xDE] = sized_map(">H")
     H[0xDF] = sized_map(">I")
 
-    bin_heads = {0xC4: (S(">B").unpack_from, 1), 0xC5: (S(">H").unpack_from, 2), 0xC6: (S(">I").unpack_from, 4)}
-
     def loads(data, start=0):
         if type(data) is not bytes:
-            spec = bin_heads.get(data[start]) if len(data) > start else None
-            if spec is not None and len(data) >= 65536:
-                # a large frame arrives as a bytearray; a lone bin (a file chunk) is copied once
-                i = start + 1 + spec[1]
-                if i + spec[0](data, start + 1)[0] == len(data):
-                    return bytes(memoryview(data)[i:])
             # slicing bytes gives bytes, with .decode() for strs
             data = bytes(data)
         try:
@@ -568,7 +592,7 @@ def _codec_make_pure_loads(get_channel):
     return loads
 
 
-def _codec_make_c_codec(channel_class, get_channel, msgpack):
+def _codec_make_c_codec(channel_class, get_channel, msgpack, segment_min=None):
     """dumps/loads through the msgpack C extension (msgpack >= 1.0), same bytes as the pure path."""
     ExtType = msgpack.ExtType
     Packer = msgpack.Packer
@@ -626,10 +650,13 @@ def _codec_make_c_codec(channel_class, get_channel, msgpack):
                 body = packb(list(obj))
                 n = len(body)
                 return (tuple_head[n] if n < 256 else _codec_ext_head(_CODEC_EXT_TUPLE, n)) + body
-            if t is bytes:
-                # the packer would copy a large bytes into its growing buffer, twice as slow
+            if t is bytes or t is bytearray or t is memoryview:
                 n = len(obj)
-                return (bin8[n] if n < 256 else _codec_len_head(n, (), bin8, 0xC5, 0xC6)) + obj
+                if segment_min is not None and n >= segment_min:
+                    return _codec_segments(obj)
+                if t is bytes:
+                    # the packer would copy a large bytes into its growing buffer, twice as slow
+                    return (bin8[n] if n < 256 else _codec_len_head(n, (), bin8, 0xC5, 0xC6)) + obj
             return packb(obj)
         except (_CodecRefused, RecursionError, UnicodeEncodeError) as exc:
             raise _codec_dump_error(obj, exc)
@@ -730,22 +757,25 @@ def _codec_import_msgpack():
     return msgpack
 
 
-def make_codec(channel_class=None, get_channel=None, use_c=None):
+def make_codec(channel_class=None, get_channel=None, use_c=None, segmented=False):
     """Return (dumps, loads). dumps(obj) -> bytes (raw msgpack, no version byte);
     loads(bytes|bytearray|memoryview) -> obj.
 
     Objects whose exact type is channel_class encode as ext 5 with int(obj.id); ext 5 decodes
     via get_channel(id). use_c: None = the msgpack C extension if importable, False = pure
-    Python, True = require it (ImportError otherwise).
+    Python, True = require it (ImportError otherwise). segmented: dumps returns a large bytes,
+    bytearray or memoryview as _CodecSegments, its header and the object itself (for a writer
+    that writes the pieces before the object can change).
     """
+    segment_min = _CODEC_SEGMENT_MIN if segmented else None
     msgpack = None
     if use_c or use_c is None:
         msgpack = _codec_import_msgpack()
         if msgpack is None and use_c:
             raise ImportError("the msgpack C extension (msgpack >= 1.0) is not available")
     if msgpack is not None:
-        return _codec_make_c_codec(channel_class, get_channel, msgpack)
-    return _codec_make_pure_dumps(channel_class), _codec_make_pure_loads(get_channel)
+        return _codec_make_c_codec(channel_class, get_channel, msgpack, segment_min)
+    return _codec_make_pure_dumps(channel_class, segment_min), _codec_make_pure_loads(get_channel)
 
 
 _codec_plain = []

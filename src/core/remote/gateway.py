@@ -5,6 +5,7 @@
 # Invariant: only the reader thread dispatches incoming frames; any thread may send.
 
 import collections
+import io
 import os
 import _signal as signal  # the module without its enum wrappers: 1-3 ms less start-up
 import struct
@@ -282,8 +283,16 @@ class _FrameWriter(object):
                 raise OSError("gateway connection lost: %s" % (self.error,))
             parts = self._parts
             if size > 4096:
+                if size > MAX_PAYLOAD:
+                    raise DumpError(
+                        "cannot send a value of %d bytes: a frame holds at most %d bytes"
+                        % (size, MAX_PAYLOAD)
+                    )
                 parts.append(_pack(msgtype, channel_id, size))
-                parts.append(payload)
+                if type(payload) is _CodecSegments:
+                    parts.extend(payload.parts)  # written from where they are, before we return
+                else:
+                    parts.append(payload)
             else:
                 parts.append(_pack(msgtype, channel_id, size) + payload)
             self._size = total = self._size + size + 9
@@ -353,6 +362,50 @@ class _FrameWriter(object):
                 else:
                     pending[0] = first[written:]
                     written = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# reading large frames
+
+_BIN32_SIZE = struct.Struct(">I")
+_LONE_BINARY = object()
+
+
+class _ReadInto(io.RawIOBase):
+    """The raw side of io.BufferedReader.read(n), which allocates the bytes object it returns
+    and has its raw stream read straight into it: first what the frame reader already holds
+    (`head`), then the protocol fd, never beyond the frame's `left` bytes."""
+
+    def __init__(self, fd, head, left):
+        self._fd = fd
+        self._head = head
+        self._left = left
+        self._readv = getattr(os, "readv", None) if _model.name == "thread" else None
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        n = min(len(b), self._left)
+        head = self._head
+        if head:
+            n = min(n, len(head))
+            b[:n] = head[:n]
+            self._head = head[n:]
+        elif self._readv is not None:
+            n = self._readv(self._fd, [b[:n]])
+        else:
+            data = _model.read(self._fd, n)
+            n = len(data)
+            b[:n] = data
+        self._left -= n
+        return n
+
+
+def _read_exactly(fd, head, size):
+    """`size` bytes as one bytes object: `head`, then from fd; None if fd ends first."""
+    data = io.BufferedReader(_ReadInto(fd, head, size), 16384).read(size)
+    return data if len(data) == size else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -852,7 +905,7 @@ class RemoteGateway(object):
         self._channels_lock = threading.Lock()
         self._nextid = 2
         self._receivelock = threading.RLock()
-        self._dumps, self._loads = make_codec(Channel, self._getchannel)
+        self._dumps, self._loads = make_codec(Channel, self._getchannel, segmented=True)
         self._context = threading.local()
         self._running = []            # _ExecTask, in start order
         self._running_cond = threading.Condition()
@@ -939,18 +992,23 @@ class RemoteGateway(object):
                 while end - pos >= 9:
                     msgtype, cid, size = unpack_from(buf, pos)
                     if size > MAX_PAYLOAD:
-                        raise DataFormatError("frame of %d bytes exceeds the limit" % size)
+                        raise DataFormatError(
+                            "a frame of %d bytes exceeds the %d-byte limit" % (size, MAX_PAYLOAD)
+                        )
                     start = pos + 9
                     stop = start + size
                     if stop > end:
                         if size > 262144:
-                            payload = self._read_large(buf, start, size)
+                            payload, value = self._read_large(buf, start, size, msgtype)
                             if payload is None:
                                 reason = "truncated frame"
                                 return
                             pos = end = 0
                             del buf[:]
-                            self._dispatch(msgtype, cid, payload)
+                            if payload is _LONE_BINARY:
+                                self._deliver(cid, value)
+                            else:
+                                self._dispatch(msgtype, cid, payload)
                             if self._terminating:
                                 return
                         break
@@ -963,39 +1021,32 @@ class RemoteGateway(object):
         except Exception as exc:
             reason = "%s: %s" % (type(exc).__name__, exc)
             self._trace("reader failed:", reason)
+            if isinstance(exc, DataFormatError):
+                # the input cannot be followed any more; the output still works: say why
+                self._send_output(STDERR, ("corrupt input: %s\n" % reason).encode("utf-8", "replace"))
         finally:
             if not self._terminating:
                 self._trace("connection lost:", reason)
                 self._on_lost_connection()
 
-    def _read_large(self, buf, start, size):
-        payload = bytearray(size)
-        have = len(buf) - start
-        payload[:have] = buf[start:]
-        view = memoryview(payload)
-        fd = self._rfd
-        readinto = getattr(os, "readv", None) if _model.name == "thread" else None
-        while have < size:
-            if readinto is not None:
-                n = readinto(fd, [view[have:]])
-            else:
-                chunk = _model.read(fd, min(size - have, 1 << 20))
-                n = len(chunk)
-                view[have:have + n] = chunk
-            if not n:
-                return None
-            have += n
-        return payload
+    def _read_large(self, buf, start, size, msgtype):
+        """The rest of a large frame whose start is in buf[start:]: (payload, None), or for
+        CHANNEL_DATA holding one binary alone (_LONE_BINARY, its bytes); (None, None) at EOF.
+        Either is read straight into the bytes object it ends up as, nothing copied after."""
+        if msgtype == CHANNEL_DATA:
+            while len(buf) - start < 5:  # the binary's header may not have arrived yet
+                data = _model.read(self._rfd, 5 - (len(buf) - start))
+                if not data:
+                    return None, None
+                buf += data
+            if buf[start] == 0xC6 and _BIN32_SIZE.unpack_from(buf, start + 1)[0] == size - 5:
+                value = _read_exactly(self._rfd, bytes(buf[start + 5:]), size - 5)
+                return (_LONE_BINARY, value) if value is not None else (None, None)
+        return _read_exactly(self._rfd, bytes(buf[start:]), size), None
 
     def _dispatch(self, msgtype, cid, payload):
         if msgtype == CHANNEL_DATA:
-            channel = self._channels.get(cid) or self._getchannel(cid)
-            item = self._loads(payload)
-            with self._receivelock:
-                try:
-                    channel._deliver(item)
-                except Exception as exc:
-                    self._callback_failed(channel, exc)
+            self._deliver(cid, self._loads(payload))
         elif msgtype == CHANNEL_EXEC:
             self._schedule(self._getchannel(cid), self._loads(payload))
         elif msgtype == CHANNEL_CLOSE:
@@ -1023,6 +1074,14 @@ class RemoteGateway(object):
             self._terminate()
         else:
             raise DataFormatError("unknown message type %d" % msgtype)
+
+    def _deliver(self, cid, item):
+        channel = self._channels.get(cid) or self._getchannel(cid)
+        with self._receivelock:
+            try:
+                channel._deliver(item)
+            except Exception as exc:
+                self._callback_failed(channel, exc)
 
     def _callback_failed(self, channel, exc):
         traceback = _stdlib("traceback")
