@@ -18,12 +18,12 @@ import {
 } from './host.mjs';
 
 /** Text of an element with the editor's non-breaking spaces made plain. */
-async function textOf(locator) {
+export async function textOf(locator) {
   return (await locator.innerText()).replace(/\u00a0/g, ' ');
 }
 
 /** Run a command from the palette (F1), retrying until the extension's command is listed. */
-async function runCommand(page, title, timeout = 45_000) {
+export async function runCommand(page, title, timeout = 45_000) {
   const deadline = Date.now() + timeout;
   for (;;) {
     await page.keyboard.press('F1');
@@ -52,7 +52,7 @@ async function runCommand(page, title, timeout = 45_000) {
 }
 
 /** Open a workspace file with Quick Open and put the cursor in its editor. */
-async function openFile(page, name) {
+export async function openFile(page, name) {
   await page.keyboard.press('Control+P');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible', timeout: 15_000 });

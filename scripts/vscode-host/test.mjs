@@ -2,10 +2,11 @@
 // .vscode-host/, cached), builds and packages the extension, then runs
 //   1. the integration suites (test/vscode) in a trusted workspace,
 //   2. the untrusted-workspace suite in a host with workspace trust on,
-//   3. the UI end-to-end test in the browser workbench against the installed .vsix,
+//   3. the UI end-to-end walks in the browser workbench against the installed .vsix (the main one,
+//      e2e-interactive: cells, the REPL terminal, notebooks),
 // and prints where the reports and screenshots are. Exit status 0 only if all passed.
 //
-//   node scripts/vscode-host/test.mjs [--only integration|untrusted|e2e]...
+//   node scripts/vscode-host/test.mjs [--only integration|untrusted|e2e|e2e-interactive]...
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -22,6 +23,7 @@ import {
 } from './host.mjs';
 import { runIntegration } from './integration.mjs';
 import { runE2E } from './e2e.mjs';
+import { runInteractiveE2E } from './e2e-interactive.mjs';
 
 const args = process.argv.slice(2);
 const only = args.flatMap((a, i) => (a === '--only' ? [args[i + 1]] : []));
@@ -78,9 +80,16 @@ async function main() {
       ]);
     }
   }
+  let vsix;
+  const packaged = () => (vsix ??= packageExtension(path.join(dir, 'execnet-vscode.vsix')));
   if (wanted('e2e')) {
-    const vsix = packageExtension(path.join(dir, 'execnet-vscode.vsix'));
-    results.push(['e2e', await runE2E({ dir: path.join(dir, 'e2e'), vsix })]);
+    results.push(['e2e', await runE2E({ dir: path.join(dir, 'e2e'), vsix: packaged() })]);
+  }
+  if (wanted('e2e-interactive')) {
+    results.push([
+      'e2e-interactive',
+      await runInteractiveE2E({ dir: path.join(dir, 'e2e-interactive'), vsix: packaged() }),
+    ]);
   }
 
   console.log('');
