@@ -23,6 +23,7 @@ import {
   type StartRequest,
 } from './gateways';
 import { runCells, runCurrent } from './cells';
+import type { GatewayDebugging } from './debug';
 import type { NotebookKernels } from './notebook';
 import type { ReplTerminals } from './repl';
 import { GatewayEntry, GroupEntry, Run, SessionNode, type RunSource } from './session';
@@ -33,6 +34,7 @@ export interface Services extends GatewayServices {
   readonly traceback: TracebackNavigation;
   readonly repls: ReplTerminals;
   readonly notebooks: NotebookKernels;
+  readonly debugging: GatewayDebugging;
 }
 
 /** Gateways run code from the workspace: not in Restricted Mode. Says why when it refuses. */
@@ -142,7 +144,7 @@ export function dismissGateway(services: Services, arg?: GatewayEntry): void {
 // -- running code --------------------------------------------------------------------------------
 
 /** The Python document a run command is about: a Uri from a menu, or the active editor's. */
-async function documentFor(arg: unknown): Promise<vscode.TextDocument | undefined> {
+export async function documentFor(arg: unknown): Promise<vscode.TextDocument | undefined> {
   const document =
     arg instanceof vscode.Uri
       ? await vscode.workspace.openTextDocument(arg)
@@ -532,6 +534,7 @@ export function registerCommands(services: Services): vscode.Disposable[] {
   const handlers: Record<string, (...args: never[]) => unknown> = {
     'execnet.newGateway': (arg?: StartRequest | string) => newGateway(services, arg),
     'execnet.runFile': (arg?: unknown) => runFile(services, arg),
+    'execnet.debugFile': (arg?: unknown) => services.debugging.debugFile(arg),
     'execnet.runSelection': () => runSelection(services),
     'execnet.runCurrent': () => runCurrent(services),
     'execnet.runCell': (uri?: vscode.Uri, line?: number) => runCells(services, 'cell', uri, line),

@@ -3,6 +3,7 @@
 // pays for it. Everything else imports the light core modules (errors, events, spec, repr)
 // directly, never `../core` (whose index pulls all of it in).
 
+import type * as DebugModule from '../core/debug';
 import type * as GroupModule from '../core/group';
 import type * as RSyncModule from '../core/rsync';
 
@@ -14,4 +15,8 @@ export function loadGroups(): typeof GroupModule {
 
 export function loadRSync(): typeof RSyncModule {
   return require('../core/rsync') as typeof RSyncModule;
+}
+
+export function loadDebug(): typeof DebugModule {
+  return require('../core/debug') as typeof DebugModule;
 }

@@ -10,6 +10,7 @@ import { TracebackNavigation } from '../views/tracebackLinks';
 import type { ExecnetApi } from './api';
 import { registerCells } from './cells';
 import { registerCommands } from './commands';
+import { GatewayDebugging } from './debug';
 import { Log } from './log';
 import { NotebookKernels } from './notebook';
 import { EditorPrompts } from './prompts';
@@ -53,16 +54,27 @@ export function activate(context: vscode.ExtensionContext): ExecnetApi {
   const status = new DefaultGatewayStatus(current);
   const repls = new ReplTerminals(current, context.globalState);
   const notebooks = new NotebookKernels({ session: current, settings, log });
+  const debugging = new GatewayDebugging({ session: current, settings, log });
   context.subscriptions.push(
     repls,
     notebooks,
+    debugging,
     registerCells(),
     outputs,
     traceback,
     tree,
     status,
     vscode.window.createTreeView(VIEW_ID, { treeDataProvider: tree, showCollapseAll: true }),
-    ...registerCommands({ session: current, settings, log, outputs, traceback, repls, notebooks }),
+    ...registerCommands({
+      session: current,
+      settings,
+      log,
+      outputs,
+      traceback,
+      repls,
+      notebooks,
+      debugging,
+    }),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('execnet.trace.level')) {
         log.applyTraceLevel(settings.traceLevel());

@@ -76,6 +76,11 @@ export class Settings {
     return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 10;
   }
 
+  /** `execnet.debug.debugpyPath`: the debugpy to ship; '' to find one with a local Python. */
+  debugpyPath(): string {
+    return (this.config.get<string>('debug.debugpyPath') ?? '').trim();
+  }
+
   traceLevel(): TraceSetting {
     const value = this.config.get<string>('trace.level');
     return value === 'local' || value === 'verbose' ? value : 'off';

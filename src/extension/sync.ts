@@ -75,10 +75,10 @@ function workspaceFolder(): vscode.WorkspaceFolder | undefined {
 export async function syncWorkspace(
   services: SyncServices,
   entry: GatewayEntry,
-  options: { target?: string; quiet?: boolean } = {},
+  options: { target?: string; quiet?: boolean; folder?: vscode.WorkspaceFolder } = {},
 ): Promise<SyncResult | undefined> {
   const { settings, log } = services;
-  const folder = workspaceFolder();
+  const folder = options.folder ?? workspaceFolder();
   if (!folder || folder.uri.scheme !== 'file') {
     void vscode.window.showWarningMessage(
       'Execnet: open a folder on this machine to sync it to a gateway.',

@@ -1,71 +1,15 @@
-// Debug sessions for tests: a small program with a sibling module, written to a temporary folder,
-// and a DAP client on a gateway's debug adapter that goes through the start sequence the editor
-// uses (initialize → launch → initialized → breakpoints → configurationDone → first stop).
+// Debug sessions for tests: a DAP client on a gateway's debug adapter that goes through the start
+// sequence the editor uses (initialize → launch → initialized → breakpoints → configurationDone →
+// first stop), and readers of the stack and the variables.
 
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { GatewayDebugAdapter, type LaunchArguments } from '../../src/core/debug/adapter';
 import { DebugRelay, type DebugRelayEnd, type DebugRelayOptions } from '../../src/core/debug/relay';
 import type { Gateway } from '../../src/core/gateway';
 import { DapClient } from './dap';
 
-/** The program: a loop calling a function of a sibling module; `line(name)` finds marked lines. */
-export const PROGRAM = `import sys
-from pricing import price_with_tax
-
-items = [("apple", 3, 0.5), ("pear", 2, 0.75)]
-total = 0.0
-for name, count, unit in items:
-    cost = price_with_tax(count * unit)  # @call
-    total += cost  # @add
-    print("%s %.2f" % (name, cost))
-print("total %.2f" % total, "argv", sys.argv[1:])  # @total
-if "--fail" in sys.argv:
-    ratio = total / 0  # @raise
-`;
-
-export const MODULE = `TAX = 0.25
-
-
-def price_with_tax(net):
-    gross = net * (1 + TAX)  # @gross
-    return round(gross, 2)  # @return
-`;
-
-export interface DebugFixture {
-  readonly dir: string;
-  readonly program: string;
-  readonly module: string;
-  /** The 1-based line of `# @name` in the program or the module. */
-  line(name: string): number;
-  remove(): void;
-}
-
-export function writeFixture(): DebugFixture {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-debug-')));
-  const program = path.join(dir, 'inventory.py');
-  const module = path.join(dir, 'pricing.py');
-  fs.writeFileSync(program, PROGRAM);
-  fs.writeFileSync(module, MODULE);
-  return {
-    dir,
-    program,
-    module,
-    line(name) {
-      for (const text of [PROGRAM, MODULE]) {
-        const index = text.split('\n').findIndex((l) => l.endsWith(`# @${name}`));
-        if (index >= 0) {
-          return index + 1;
-        }
-      }
-      throw new Error(`no line marked @${name}`);
-    },
-    remove: () => fs.rmSync(dir, { recursive: true, force: true }),
-  };
-}
+export { writeFixture, type DebugFixture } from './debugProgram';
 
 export interface Session {
   readonly relay: DebugRelay;

@@ -79,6 +79,7 @@ export async function run(): Promise<void> {
     require('./suites/sync.test');
     require('./suites/ssh.test');
     require('./suites/interactive.test');
+    require('./suites/debug.test');
     require('./suites/deactivation.test');
   }
   /* eslint-enable @typescript-eslint/no-require-imports */
