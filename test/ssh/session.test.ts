@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Execution } from '../../src/core/session';
 import { sshdAvailable, startSshd, type Sshd } from '../helpers/sshd';
 import { sshGroup } from '../helpers/sshGroups';
+import { defaultPython } from '../helpers/pythons';
 
 const skip = sshdAvailable() ? false : 'needs /usr/sbin/sshd (openssh-server)';
 
@@ -54,6 +55,27 @@ describe('a session on an ssh gateway', { skip }, () => {
       const still = session.run('remote_pid == os.getpid()');
       await still.done;
       assert.equal(text(still, 'result'), 'True\n');
+    } finally {
+      await tg.close();
+    }
+  });
+
+  it('works through via= and installvia= (a socket server on the master) as well', async () => {
+    const tg = sshGroup(sshd);
+    try {
+      await tg.group.makeGateway(tg.marked(`popen//python=${defaultPython()}//id=master`));
+      for (const spec of ['popen//via=master//id=sub', 'socket//installvia=master//id=sock']) {
+        const gw = await tg.group.makeGateway(tg.marked(spec));
+        const session = gw.session();
+        await session.run('import os\nhere = os.getpid()').done;
+        const shown = session.run('here == os.getpid(), here');
+        await shown.done;
+        assert.equal(text(shown, 'result'), `(True, ${gw.info.pid})\n`, spec);
+        const asking = session.run('print(input() + "!")');
+        asking.onEvent((e) => e.kind === 'input' && e.request.answer(spec));
+        await asking.done;
+        assert.equal(text(asking, 'stream'), `${spec}!\n`);
+      }
     } finally {
       await tg.close();
     }

@@ -235,6 +235,53 @@ describe('a notebook on the Execnet kernel', () => {
   });
 });
 
+describe('the interactive session on the loopback ssh gateway', () => {
+  const sshd = process.env.EXECNET_TEST_SSH
+    ? (JSON.parse(process.env.EXECNET_TEST_SSH) as { known: string })
+    : undefined;
+  let entry: GatewayEntry;
+  before(async function () {
+    if (!sshd) {
+      this.skip();
+    }
+    entry = await newGateway({ spec: sshd!.known, name: 'sshbox' });
+  });
+  after(terminateAll);
+
+  it('the REPL terminal and a notebook share the namespace of an ssh gateway', async () => {
+    const repl = await vscode.commands.executeCommand<OpenRepl>('execnet.openRepl', entry);
+    await waitScreen(repl, />>> $/);
+    repl.terminal.sendText('import os; over_ssh = os.getpid()\r', false);
+    await waitScreen(repl, /over_ssh = os\.getpid\(\)\n>>> $/);
+    const notebook = await vscode.workspace.openNotebookDocument(
+      'jupyter-notebook',
+      new vscode.NotebookData([
+        new vscode.NotebookCellData(
+          vscode.NotebookCellKind.Code,
+          'over_ssh == os.getpid()',
+          'python',
+        ),
+      ]),
+    );
+    await vscode.window.showNotebookDocument(notebook);
+    await vscode.commands.executeCommand('notebook.selectKernel', {
+      id: 'execnet-sshbox',
+      extension: EXTENSION_ID,
+    });
+    await vscode.commands.executeCommand('notebook.cell.execute', {
+      ranges: [{ start: 0, end: 1 }],
+      document: notebook.uri,
+    });
+    const cell = notebook.cellAt(0);
+    await waitFor('the cell to finish', () => cell.executionSummary?.timing?.endTime);
+    const text = cell.outputs
+      .flatMap((o) => o.items)
+      .filter((i) => i.mime === 'text/plain')
+      .map((i) => Buffer.from(i.data).toString('utf8'));
+    assert.deepEqual(text, ['True']);
+  });
+});
+
 function vscodeEntry(id: string): GatewayEntry | undefined {
   const extension = vscode.extensions.getExtension<{
     session: { findEntry(id: string): GatewayEntry | undefined };
