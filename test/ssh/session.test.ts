@@ -5,7 +5,17 @@
 import * as assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Execution } from '../../src/core/session';
-import { sshdAvailable, startSshd, type Sshd } from '../helpers/sshd';
+import * as fs from 'node:fs';
+import { Group } from '../../src/core/group';
+import { leftoverProcesses, newMark } from '../helpers/processes';
+import {
+  ensureTestUser,
+  isRoot,
+  sshdAvailable,
+  startSshd,
+  TEST_USER,
+  type Sshd,
+} from '../helpers/sshd';
 import { sshGroup } from '../helpers/sshGroups';
 import { defaultPython } from '../helpers/pythons';
 
@@ -81,3 +91,34 @@ describe('a session on an ssh gateway', { skip }, () => {
     }
   });
 });
+
+describe(
+  'a session on a sudo= gateway',
+  {
+    skip:
+      !isRoot() || !fs.existsSync('/usr/bin/sudo') || !fs.existsSync('/usr/bin/python3')
+        ? 'needs root, sudo and /usr/bin/python3'
+        : false,
+  },
+  () => {
+    it('runs as the other user, keeps its names and reads input()', async () => {
+      ensureTestUser();
+      const mark = newMark();
+      const group = new Group('sudo-session');
+      try {
+        const gw = await group.makeGateway(
+          `popen//sudo=${TEST_USER}//python=/usr/bin/python3//env:EXECNET_TEST_MARK=${mark}//chdir=/tmp`,
+        );
+        const session = gw.session();
+        await session.run('import getpass\nwho = getpass.getuser()').done;
+        const asking = session.run('print(who, input())');
+        asking.onEvent((e) => e.kind === 'input' && e.request.answer('via sudo'));
+        await asking.done;
+        assert.equal(text(asking, 'stream'), `${TEST_USER} via sudo\n`);
+      } finally {
+        await group.terminate(2);
+      }
+      assert.deepEqual(await leftoverProcesses(mark), []);
+    });
+  },
+);
