@@ -50,6 +50,8 @@ export class ReplConsole {
   private execution: Execution | undefined;
   private inputRequest: InputRequest | undefined;
   private readonly interactive: boolean;
+  /** Runs sent from an editor (Run Selection in REPL), shown in turn at the next prompt. */
+  private readonly echoed: { execution: Execution; echo: string }[] = [];
 
   constructor(
     private readonly session: Session,
@@ -117,25 +119,16 @@ export class ReplConsole {
    */
   runEchoed(source: string): Execution {
     const lines = source.replace(/\s+$/, '').split('\n');
-    if (this.mode === 'prompt') {
-      // the prompt being edited makes way for the code; it comes back afterwards
-      this.write(`\r\x1b[J`);
-    }
     const echo = lines.map((line, i) => `${i === 0 ? PS1 : PS2}${line}`).join('\n');
-    if (!this.atLineStart) {
-      this.emit('\n');
-    }
-    this.emit(`${echo}\n`);
     const execution = this.session.run(`${lines.join('\n')}\n`, {
       filename: '<stdin>',
       mode: 'single',
     });
+    this.echoed.push({ execution, echo });
     if (this.mode === 'prompt') {
-      this.follow(execution);
-    } else {
-      // the console is busy: show this run's output when it gets to run
-      void execution.done;
-      this.followLater(execution);
+      // the prompt being edited makes way for the code; it comes back afterwards
+      this.write('\r\x1b[J');
+      this.prompt();
     }
     return execution;
   }
@@ -403,22 +396,6 @@ export class ReplConsole {
     });
   }
 
-  /** A run queued behind what the console does now: follow it once the console is free. */
-  private followLater(execution: Execution): void {
-    const waitTurn = (): void => {
-      if (this.mode === 'closed') {
-        return;
-      }
-      if (this.mode === 'prompt' || (this.mode === 'waiting' && !this.execution)) {
-        this.write('\r\x1b[J');
-        this.follow(execution);
-        return;
-      }
-      setTimeout(waitTurn, 20);
-    };
-    waitTurn();
-  }
-
   private show(event: ExecutionEvent): void {
     switch (event.kind) {
       case 'stream':
@@ -462,6 +439,13 @@ export class ReplConsole {
     }
     if (!this.atLineStart && this.interactive) {
       this.emit('\n');
+    }
+    const echoed = this.echoed.shift();
+    if (echoed) {
+      // code sent from an editor runs (its output shows) before the prompt comes back
+      this.emit(`${echoed.echo}\n`);
+      this.follow(echoed.execution);
+      return;
     }
     this.mode = 'prompt';
     this.editor.begin(this.block.length > 0 ? PS2 : PS1);

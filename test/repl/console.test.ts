@@ -233,4 +233,13 @@ describe('the terminal REPL', () => {
     await run.done;
     await s.waitFor(/>>> a_sel = 20\n\.\.\. if a_sel:\n\.\.\. {5}print\(a_sel \+ 1\)\n21\n>>> $/);
   });
+
+  it('code sent while a statement runs is echoed and run after it, then the prompt returns', async () => {
+    const s = new Screen(gw);
+    s.type('import time; time.sleep(0.3); print("first done")\r');
+    await s.waitFor(/time\.sleep\(0\.3\); print\("first done"\)$/);
+    const sent = s.console.runEchoed('print("sent from the editor")');
+    await sent.done;
+    await s.waitFor(/first done\n>>> print\("sent from the editor"\)\nsent from the editor\n>>> $/);
+  });
 });
