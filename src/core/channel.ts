@@ -23,6 +23,11 @@ export interface ChannelHost {
   sendKill(channel: Channel): void;
   /** Keep the Node process alive while someone waits on this gateway (or stop doing so). */
   hold(delta: 1 | -1): void;
+  /**
+   * Someone waits on or listens to this channel (true), or no longer does (false): a channel
+   * user code may drop is kept while pinned, and otherwise closes once garbage-collected.
+   */
+  pin(channel: Channel, pinned: boolean): void;
   channelClosed(channel: Channel): void;
 }
 
@@ -69,6 +74,8 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
   /** The callback's last promise has not settled yet. */
   private callbackBusy = false;
   private holding = false;
+  /** Waiters, callback and output listeners: while any, the gateway keeps this channel. */
+  private pins = 0;
 
   private readonly outputEmitter = new Emitter<ChannelOutput>();
   private readonly closeEmitter = new Emitter<Channel>();
@@ -513,13 +520,13 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
             if (index >= 0) {
               list.splice(index, 1);
             }
-            this.host.hold(-1);
+            this.hold(-1);
             reject(new TimeoutError(what()));
           },
           Math.max(0, timeout * 1000),
         );
       }
-      this.host.hold(1);
+      this.hold(1);
       list.push(waiter);
     });
   }
@@ -528,7 +535,15 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
     if (waiter.timer) {
       clearTimeout(waiter.timer);
     }
-    this.host.hold(-1);
+    this.hold(-1);
+  }
+
+  private hold(delta: 1 | -1): void {
+    this.host.hold(delta);
+    this.pins += delta;
+    if (this.pins === (delta === 1 ? 1 : 0)) {
+      this.host.pin(this, this.pins > 0);
+    }
   }
 
   /** Hold the gateway open while this channel is open and someone listens for what it brings. */
@@ -537,7 +552,7 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
       !this.receiveClosed && (this.callback !== undefined || this.outputListeners > 0);
     if (this.holding !== holding) {
       this.holding = holding;
-      this.host.hold(holding ? 1 : -1);
+      this.hold(holding ? 1 : -1);
     }
   }
 }

@@ -126,7 +126,17 @@ export interface GatewayOptions {
 export const DEFAULT_TERMINATE_TIMEOUT = 10;
 
 export class Gateway implements ChannelHost {
+  /** Channels kept: exec channels, and any channel someone waits on or listens to. */
   private readonly channels = new Map<number, Channel>();
+  /**
+   * Channels user code may drop (newChannel, or received in a value) while nobody waits on
+   * them: as in execnet, one that is garbage-collected while open closes (dropRegistry).
+   */
+  private readonly idleChannels = new Map<number, WeakRef<Channel>>();
+  private readonly droppable = new WeakSet<Channel>();
+  private readonly dropRegistry = new FinalizationRegistry<number>((cid) => this.onDropped(cid));
+  /** Ids of channels closed because they were dropped: data still on its way is dropped too. */
+  private readonly droppedIds = new Set<number>();
   private nextId = 1;
   private readonly codec: Codec;
   private readonly decoder: FrameDecoder;
@@ -218,7 +228,7 @@ export class Gateway implements ChannelHost {
 
   /** Open channels (including those still sending). */
   get openChannels(): Channel[] {
-    return [...this.channels.values()];
+    return [...this.channels.values(), ...this.idleChannelList()];
   }
 
   toString(): string {
@@ -236,10 +246,10 @@ export class Gateway implements ChannelHost {
     this.assertAlive();
     let stdin: Channel | undefined;
     if (typeof source !== 'string' && source.stdin) {
-      stdin = this.newChannel({ kind: 'channel', label: `stdin of ${origin.label}` });
+      stdin = this.openChannel({ kind: 'channel', label: `stdin of ${origin.label}` }, false);
       request.set('stdin', stdin);
     }
-    const channel = this.newChannel(origin);
+    const channel = this.openChannel(origin, false);
     if (stdin) {
       const input = stdin;
       channel.stdin = new ExecStdin(input);
@@ -249,12 +259,12 @@ export class Gateway implements ChannelHost {
     return channel;
   }
 
-  /** A new channel with no code attached; send it to remote code inside a value. */
+  /**
+   * A new channel with no code attached; send it to remote code inside a value. Dropped while
+   * open (garbage-collected, with nobody waiting on it), it closes, as in execnet.
+   */
   newChannel(origin?: ChannelOrigin): Channel {
-    this.assertAlive();
-    const id = this.nextId;
-    this.nextId += 2;
-    return this.addChannel(new Channel(this, id, origin));
+    return this.openChannel(origin, true);
   }
 
   /**
@@ -276,7 +286,7 @@ export class Gateway implements ChannelHost {
 
   /** Ask the remote how many channels are open and how many execs run. */
   async remoteStatus(timeout = 30): Promise<RemoteStatus> {
-    const channel = this.newChannel({ kind: 'status', label: 'remote status' });
+    const channel = this.openChannel({ kind: 'status', label: 'remote status' }, false);
     this.write(encodeFrame(Msg.Status, channel.id));
     const reply = await channel.receive(timeout);
     const map = reply instanceof Map ? reply : new Map();
@@ -398,6 +408,23 @@ export class Gateway implements ChannelHost {
     if (this.channels.get(channel.id) === channel) {
       this.channels.delete(channel.id);
     }
+    if (this.idleChannels.get(channel.id)?.deref() === channel) {
+      this.idleChannels.delete(channel.id);
+    }
+    this.dropRegistry.unregister(channel);
+  }
+
+  pin(channel: Channel, pinned: boolean): void {
+    if (!this.droppable.has(channel) || channel.state === 'closed') {
+      return;
+    }
+    if (pinned) {
+      this.channels.set(channel.id, channel);
+      this.idleChannels.delete(channel.id);
+    } else if (this.channels.get(channel.id) === channel) {
+      this.channels.delete(channel.id);
+      this.idleChannels.set(channel.id, new WeakRef(channel));
+    }
   }
 
   // -- start-up --------------------------------------------------------------------------------
@@ -496,19 +523,22 @@ export class Gateway implements ChannelHost {
 
   private onFrame(type: Msg, cid: number, payload: Buffer): void {
     switch (type) {
-      case Msg.ChannelData:
-        this.channelFor(cid).deliver(this.codec.decode(payload));
+      case Msg.ChannelData: {
+        const channel =
+          this.lookup(cid) ?? (this.droppedIds.has(cid) ? undefined : this.channelFor(cid));
+        channel?.deliver(this.codec.decode(payload));
         return;
+      }
       case Msg.Stdout:
       case Msg.Stderr:
         this.onOutputFrame(type === Msg.Stdout ? 'stdout' : 'stderr', cid, payload);
         return;
       case Msg.ChannelClose:
-        this.channels.get(cid)?.markClosed(undefined, false);
+        this.lookup(cid)?.markClosed(undefined, false);
         return;
       case Msg.ChannelCloseError: {
         const error = remoteErrorFrom(this.codec.decode(payload));
-        const channel = this.channels.get(cid);
+        const channel = this.lookup(cid);
         if (channel) {
           if (error.exitCode !== undefined) {
             channel.exitCode = error.exitCode;
@@ -518,7 +548,7 @@ export class Gateway implements ChannelHost {
         return;
       }
       case Msg.ChannelLastMessage:
-        this.channels.get(cid)?.markClosed(undefined, true);
+        this.lookup(cid)?.markClosed(undefined, true);
         return;
       case Msg.Hello:
         if (!this.helloWaiter || this.stateValue !== 'connecting') {
@@ -540,7 +570,7 @@ export class Gateway implements ChannelHost {
   private onOutputFrame(stream: OutputStream, cid: number, data: Buffer): void {
     // the frame's buffer may be a slice of a larger chunk: copy so listeners may keep it
     const copy = Buffer.from(data);
-    const channel = cid === 0 ? undefined : this.channels.get(cid);
+    const channel = cid === 0 ? undefined : this.lookup(cid);
     if (!channel && stream === 'stderr') {
       // what the remote says of itself (no exec wrote it) explains an end that follows
       this.noteStderr(copy.toString('utf8'));
@@ -596,14 +626,57 @@ export class Gateway implements ChannelHost {
     this.fail(new GatewayClosedError(reason), true);
   }
 
+  /** The channel of a reference the remote sent (made here on first sight). */
   private channelFor(cid: number): Channel {
-    return this.channels.get(cid) ?? this.addChannel(new Channel(this, cid));
+    return this.lookup(cid) ?? this.addChannel(new Channel(this, cid), true);
   }
 
-  private addChannel(channel: Channel): Channel {
-    this.channels.set(channel.id, channel);
+  private lookup(cid: number): Channel | undefined {
+    return this.channels.get(cid) ?? this.idleChannels.get(cid)?.deref();
+  }
+
+  private idleChannelList(): Channel[] {
+    const live: Channel[] = [];
+    for (const ref of this.idleChannels.values()) {
+      const channel = ref.deref();
+      if (channel) {
+        live.push(channel);
+      }
+    }
+    return live;
+  }
+
+  private openChannel(origin: ChannelOrigin | undefined, droppable: boolean): Channel {
+    this.assertAlive();
+    const id = this.nextId;
+    this.nextId += 2;
+    return this.addChannel(new Channel(this, id, origin), droppable);
+  }
+
+  private addChannel(channel: Channel, droppable: boolean): Channel {
+    if (droppable) {
+      this.droppable.add(channel);
+      this.idleChannels.set(channel.id, new WeakRef(channel));
+      this.dropRegistry.register(channel, channel.id, channel);
+    } else {
+      this.channels.set(channel.id, channel);
+    }
     this.channelEmitter.fire(channel);
     return channel;
+  }
+
+  /** A droppable channel was garbage-collected while open: close it, as execnet's __del__ does. */
+  private onDropped(cid: number): void {
+    const ref = this.idleChannels.get(cid);
+    if (ref === undefined || ref.deref() !== undefined) {
+      return; // closed before, or the id has a live channel
+    }
+    this.idleChannels.delete(cid);
+    this.droppedIds.add(cid);
+    if (this.stateValue === 'alive') {
+      trace(`[${this.id}] channel ${cid} was dropped while open: closing it`);
+      this.write(encodeFrame(Msg.ChannelClose, cid));
+    }
   }
 
   // -- outgoing --------------------------------------------------------------------------------
@@ -746,10 +819,11 @@ export class Gateway implements ChannelHost {
       reason instanceof GatewayClosedError
         ? reason
         : new GatewayClosedError(`gateway ${this.id} closed: ${reason.message}`, { cause: reason });
-    for (const channel of [...this.channels.values()]) {
+    for (const channel of [...this.channels.values(), ...this.idleChannelList()]) {
       channel.markClosed(closed, false);
     }
     this.channels.clear();
+    this.idleChannels.clear();
     this.setState('dead');
     this.transport.setKeepAlive(false);
   }

@@ -6,7 +6,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { describe, it } from 'node:test';
+import type { Channel } from '../../src/core/channel';
 import { DataFormatError, DumpError, RemoteError } from '../../src/core/errors';
 import { dumps, Float, loads } from '../../src/core/serializer';
 import { askExecnet, EXECNET_PYTHON } from '../helpers/execnet';
@@ -462,5 +465,140 @@ except Exception as e:
       /local callback failed: Error: refused by the callback/,
     );
     await tg.close();
+  });
+});
+
+describe('channels that code drops close themselves, as execnet does', () => {
+  const collectGarbage = (() => {
+    v8.setFlagsFromString('--expose-gc');
+    return vm.runInNewContext('gc') as () => void;
+  })();
+
+  /** Remote code that drops channels; each line is what the local side saw. */
+  const SCENARIOS = {
+    // a channel remote code made, sent items on, and dropped
+    made: `
+ch = channel.gateway.newchannel()
+channel.send(ch)
+ch.send(1)
+ch.send(2)
+del ch
+`,
+    // a channel the local side made, received inside a value, used, and dropped
+    received: 'c = channel.receive()[0]\nc.send("hi")\ndel c',
+    // a dropped channel whose callback still receives: only "nothing more from here"
+    callback: `
+got = []
+c = channel.receive()
+c.setcallback(got.append)
+c.send("ready")
+del c
+channel.send("dropped")
+import time
+while len(got) < 2:
+    time.sleep(0.01)
+channel.send(got)
+`,
+  };
+
+  it('a channel remote code drops closes, so waitClose() here returns', async () => {
+    const execnetSide = askExecnet<unknown[]>(
+      `
+gw = execnet.makegateway("popen")
+out = []
+ch = gw.remote_exec(data["made"]).receive(30)
+out.append([ch.receive(30), ch.receive(30)])
+ch.waitclose(30)
+mine = gw.newchannel()
+gw.remote_exec(data["received"]).send([mine])
+out.append(mine.receive(30))
+mine.waitclose(30)
+cb = gw.newchannel()
+ex = gw.remote_exec(data["callback"])
+ex.send(cb)
+out.append([cb.receive(30), ex.receive(30)])
+cb.waitclose(30)
+cb.send("a")
+cb.send("b")
+out.append(ex.receive(30))
+json.dump(out, sys.stdout)
+gw.exit()
+`,
+      SCENARIOS,
+    );
+    assert.deepEqual(execnetSide, [[1, 2], 'hi', ['ready', 'dropped'], ['a', 'b']]);
+
+    const tg = testGroup();
+    const gw = await tg.gateway(undefined, EXECNET_PYTHON);
+    const out: unknown[] = [];
+    const made = (await gw.remoteExec(SCENARIOS.made).receive(30)) as Channel;
+    out.push([await made.receive(30), await made.receive(30)]);
+    await made.waitClose(30);
+    const mine = gw.newChannel();
+    await gw.remoteExec(SCENARIOS.received).send([mine]);
+    out.push(await mine.receive(30));
+    await mine.waitClose(30);
+    const cb = gw.newChannel();
+    const ex = gw.remoteExec(SCENARIOS.callback);
+    await ex.send(cb);
+    out.push([await cb.receive(30), await ex.receive(30)]);
+    await cb.waitClose(30);
+    await cb.send('a');
+    await cb.send('b');
+    out.push(await ex.receive(30));
+    assert.deepEqual(out, execnetSide);
+    await tg.close();
+  });
+
+  it('a channel dropped here while open closes when it is garbage-collected', async () => {
+    const watcher = `
+c = channel.receive()
+channel.send("got it")
+try:
+    c.waitclose(30)
+    channel.send("closed by the other side")
+except Exception as e:
+    channel.send(repr(e))
+`;
+    const execnetSide = askExecnet<string[]>(
+      `
+gw = execnet.makegateway("popen")
+ex = gw.remote_exec(data)
+ex.send(gw.newchannel())
+json.dump([ex.receive(30), ex.receive(30)], sys.stdout)
+gw.exit()
+`,
+      watcher,
+    );
+    assert.deepEqual(execnetSide, ['got it', 'closed by the other side']);
+
+    const tg = testGroup();
+    const gw = await tg.gateway(undefined, EXECNET_PYTHON);
+    const sent = gw.remoteExec(watcher);
+    await sent.send(gw.newChannel());
+    const received = gw.remoteExec(
+      `c = channel.gateway.newchannel()\nchannel.send(c)\n${watcher.replace('c = channel.receive()\n', '')}`,
+    );
+    await received.receive(30); // the remote's channel arrives here and is dropped at once
+    assert.equal(await received.receive(30), 'got it');
+    // kept while someone waits on it, even with no reference left but the wait itself
+    const waited = gw.remoteExec(watcher);
+    const pending = (() => {
+      const channel = gw.newChannel();
+      void waited.send(channel);
+      return channel.receive(30).catch((e: unknown) => e);
+    })();
+    assert.equal(await waited.receive(30), 'got it');
+    const outcomes: unknown[] = [await sent.receive(30)];
+    for (let i = 0; i < 10; i++) {
+      collectGarbage();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    outcomes.push(await sent.receive(30), await received.receive(30));
+    assert.deepEqual(outcomes, [...execnetSide, 'closed by the other side']);
+    const stillOpen = await waited.receive(0.3).catch((e: unknown) => (e as Error).name);
+    assert.equal(stillOpen, 'TimeoutError', 'a channel someone waits on is kept open');
+    await tg.close();
+    assert.equal(((await pending) as Error).name, 'GatewayClosedError');
   });
 });

@@ -2,6 +2,7 @@
 
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Channel } from '../../src/core/channel';
 import { RemoteError } from '../../src/core/errors';
 import { Tuple } from '../../src/core/serializer';
 import { testGroup } from '../helpers/gateways';
@@ -38,6 +39,13 @@ describe('every Python found', () => {
       sleeper.interrupt();
       await assert.rejects(sleeper.waitClose(10), /KeyboardInterrupt/);
       assert.equal((await gw.remoteStatus()).numexecuting, 0);
+      // a channel remote code drops closes itself (weakrefs, the reaper thread, its pipe)
+      const made = gw.remoteExec(
+        'c = channel.gateway.newchannel()\nchannel.send(c)\nc.send(1)\ndel c',
+      );
+      const dropped = (await made.receive()) as Channel;
+      assert.equal(await dropped.receive(), 1);
+      await dropped.waitClose(10);
       await tg.close();
     });
 

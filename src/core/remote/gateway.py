@@ -12,6 +12,7 @@ import struct
 import sys
 import threading
 import time
+import weakref
 
 _monotonic = time.monotonic
 
@@ -426,8 +427,7 @@ class Channel(object):
         self._receiveclosed = threading.Event()   # nothing more will arrive
         self._remoteerrors = []
         self._executing = False
-        self._callback = None         # (callback, endmarker) once setcallback() was called
-        self._callback_mode = False
+        self._callback_mode = False   # setcallback() was called: the gateway holds the callback
 
     def __repr__(self):
         flag = self.isclosed() and "closed" or "open"
@@ -499,7 +499,8 @@ class Channel(object):
                         callback(endmarker)
                     return
                 callback(item)
-            self._callback = (callback, endmarker)
+            # kept by the gateway: the callback receives even after remote code drops the channel
+            self.gateway._callbacks[self.id] = (callback, endmarker)
 
     def makefile(self, mode="w", proxyclose=False):
         """A file-like object on the channel: 'w' sends each write, 'r' reads sent data."""
@@ -536,12 +537,18 @@ class Channel(object):
             return self._remoteerrors[0]
         return None
 
+    def __del__(self):
+        # execnet: remote code dropped the channel while it was open, so it closes (or, when a
+        # callback still receives, says that nothing more comes from here): the other side's
+        # waitclose() returns. Only lock-free steps here: this may run inside any allocation.
+        try:
+            if not (self._closed or self._receiveclosed.is_set()):
+                self.gateway._dropped(self.id)
+        except Exception:
+            pass
+
     # called from the reader thread
     def _deliver(self, item):
-        callback = self._callback
-        if callback is not None:
-            callback[0](item)
-            return
         with self._cond:
             self._items.append(item)
             self._cond.notify()
@@ -557,7 +564,7 @@ class Channel(object):
             self._items.append(ENDMARKER)
             self._cond.notify_all()
         self._receiveclosed.set()
-        callback = self._callback
+        callback = self.gateway._callbacks.pop(self.id, None)
         if callback is not None and callback[1] is not NO_ENDMARKER:
             callback[0](callback[1])
 
@@ -901,11 +908,18 @@ class RemoteGateway(object):
         self._trace = _Tracer(config.get("debug") or 0, errfd)
         self._rfd = rfd
         self._writer = _FrameWriter(wfd)
-        self._channels = {}
+        # Weak: a channel remote code drops closes itself (Channel.__del__, then _reap). Exec
+        # channels live in their task; data for a channel nobody has been handed yet in _unclaimed.
+        self._channels = weakref.WeakValueDictionary()
+        self._unclaimed = {}
+        self._callbacks = {}          # channel id -> (callback, endmarker)
+        self._drops = collections.deque()   # ids of channels dropped while open
+        self._gone = set()            # ... and closed for that: their late data is dropped
+        self._wake = None             # write end of the pipe that wakes _reap
         self._channels_lock = threading.Lock()
         self._nextid = 2
         self._receivelock = threading.RLock()
-        self._dumps, self._loads = make_codec(Channel, self._getchannel, segmented=True)
+        self._dumps, self._loads = make_codec(Channel, self._channel_in_value, segmented=True)
         self._context = threading.local()
         self._running = []            # _ExecTask, in start order
         self._running_cond = threading.Condition()
@@ -925,6 +939,7 @@ class RemoteGateway(object):
 
     def newchannel(self):
         """A new channel of this gateway (even ids: the local side allocates odd ones)."""
+        self._start_reaper()
         with self._channels_lock:
             cid = self._nextid
             self._nextid += 2
@@ -940,13 +955,72 @@ class RemoteGateway(object):
                     channel = self._channels[cid] = Channel(self, cid)
         return channel
 
+    def _channel_in_value(self, cid):
+        """A channel reference in a received value: remote code gets the channel now."""
+        self._start_reaper()
+        channel = self._getchannel(cid)
+        self._unclaimed.pop(cid, None)
+        return channel
+
     def _local_close(self, cid, error=None, sendonly=False):
         channel = self._channels.get(cid)
         if channel is None:
+            # dropped by remote code: only a callback may still be waiting for the end
+            self._unclaimed.pop(cid, None)
+            callback = self._callbacks.pop(cid, None)
+            if callback is not None and callback[1] is not NO_ENDMARKER:
+                callback[0](callback[1])
             return
         if not sendonly:
             self._channels.pop(cid, None)
+            self._unclaimed.pop(cid, None)
         channel._mark_closed(error, sendonly)
+
+    def _start_reaper(self):
+        """The thread that closes channels remote code dropped (started with the first channel
+        that can be dropped while open: exec channels close when their code returns)."""
+        if self._wake is not None:
+            return
+        with self._channels_lock:
+            if self._wake is not None:
+                return
+            r, w = os.pipe()
+            os.set_blocking(w, False)
+            _model.prepare_fd(r)
+            thread = threading.Thread(target=self._reap, args=(r,), name="channel-reaper")
+            thread.daemon = True
+            thread.start()
+            self._wake = w
+
+    def _dropped(self, cid):
+        """Channel.__del__: lock-free, as the collector may run while this thread holds a lock."""
+        wake = self._wake
+        if wake is None or self._terminating:
+            return
+        self._drops.append(cid)
+        try:
+            os.write(wake, b"x")
+        except OSError:
+            pass  # the pipe is full: the reaper has wake-ups enough
+
+    def _reap(self, r):
+        drops = self._drops
+        while True:
+            try:
+                if not _model.read(r, 4096):
+                    return
+            except OSError:
+                return
+            while drops:
+                cid = drops.popleft()
+                with self._receivelock:
+                    receiving = cid in self._callbacks
+                    if not receiving:
+                        self._gone.add(cid)
+                try:
+                    self._send(CHANNEL_LAST_MESSAGE if receiving else CHANNEL_CLOSE, cid)
+                except OSError:
+                    return
 
     # -- sending -------------------------------------------------------------------------
 
@@ -1076,22 +1150,33 @@ class RemoteGateway(object):
             raise DataFormatError("unknown message type %d" % msgtype)
 
     def _deliver(self, cid, item):
-        channel = self._channels.get(cid) or self._getchannel(cid)
+        """An item for a channel: to its callback, or into its queue."""
+        channel = self._channels.get(cid)
+        if channel is None and cid not in self._callbacks:
+            if cid in self._gone:
+                return  # sent before the other side heard that remote code dropped it
+            # data ahead of the value that hands the channel to remote code: keep both
+            channel = self._unclaimed[cid] = self._getchannel(cid)
         with self._receivelock:
+            callback = self._callbacks.get(cid)
+            if callback is None:
+                if channel is not None:
+                    channel._deliver(item)
+                return
             try:
-                channel._deliver(item)
+                callback[0](item)
             except Exception as exc:
-                self._callback_failed(channel, exc)
+                self._callback_failed(cid, exc)
 
-    def _callback_failed(self, channel, exc):
+    def _callback_failed(self, cid, exc):
         traceback = _stdlib("traceback")
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         self._trace("exception during callback:", text)
         try:
-            self._send(CHANNEL_CLOSE_ERROR, channel.id, self._dumps(text))
+            self._send(CHANNEL_CLOSE_ERROR, cid, self._dumps(text))
         except OSError:
             pass
-        self._local_close(channel.id, RemoteError(text))
+        self._local_close(cid, RemoteError(text))
 
     def _status(self):
         with self._running_cond:
@@ -1364,7 +1449,7 @@ class RemoteGateway(object):
 
     def _close_all_channels(self):
         with self._receivelock:
-            for cid in list(self._channels):
+            for cid in list(self._channels) + list(self._callbacks):
                 self._local_close(cid)
 
     def _terminate(self):
