@@ -132,7 +132,7 @@ async function startGateways(
     void starting.then((all) => {
       for (const result of all) {
         if (result.status === 'fulfilled') {
-          void result.value.terminate(0);
+          void result.value.terminate(0).catch(() => undefined);
         }
       }
     });

@@ -8,6 +8,7 @@ import { Readable, Writable } from 'node:stream';
 import { ChannelClosedError, EOFError, ExecnetError, TimeoutError } from './errors';
 import { Emitter, type Event } from './events';
 import { ChannelReference } from './serializer';
+import { after, isForever, type Timeout, type Timer } from './timers';
 import type { ExecStdin } from './stdin';
 
 /** The part of a gateway a channel talks to. */
@@ -48,7 +49,7 @@ export interface ChannelOrigin {
 interface Waiter {
   resolve(value: unknown): void;
   reject(error: Error): void;
-  timer?: NodeJS.Timeout;
+  timer?: Timer;
 }
 
 const NO_ENDMARKER: unique symbol = Symbol('no endmarker');
@@ -171,9 +172,10 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
   /**
    * The next item. Rejects with EOFError once the channel is closed and drained, with the
    * RemoteError if the remote code failed, with GatewayClosedError if the gateway died, and with
-   * TimeoutError after `timeout` seconds (the channel stays usable).
+   * TimeoutError after `timeout` seconds (the channel stays usable; none, null or Infinity:
+   * wait for ever).
    */
-  receive(timeout?: number): Promise<unknown> {
+  receive(timeout?: Timeout): Promise<unknown> {
     if (this.callback) {
       return Promise.reject(
         new ExecnetError(`cannot receive() on ${this}: it has a receive callback`),
@@ -228,9 +230,10 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
 
   /**
    * Wait until nothing more will arrive. Rejects with the remote's error if it failed, and with
-   * TimeoutError after `timeout` seconds (the channel stays usable).
+   * TimeoutError after `timeout` seconds (the channel stays usable; none, null or Infinity:
+   * wait for ever).
    */
-  waitClose(timeout?: number): Promise<void> {
+  waitClose(timeout?: Timeout): Promise<void> {
     if (this.receiveClosed && !this.callbackBusy) {
       return this.closeError ? Promise.reject(this.closeError) : Promise.resolve();
     }
@@ -510,21 +513,18 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
     return this.closeError ?? new EOFError(`${this} is closed: no more items`);
   }
 
-  private wait(list: Waiter[], timeout: number | undefined, what: () => string): Promise<unknown> {
+  private wait(list: Waiter[], timeout: Timeout, what: () => string): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { resolve, reject };
-      if (timeout !== undefined && timeout !== null) {
-        waiter.timer = setTimeout(
-          () => {
-            const index = list.indexOf(waiter);
-            if (index >= 0) {
-              list.splice(index, 1);
-            }
-            this.hold(-1);
-            reject(new TimeoutError(what()));
-          },
-          Math.max(0, timeout * 1000),
-        );
+      if (!isForever(timeout)) {
+        waiter.timer = after(timeout, () => {
+          const index = list.indexOf(waiter);
+          if (index >= 0) {
+            list.splice(index, 1);
+          }
+          this.hold(-1);
+          reject(new TimeoutError(what()));
+        });
       }
       this.hold(1);
       list.push(waiter);
@@ -532,9 +532,7 @@ export class Channel extends ChannelReference implements AsyncIterable<unknown> 
   }
 
   private settle(waiter: Waiter): void {
-    if (waiter.timer) {
-      clearTimeout(waiter.timer);
-    }
+    waiter.timer?.clear();
     this.hold(-1);
   }
 

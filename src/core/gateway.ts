@@ -31,6 +31,7 @@ import { Codec } from './serializer';
 import { Session } from './session';
 import type { GatewaySpec } from './spec';
 import { ExecStdin } from './stdin';
+import { after, type Timeout, type Timer } from './timers';
 import { trace, traceLevel } from './trace';
 import type { SshConnectionPool } from './ssh/connections';
 import { openTransport } from './transports';
@@ -123,7 +124,10 @@ export interface GatewayOptions {
   readonly ssh?: { readonly configFile?: string; readonly pool?: SshConnectionPool };
 }
 
+/** The seconds callers usually give terminate() before it kills (the editor's default too). */
 export const DEFAULT_TERMINATE_TIMEOUT = 10;
+/** Seconds a killed remote may take to be gone before terminate() says it could not be killed. */
+export const KILL_WAIT_SECONDS = 5;
 
 export class Gateway implements ChannelHost {
   /** Channels kept: exec channels, and any channel someone waits on or listens to. */
@@ -147,6 +151,7 @@ export class Gateway implements ChannelHost {
   private corked = false;
   private stderrTail = '';
   private terminating: Promise<void> | undefined;
+  private killTimer: Timer | undefined;
   private sessionValue: Session | undefined;
   private helloWaiter:
     { resolve: (info: RemoteInfo) => void; reject: (error: Error) => void } | undefined;
@@ -285,7 +290,7 @@ export class Gateway implements ChannelHost {
   }
 
   /** Ask the remote how many channels are open and how many execs run. */
-  async remoteStatus(timeout = 30): Promise<RemoteStatus> {
+  async remoteStatus(timeout: Timeout = 30): Promise<RemoteStatus> {
     const channel = this.openChannel({ kind: 'status', label: 'remote status' }, false);
     this.write(encodeFrame(Msg.Status, channel.id));
     const reply = await channel.receive(timeout);
@@ -332,11 +337,15 @@ export class Gateway implements ChannelHost {
   }
 
   /**
-   * End the remote: ask politely (exit), then after `timeout` seconds kill it and everything it
-   * started. Resolves when the remote is gone; never waits longer than the timeout plus a
-   * moment for the kill to land.
+   * End the remote: ask politely (exit), and if it is still running after `timeout` seconds,
+   * kill it and everything it started. With no timeout (or null, Infinity) wait for it and kill
+   * nothing, as execnet's `terminate(timeout=None)`; `DEFAULT_TERMINATE_TIMEOUT` is the usual
+   * bound. A later call with a shorter timeout shortens a pending wait. Resolves when the
+   * remote's process is gone (after a protocol error too); rejects with ExecnetError if it is
+   * still there `KILL_WAIT_SECONDS` after it was killed.
    */
-  terminate(timeout: number = DEFAULT_TERMINATE_TIMEOUT): Promise<void> {
+  terminate(timeout?: Timeout): Promise<void> {
+    this.killTimer?.shorten(timeout);
     if (!this.terminating) {
       this.terminating = this.doTerminate(timeout);
     }
@@ -429,7 +438,7 @@ export class Gateway implements ChannelHost {
 
   // -- start-up --------------------------------------------------------------------------------
 
-  private async handshake(payload: Buffer, timeout: number): Promise<void> {
+  private async handshake(payload: Buffer, timeout: Timeout): Promise<void> {
     const transport = this.transport;
     this.hold(1);
     transport.output.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -441,16 +450,12 @@ export class Gateway implements ChannelHost {
     if (payload.length > 0) {
       transport.input.write(payload);
     }
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Timer | undefined;
     const expired = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new GatewayStartError(
-              `${transport.description} did not answer within ${timeout} seconds`,
-            ),
-          ),
-        timeout * 1000,
+      timer = after(timeout, () =>
+        reject(
+          new GatewayStartError(`${transport.description} did not answer within ${timeout} seconds`),
+        ),
       );
     });
     try {
@@ -459,10 +464,10 @@ export class Gateway implements ChannelHost {
       trace(`[${this.id}] alive: ${this.infoValue.executable} ${this.infoValue.version.join('.')}`);
     } catch (error) {
       transport.kill();
-      await transport.exited;
+      await this.gone().catch(() => undefined);
       throw error;
     } finally {
-      clearTimeout(timer);
+      timer?.clear();
       this.helloWaiter = undefined;
       this.hold(-1);
     }
@@ -778,29 +783,44 @@ export class Gateway implements ChannelHost {
 
   // -- ending ----------------------------------------------------------------------------------
 
-  private async doTerminate(timeout: number): Promise<void> {
-    if (this.stateValue === 'dead') {
-      return;
-    }
+  private async doTerminate(timeout: Timeout): Promise<void> {
     this.hold(1);
     try {
       if (this.stateValue === 'alive') {
         void this.exit();
       }
-      this.setState('closing');
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), Math.max(0, timeout) * 1000);
-      });
-      const outcome = await Promise.race([this.transport.exited, timedOut]);
-      clearTimeout(timer);
-      if (outcome === 'timeout') {
-        trace(`[${this.id}] did not exit within ${timeout}s: killing`);
-        this.transport.kill();
-        await this.transport.exited;
+      if (this.stateValue !== 'dead') {
+        this.setState('closing');
+        const expired = new Promise<'kill'>((resolve) => {
+          this.killTimer = after(timeout, () => resolve('kill'));
+        });
+        const outcome = await Promise.race([this.transport.exited, expired]);
+        this.killTimer?.clear();
+        this.killTimer = undefined;
+        if (outcome === 'kill') {
+          trace(`[${this.id}] still running after the terminate timeout: killing`);
+          this.transport.kill();
+        }
       }
+      // killed now, or dead after a protocol error (fail() killed it): wait until it is gone
+      await this.gone();
     } finally {
       this.hold(-1);
+    }
+  }
+
+  /** Resolves when the transport has ended; rejects if it outlives a kill by KILL_WAIT_SECONDS. */
+  private async gone(): Promise<void> {
+    let timer: Timer | undefined;
+    const stuck = new Promise<'stuck'>((resolve) => {
+      timer = after(KILL_WAIT_SECONDS, () => resolve('stuck'));
+    });
+    const outcome = await Promise.race([this.transport.exited, stuck]);
+    timer?.clear();
+    if (outcome === 'stuck') {
+      throw new ExecnetError(
+        `${this.transport.description} is still running ${KILL_WAIT_SECONDS} seconds after it was killed`,
+      );
     }
   }
 

@@ -7,13 +7,13 @@ import type { Channel } from './channel';
 import { ExecnetError } from './errors';
 import { Emitter, type Event } from './events';
 import {
-  DEFAULT_TERMINATE_TIMEOUT,
   Gateway,
   type GatewayOptions,
   type GatewayState,
   type RemoteSource,
 } from './gateway';
 import { checkSpec, withId, type ParsedSpec } from './spec';
+import type { Timeout } from './timers';
 
 export type GroupChange =
   | { readonly kind: 'added'; readonly gateway: Gateway }
@@ -102,9 +102,11 @@ export class Group implements Iterable<Gateway> {
 
   /**
    * End every gateway, those that already left by exiting included: ask each to exit, then kill
-   * those still running after `timeout` seconds. Resolves when all are gone.
+   * those still running after `timeout` seconds. With no timeout (or null, Infinity) wait for
+   * them and kill nothing, as execnet's `terminate(timeout=None)`; `DEFAULT_TERMINATE_TIMEOUT`
+   * is the usual bound. Resolves when all are gone.
    */
-  async terminate(timeout: number = DEFAULT_TERMINATE_TIMEOUT): Promise<void> {
+  async terminate(timeout?: Timeout): Promise<void> {
     const all = [...this, ...this.windingDown];
     await Promise.all(all.map((gateway) => gateway.terminate(timeout)));
     for (const gateway of all) {
@@ -150,12 +152,12 @@ export class MultiChannel implements Iterable<Channel> {
   }
 
   /** One item from each channel, in channel order. */
-  receiveEach(timeout?: number): Promise<unknown[]> {
+  receiveEach(timeout?: Timeout): Promise<unknown[]> {
     return Promise.all(this.channels.map((channel) => channel.receive(timeout)));
   }
 
   /** Wait until every channel is closed; rejects with the first remote error. */
-  async waitClose(timeout?: number): Promise<void> {
+  async waitClose(timeout?: Timeout): Promise<void> {
     const results = await Promise.allSettled(
       this.channels.map((channel) => channel.waitClose(timeout)),
     );

@@ -43,6 +43,7 @@ export { checkSpec, formatSpec, parseSpec, validateSpec } from './spec';
 export type { GatewaySpec, ParsedSpec } from './spec';
 export { defaultSshPool, SshConnectionPool } from './ssh/connections';
 export { ExecStdin } from './stdin';
+export type { Timeout } from './timers';
 export { setTraceSink } from './trace';
 
 /** The group `makeGateway()` adds to, like execnet's `default_group`. */

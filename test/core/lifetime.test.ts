@@ -2,6 +2,7 @@
 // nothing is left running.
 
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -15,6 +16,15 @@ import { testGroup } from '../helpers/gateways';
 import { leftoverProcesses, newMark } from '../helpers/processes';
 import { defaultPython } from '../helpers/pythons';
 import { runScript } from '../helpers/scripts';
+
+/** Alive and not a zombie. */
+function running(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 function rejection(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
@@ -214,6 +224,87 @@ describe('interrupt', () => {
 });
 
 describe('terminate', () => {
+  it('terminate() and group terminate() with no timeout wait past the usual 10 s and kill nothing', async () => {
+    const tg = testGroup();
+    const other = testGroup();
+    const gateways = [await tg.gateway(), await tg.gateway(), await other.gateway()];
+    const channels = gateways.map((gw) =>
+      gw.remoteExec('import time\nchannel.send(1)\ntime.sleep(10.5)'),
+    );
+    await Promise.all(channels.map((ch) => ch.receive()));
+    const started = Date.now();
+    await Promise.all([tg.group.terminate(), gateways[2].terminate()]);
+    assert.ok(Date.now() - started >= 9500, `returned after ${Date.now() - started} ms`);
+    for (const gw of gateways) {
+      assert.match(String(gw.closeReason), /exited with status 0/, 'not killed');
+    }
+    await tg.close();
+    await other.close();
+  });
+
+  for (const [label, timeout] of [
+    ['null', null],
+    ['Infinity', Infinity],
+    ['30 days (beyond the timer range)', 30 * 24 * 3600],
+  ] as const) {
+    it(`terminate(${label}) waits for the remote's code to return and kills nothing`, async () => {
+      const tg = testGroup();
+      const gw = await tg.gateway();
+      const ch = gw.remoteExec('import time\nchannel.send(1)\ntime.sleep(1)\nchannel.send(2)');
+      assert.equal(await ch.receive(), 1);
+      const started = Date.now();
+      await gw.terminate(timeout);
+      assert.ok(Date.now() - started >= 800, `terminate returned after ${Date.now() - started} ms`);
+      assert.match(String(gw.closeReason), /exited with status 0/, 'not killed');
+      await tg.close();
+    });
+  }
+
+  it('a second terminate with a shorter timeout shortens a pending one', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const ch = gw.remoteExec('import time\nchannel.send(1)\ntime.sleep(60)');
+    assert.equal(await ch.receive(), 1);
+    const started = Date.now();
+    const waiting = gw.terminate();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(gw.state, 'closing', 'the first terminate waits');
+    await Promise.all([waiting, gw.terminate(0.3)]);
+    assert.ok(Date.now() - started < 5000);
+    assert.match(String(gw.closeReason), /killed by SIGKILL/);
+    await tg.close();
+  });
+
+  it('receive, waitClose and remoteStatus take Infinity and timeouts beyond the timer range', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const ch = gw.remoteExec('import time\ntime.sleep(0.3)\nchannel.send(1)\ntime.sleep(0.3)');
+    assert.equal(await ch.receive(Infinity), 1);
+    await ch.waitClose(2 ** 40);
+    const status = await gw.remoteStatus(Infinity);
+    assert.equal(status.numexecuting, 0);
+    const later = gw.remoteExec('import time\ntime.sleep(0.3)\nchannel.send(2)');
+    assert.equal(await later.receive(30 * 24 * 3600), 2);
+    await tg.close();
+  });
+
+  it('terminate after a protocol error resolves only when the remote is gone', async () => {
+    const tg = testGroup();
+    const master = await tg.gateway();
+    // through another gateway, and with 400 MB to free: the remote takes a while to go
+    const gw = await tg.group.makeGateway(tg.spec(`via=${master.id}`));
+    const pid = gw.info.pid;
+    const ch = gw.remoteExec(
+      'import os\nb = bytearray(400 << 20)\nfor i in range(0, len(b), 4096):\n    b[i] = 1\n' +
+        'os.write(channel.gateway._writer._fd, b"\\xff\\x00\\x00\\x00\\x01\\x00\\x00\\x00\\x00")\nchannel.receive()',
+    );
+    await assert.rejects(ch.receive(), GatewayClosedError);
+    assert.ok(gw.closeReason instanceof DataFormatError);
+    await gw.terminate(5);
+    assert.equal(running(pid), false, 'the remote is gone when terminate resolves');
+    await tg.close();
+  });
+
   it('ends a remote blocked in receive() politely, with no process left', async () => {
     const tg = testGroup();
     const gw = await tg.gateway();

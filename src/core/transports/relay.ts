@@ -153,11 +153,13 @@ class RelayStream extends Duplex {
     callback(error);
   }
 
-  /** Ends the relayed process (its whole process group) or connection. */
+  /**
+   * Ends the relayed process (its whole process group) or connection. The relay reports the
+   * exit status and closes the channel once the process is gone: `exited` means gone.
+   */
   kill(): void {
     if (!this.channel.isClosed()) {
       void this.channel.send('kill').catch(() => undefined);
-      this.channel.close();
     }
   }
 
