@@ -3,12 +3,20 @@
 //
 //   node scripts/run-tests.mjs DIR... [node test flags, e.g. --test-name-pattern=receive]
 //
+// A folder with a `system.ts` needs a system started first (a Slurm cluster, podman's image):
+// it is started once for the run (see test/helpers/system.ts), its environment is given to the
+// tests, and it is stopped at the end. A system that cannot start on this machine skips the run:
+// exit status 77 and a line `SKIPPED: <why>` that scripts/test-all.mjs puts in its summary.
+//
 // TEST_CONCURRENCY (default 2, one per core here) and TEST_TIMEOUT_MS (default 60000, per test)
 // override the defaults.
 
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import readline from 'node:readline';
+
+const SKIPPED = 77;
 
 const args = process.argv.slice(2);
 const dirs = args.filter((a) => !a.startsWith('-'));
@@ -30,15 +38,73 @@ function findTests(dir) {
     .map((e) => path.join(e.parentPath, e.name));
 }
 
+/**
+ * Starts a tier's system; resolves with its process and environment, or with why it cannot run.
+ * @param {string} file
+ * @returns {Promise<{ child?: import('node:child_process').ChildProcess, env?: Record<string,string>, unavailable?: string }>}
+ */
+function startSystem(file) {
+  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    const lines = readline.createInterface({ input: child.stdout });
+    lines.once('line', (line) => {
+      lines.close();
+      child.stdout.resume();
+      const message = JSON.parse(line);
+      resolve(
+        message.unavailable !== undefined
+          ? { unavailable: message.unavailable }
+          : { child, env: message.env },
+      );
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`${file} exited with ${code} before the system was up`)),
+    );
+  });
+}
+
+/** @param {import('node:child_process').ChildProcess} child */
+function stopSystem(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) {
+      resolve(undefined);
+      return;
+    }
+    child.once('exit', resolve);
+    child.stdin?.end();
+  });
+}
+
 const files = dirs.flatMap(findTests).sort();
 if (files.length === 0) {
   console.error(`no *.test.ts files under ${dirs.join(', ')}`);
   process.exit(1);
 }
 
+const systems = [];
+const env = { ...process.env };
+for (const dir of dirs) {
+  const file = path.join(dir, 'system.ts');
+  if (!fs.existsSync(file)) {
+    continue;
+  }
+  const started = Date.now();
+  const system = await startSystem(file);
+  if (system.unavailable !== undefined) {
+    await Promise.all(systems.map(stopSystem));
+    console.log(`\nSKIPPED: ${dir}: ${system.unavailable}`);
+    process.exit(SKIPPED);
+  }
+  console.log(`# ${file}: up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  systems.push(system.child);
+  Object.assign(env, system.env);
+}
+
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const timeout = process.env.TEST_TIMEOUT_MS ?? '60000';
-const result = spawnSync(
+const tests = spawn(
   process.execPath,
   [
     '--import',
@@ -49,9 +115,10 @@ const result = spawnSync(
     ...flags,
     ...files,
   ],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env },
 );
-if (result.error) {
-  throw result.error;
-}
-process.exit(result.status ?? 1);
+const status = await new Promise((resolve) =>
+  tests.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))),
+);
+await Promise.all(systems.map(stopSystem));
+process.exit(status);

@@ -31,6 +31,7 @@ DEBIAN_PACKAGES=(
   runc            # podman's runtime here (crun refuses this host's hybrid cgroups)
   uidmap          # podman's user-namespace helpers
   debootstrap     # builds the container tier's Debian image from apt's own mirror (cached)
+  docker.io       # the docker CLI: docker= gateways are tested against podman's Docker API (no dockerd runs)
   python3-debugpy # the debugger the execnet debug type drives, shipped to remotes that lack it
   python3-typing-extensions # shipped with debugpy to Pythons 3.8/3.9
   python3-matplotlib # plots in notebook and REPL sessions (Agg backend)

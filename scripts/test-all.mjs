@@ -1,13 +1,16 @@
 // Runs the checks and every test tier in order, streaming their output, and ends with one line
 // that counts them all: `N passed, N failed`. Each tier is the npm script `test:<tier>`; its
 // counts are read from the node test runner's summary (`# pass N`, `# fail N`) or mocha's
-// (`N passing`, `N failing`). A tier that fails to run, or runs no test, fails the whole.
+// (`N passing`, `N failing`). A tier that fails to run, or runs no test, fails the whole. A tier
+// whose system cannot start on this machine (scripts/run-tests.mjs exits 77 with `SKIPPED: why`)
+// is skipped, and the summary says so on its last line.
 //
 //   node scripts/test-all.mjs [tier...]     (default: every tier below)
 
 import { spawn } from 'node:child_process';
 
-const TIERS = ['core', 'cli', 'views', 'ssh', 'build', 'vscode'];
+const TIERS = ['core', 'cli', 'views', 'ssh', 'slurm', 'containers', 'build', 'vscode'];
+const SKIPPED = 77;
 const CHECKS = ['typecheck', 'lint'];
 
 const tiers = process.argv.slice(2).length > 0 ? process.argv.slice(2) : TIERS;
@@ -50,6 +53,7 @@ function counts(text) {
 let passed = 0;
 let failed = 0;
 const problems = [];
+const skipped = [];
 for (const check of CHECKS) {
   const { code } = await run(check);
   if (code !== 0) {
@@ -64,6 +68,12 @@ for (const tier of tiers) {
   passed += c.passed;
   failed += c.failed;
   const seconds = ((Date.now() - started) / 1000).toFixed(0);
+  if (code === SKIPPED) {
+    const why = /^SKIPPED: (.*)$/m.exec(text)?.[1] ?? 'its system could not start';
+    skipped.push(`test:${tier} (${why})`);
+    console.log(`== test:${tier}: SKIPPED: ${why}`);
+    continue;
+  }
   console.log(`== test:${tier}: ${c.passed} passed, ${c.failed} failed (${seconds} s)`);
   if (code !== 0) {
     problems.push(`test:${tier} exited with ${code}`);
@@ -74,5 +84,12 @@ for (const tier of tiers) {
 if (problems.length > 0) {
   console.log(`\nproblems: ${problems.join('; ')}`);
 }
-console.log(`\n${passed} passed, ${failed} failed`);
+if (skipped.length > 0) {
+  console.log(
+    `\n!! ${skipped.length} tier${skipped.length === 1 ? '' : 's'} SKIPPED: ${skipped.join('; ')}`,
+  );
+}
+const skipNote =
+  skipped.length > 0 ? `, ${skipped.length} tier${skipped.length === 1 ? '' : 's'} skipped` : '';
+console.log(`\n${passed} passed, ${failed} failed${skipNote}`);
 process.exit(problems.length > 0 || failed > 0 ? 1 : 0);

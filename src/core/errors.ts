@@ -155,3 +155,48 @@ export class PythonNotFound extends GatewayStartError {
     super(message);
   }
 }
+
+/** Why Slurm would not run a gateway's job. */
+export type SlurmFailure =
+  | 'partition' // no such partition, or not allowed there
+  | 'account' // invalid account or account/partition combination
+  | 'denied' // access or permission denied
+  | 'job' // slurm_job= names no running job
+  | 'options' // srun/salloc refused the options
+  | 'pending' // still pending when the timeout ran out (then cancelled)
+  | 'missing' // no srun/salloc where they should run
+  | 'failed'; // anything else before the interpreter started
+
+/** srun or salloc refused the job, failed, or it waited in the queue too long. */
+export class SlurmError extends GatewayStartError {
+  constructor(
+    message: string,
+    readonly kind: SlurmFailure,
+    /** The job, when Slurm gave it an id. */
+    readonly jobId?: string,
+    /** What srun/salloc said, or squeue's reason for a pending job (`Resources`). */
+    readonly reason?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Why a container gateway could not start. */
+export type ContainerFailure =
+  | 'no-container' // no such container
+  | 'not-running' // the container exists but is stopped
+  | 'no-image' // no such image (and none could be pulled)
+  | 'missing' // no docker/podman (or no daemon for docker) where it should run
+  | 'failed'; // anything else before the interpreter started
+
+/** docker/podman could not run the interpreter in the container or image. */
+export class ContainerError extends GatewayStartError {
+  constructor(
+    message: string,
+    readonly kind: ContainerFailure,
+    /** What docker/podman said. */
+    readonly reason?: string,
+  ) {
+    super(message);
+  }
+}

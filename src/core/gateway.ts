@@ -37,7 +37,13 @@ import type { SshConnectionPool } from './ssh/connections';
 import { openTransport } from './transports';
 import { canWarmStart, openWarm } from './transports/warm';
 import { defaultPythonCommand } from './transports/popen';
-import type { Transport, TransportExit } from './transports/transport';
+import type { SlurmAllocation } from './transports/slurm';
+import type {
+  ContainerPlacement,
+  SlurmPlacement,
+  Transport,
+  TransportExit,
+} from './transports/transport';
 
 export type GatewayState = 'connecting' | 'alive' | 'closing' | 'dead';
 
@@ -52,6 +58,10 @@ export interface RemoteInfo {
   readonly cwd: string;
   readonly hostname: string;
   readonly execmodel: string;
+  /** For slurm gateways: the job, step, node and task rank. */
+  readonly slurm?: SlurmPlacement;
+  /** For docker and podman gateways: the container and the pid inside it. */
+  readonly container?: ContainerPlacement;
 }
 
 /** `gateway.remoteStatus()`: what runs on the remote right now. */
@@ -122,6 +132,10 @@ export interface GatewayOptions {
   readonly prompts?: Prompts;
   /** ssh settings: the config file when the spec names none, the connection pool. */
   readonly ssh?: { readonly configFile?: string; readonly pool?: SshConnectionPool };
+  /** Progress while the interpreter waits to start: `job 12 pending`. */
+  readonly onProgress?: (message: string) => void;
+  /** The Slurm allocation a fan-out's gateway runs its step on (Group.makeGateways sets it). */
+  readonly allocation?: SlurmAllocation;
 }
 
 /** The seconds callers usually give terminate() before it kills (the editor's default too). */
@@ -495,6 +509,7 @@ export class Gateway implements ChannelHost {
     }
     const version = (map.get('version') as number[] | undefined) ?? [0, 0, 0];
     this.helloWaiter?.resolve({
+      ...this.transport.placement,
       executable: String(map.get('executable')),
       version: [version[0], version[1], version[2]],
       versionString: String(map.get('version_string')),

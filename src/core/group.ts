@@ -14,6 +14,7 @@ import {
 } from './gateway';
 import { checkSpec, withId, type ParsedSpec } from './spec';
 import type { Timeout } from './timers';
+import { SlurmAllocation } from './transports/slurm';
 
 export type GroupChange =
   | { readonly kind: 'added'; readonly gateway: Gateway }
@@ -27,6 +28,8 @@ export class Group implements Iterable<Gateway> {
   /** Gateways that left the group by closing and are not gone yet: terminate() ends them too. */
   private readonly windingDown = new Set<Gateway>();
   private nextIndex = 0;
+  /** Slurm allocations of this group's fan-outs, until they end. */
+  private readonly allocations = new Set<SlurmAllocation>();
   private readonly changeEmitter = new Emitter<GroupChange>();
   /** Gateways added, removed, or changing state. */
   readonly onDidChange: Event<GroupChange> = this.changeEmitter.event;
@@ -43,7 +46,10 @@ export class Group implements Iterable<Gateway> {
    * Start a gateway from a spec (a string or a parsed spec) and add it to this group. A spec
    * checkSpec refuses rejects with its SpecError before anything starts.
    */
-  async makeGateway(spec: string | ParsedSpec = this.defaultSpec): Promise<Gateway> {
+  async makeGateway(
+    spec: string | ParsedSpec = this.defaultSpec,
+    options: Pick<GatewayOptions, 'allocation' | 'onProgress'> = {},
+  ): Promise<Gateway> {
     let parsed = checkSpec(spec);
     const id = parsed.id ?? this.allocateId();
     if (parsed.id !== undefined && (this.gateways.has(id) || this.reserved.has(id))) {
@@ -55,6 +61,7 @@ export class Group implements Iterable<Gateway> {
     try {
       gateway = await Gateway.start(parsed, id, {
         ...this.options,
+        ...options,
         lookup: (other) => this.gateways.get(other),
       });
     } finally {
@@ -72,6 +79,47 @@ export class Group implements Iterable<Gateway> {
     });
     this.changeEmitter.fire({ kind: 'added', gateway });
     return gateway;
+  }
+
+  /**
+   * Start `count` gateways of one spec (default: its slurm_tasks=, else 1), all or none: if one
+   * fails the others are ended and the first error is thrown. A slurm spec makes one allocation
+   * for them all (or joins slurm_job=) and runs each gateway as a step of it; the allocation is
+   * given back when the last of them ends. With id=X they are X-0, X-1...
+   */
+  async makeGateways(spec: string | ParsedSpec, count?: number): Promise<Gateway[]> {
+    const parsed = checkSpec(spec);
+    const n = count ?? parsed.slurmTasks ?? 1;
+    if (!(Number.isInteger(n) && n >= 1)) {
+      throw new ExecnetError(`makeGateways: count must be a whole number from 1, not ${n}`);
+    }
+    const ids = Array.from({ length: n }, (_, i) =>
+      parsed.id === undefined ? undefined : n === 1 ? parsed.id : `${parsed.id}-${i}`,
+    );
+    const allocation =
+      parsed.type === 'slurm'
+        ? await SlurmAllocation.open(parsed, n, { lookup: (other) => this.gateways.get(other) })
+        : undefined;
+    const results = await Promise.allSettled(
+      ids.map((id) => this.makeGateway({ ...parsed, id }, { allocation })),
+    );
+    allocation?.unhold();
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    if (failed) {
+      await Promise.all(started.map((gateway) => gateway.terminate(0)));
+      await allocation?.end();
+      throw failed.reason;
+    }
+    if (allocation) {
+      this.allocations.add(allocation);
+      allocation.onDidChangeState((state) => {
+        if (state === 'ended') {
+          this.allocations.delete(allocation);
+        }
+      });
+    }
+    return started;
   }
 
   /** The gateway with this id, if it is in the group. */
@@ -112,6 +160,8 @@ export class Group implements Iterable<Gateway> {
     for (const gateway of all) {
       this.remove(gateway);
     }
+    // each goes with its last step; make sure, and wait until the jobs are given back
+    await Promise.all([...this.allocations].map((allocation) => allocation.end()));
   }
 
   private remove(gateway: Gateway): void {

@@ -7,7 +7,8 @@
 import { parse as shellParse, quote as shellQuote } from 'shell-quote';
 import { SpecError } from './errors';
 
-export type GatewayType = 'popen' | 'ssh' | 'socket' | 'vagrant_ssh';
+export type GatewayType =
+  'popen' | 'ssh' | 'socket' | 'vagrant_ssh' | 'slurm' | 'docker' | 'podman';
 export type ExecModel = 'thread' | 'main_thread_only' | 'eventlet' | 'gevent';
 
 /**
@@ -61,6 +62,20 @@ export interface ParsedSpec {
   readonly tls?: boolean;
   /** A CA (or the server's own self-signed certificate) to verify the socket server with. */
   readonly tlsCa?: string;
+  /** `slurm[=OPTIONS]`: srun/salloc options, as shell words (`-p debug --time=10`). */
+  readonly slurm?: { readonly raw: string; readonly options: readonly string[] };
+  /** Run as a step of this existing job (allocation), which is not ours to cancel. */
+  readonly slurmJob?: string;
+  /** How many gateways (tasks) a fan-out starts on one allocation. */
+  readonly slurmTasks?: number;
+  /** Seconds a job may wait in the queue before it is cancelled. */
+  readonly slurmPending?: number;
+  /** `docker=CONTAINER` / `podman=CONTAINER`: exec into this running container. */
+  readonly container?: string;
+  /** `docker//image=IMAGE`: run a fresh container of this image, removed at the end. */
+  readonly image?: string;
+  /** More arguments for `docker|podman exec` or `run` (`-u 1000 -v /data:/data`). */
+  readonly containerArgs?: readonly string[];
 }
 
 /** A spec checkSpec accepted: one gateway type, every key known, every value and combination valid. */
@@ -172,13 +187,76 @@ const KEY_RULES: Readonly<Record<string, KeyRule>> = {
     placeholder: 'PATH',
     read: (value, item) => ({ tlsCa: required('tls_ca', value, item), tls: true }),
   },
+  slurm: {
+    type: true,
+    placeholder: 'OPTIONS',
+    // bare: the cluster's defaults
+    read: (value, item) => {
+      if (value === '') {
+        throw new SpecError(
+          `empty value in '${item}' — write slurm=OPTIONS (srun options), or just slurm for the cluster's defaults`,
+          item,
+        );
+      }
+      return {
+        slurm: {
+          raw: value === true ? '' : value,
+          options: value === true ? [] : shellWords(value, item),
+        },
+      };
+    },
+  },
+  slurm_job: {
+    placeholder: 'JOBID',
+    read: (value, item) => ({ slurmJob: parseJobId(required('slurm_job', value, item), item) }),
+  },
+  slurm_tasks: {
+    placeholder: 'N',
+    read: (value, item) => ({
+      slurmTasks: positiveInteger(required('slurm_tasks', value, item), item, 'a number of tasks'),
+    }),
+  },
+  slurm_pending: {
+    placeholder: 'SECONDS',
+    read: (value, item) => ({
+      slurmPending: positiveInteger(
+        required('slurm_pending', value, item),
+        item,
+        'a number of seconds',
+      ),
+    }),
+  },
+  // bare docker/podman: a fresh container of image=
+  docker: {
+    type: true,
+    placeholder: 'CONTAINER',
+    read: (value, item) =>
+      value === true ? {} : { container: word('docker', value, item, 'a container name or id') },
+  },
+  podman: {
+    type: true,
+    placeholder: 'CONTAINER',
+    read: (value, item) =>
+      value === true ? {} : { container: word('podman', value, item, 'a container name or id') },
+  },
+  image: {
+    placeholder: 'IMAGE',
+    read: (value, item) => ({ image: word('image', value, item, 'an image name') }),
+  },
+  container_args: {
+    placeholder: 'ARGS',
+    read: (value, item) => ({
+      containerArgs: shellWords(required('container_args', value, item), item),
+    }),
+  },
 };
 
 /** Every key a spec may hold, for completion; `env:` is followed by a variable name. */
 export const SPEC_KEYS: readonly string[] = Object.keys(KEY_RULES);
 
 const EXEC_MODELS: readonly ExecModel[] = ['thread', 'main_thread_only', 'eventlet', 'gevent'];
-const START_HINT = 'start the spec with popen, ssh=HOST, socket=HOST:PORT or vagrant_ssh=NAME';
+const START_HINT =
+  'start the spec with popen, ssh=HOST, socket=HOST:PORT, vagrant_ssh=NAME, slurm, docker=CONTAINER or podman=CONTAINER';
 
 /**
  * Reads a spec as execnet's XSpec does, refusing only what XSpec refuses (an empty item, a key
@@ -313,6 +391,11 @@ export function formatSpec(spec: GatewaySpec): string {
     items.push('tls');
   }
   add('tls_ca', spec.tlsCa);
+  add('slurm_job', spec.slurmJob);
+  add('slurm_tasks', spec.slurmTasks?.toString());
+  add('slurm_pending', spec.slurmPending?.toString());
+  add('image', spec.image);
+  add('container_args', spec.containerArgs && shellQuote(spec.containerArgs));
 
   // 'a/' + '//' + 'b' would split as 'a', '/b': only the last item may end with a slash.
   const slashEnded = items.filter((item) => item.endsWith('/'));
@@ -364,6 +447,11 @@ function typeItemOf(spec: GatewaySpec): string {
         : `socket=${spec.socket.host}:${spec.socket.port}`;
     case 'vagrant_ssh':
       return `vagrant_ssh=${spec.vagrantSsh ?? ''}`;
+    case 'slurm':
+      return spec.slurm && spec.slurm.raw !== '' ? `slurm=${spec.slurm.raw}` : 'slurm';
+    case 'docker':
+    case 'podman':
+      return spec.container !== undefined ? `${spec.type}=${spec.container}` : spec.type;
   }
 }
 
@@ -450,7 +538,7 @@ function checkCombination(spec: GatewaySpec, seen: ReadonlyMap<string, string>):
   }
   if (spec.via !== undefined && spec.type === 'socket') {
     throw new SpecError(
-      `'${item('via')}' does not work with socket gateways — via starts popen, ssh and vagrant_ssh gateways through another one`,
+      `'${item('via')}' does not work with socket gateways — via starts the other types through another gateway`,
       item('via'),
     );
   }
@@ -499,6 +587,7 @@ function checkCombination(spec: GatewaySpec, seen: ReadonlyMap<string, string>):
       );
     }
   }
+  checkSlurmAndContainers(spec, seen);
   if (seen.has('tls') && seen.has('tls_ca')) {
     throw new SpecError(`'${item('tls')}' is implied by '${item('tls_ca')}'; leave it out`, 'tls');
   }
@@ -509,6 +598,48 @@ function checkCombination(spec: GatewaySpec, seen: ReadonlyMap<string, string>):
         item(key),
       );
     }
+  }
+}
+
+function checkSlurmAndContainers(spec: GatewaySpec, seen: ReadonlyMap<string, string>): void {
+  const item = (key: string): string => seen.get(key) ?? key;
+  for (const key of ['slurm_job', 'slurm_tasks', 'slurm_pending'] as const) {
+    if (spec.type !== 'slurm' && seen.has(key)) {
+      throw new SpecError(
+        `'${item(key)}' only applies to slurm gateways, not ${spec.type}`,
+        item(key),
+      );
+    }
+  }
+  const container = spec.type === 'docker' || spec.type === 'podman';
+  for (const key of ['image', 'container_args'] as const) {
+    if (!container && seen.has(key)) {
+      throw new SpecError(
+        `'${item(key)}' only applies to docker and podman gateways, not ${spec.type}`,
+        item(key),
+      );
+    }
+  }
+  if (container && spec.container !== undefined && spec.image !== undefined) {
+    throw new SpecError(
+      `'${item(spec.type)}' and '${item('image')}' both say where to run — ${spec.type}=CONTAINER execs into a running container, ${spec.type}//image=IMAGE runs a fresh one`,
+      item('image'),
+    );
+  }
+  if (container && spec.container === undefined && spec.image === undefined) {
+    throw new SpecError(
+      `missing container in '${spec.type}' — write ${spec.type}=CONTAINER to exec into a running container, or ${spec.type}//image=IMAGE for a fresh one`,
+      spec.type,
+    );
+  }
+  if (spec.sudo !== undefined && (container || spec.type === 'slurm')) {
+    const hint = container
+      ? `to run as another user inside the container write container_args=-u ${spec.sudo}`
+      : 'jobs run as the user who submits them';
+    throw new SpecError(
+      `'${item('sudo')}' does not work with ${spec.type} gateways — ${hint}`,
+      item('sudo'),
+    );
   }
 }
 
@@ -562,6 +693,25 @@ function gatewayId(key: string, value: string | true, item: string): string {
     );
   }
   return id;
+}
+
+/** A Slurm job id: `1234`, or an array task `1234_7`. */
+function parseJobId(value: string, item: string): string {
+  if (!/^\d+(_\d+)?$/.test(value)) {
+    throw new SpecError(
+      `bad job id in '${item}' — write slurm_job=JOBID, e.g. slurm_job=1234`,
+      item,
+    );
+  }
+  return value;
+}
+
+function positiveInteger(value: string, item: string, what: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 1 && Number.isSafeInteger(n))) {
+    throw new SpecError(`bad value in '${item}' — expected ${what}, a whole number from 1`, item);
+  }
+  return n;
 }
 
 function parseNice(value: string, item: string): number {

@@ -416,7 +416,7 @@ describe('errors name the offending part', () => {
         name: 'SpecError',
         part: spec,
         message:
-          'empty spec: start the spec with popen, ssh=HOST, socket=HOST:PORT or vagrant_ssh=NAME',
+          'empty spec: start the spec with popen, ssh=HOST, socket=HOST:PORT, vagrant_ssh=NAME, slurm, docker=CONTAINER or podman=CONTAINER',
       });
     }
   });
@@ -444,7 +444,7 @@ describe('errors name the offending part', () => {
     assert.throws(() => checkSpec('id=x//nice=3'), {
       name: 'SpecError',
       message:
-        'no gateway type: start the spec with popen, ssh=HOST, socket=HOST:PORT or vagrant_ssh=NAME',
+        'no gateway type: start the spec with popen, ssh=HOST, socket=HOST:PORT, vagrant_ssh=NAME, slurm, docker=CONTAINER or podman=CONTAINER',
     });
   });
 
@@ -780,14 +780,22 @@ describe('SPEC_KEYS', () => {
   test('lists every key the parser knows, env as env:', () => {
     assert.deepEqual([...SPEC_KEYS].sort(), [
       'chdir',
+      'container_args',
+      'docker',
       'dont_write_bytecode',
       'env:',
       'execmodel',
       'id',
+      'image',
       'installvia',
       'nice',
+      'podman',
       'popen',
       'python',
+      'slurm',
+      'slurm_job',
+      'slurm_pending',
+      'slurm_tasks',
       'socket',
       'socket_key',
       'ssh',
@@ -804,4 +812,85 @@ describe('SPEC_KEYS', () => {
       assert.doesNotMatch(validateSpec(`popen//${item}`) ?? '', /unknown key/, key);
     }
   });
+});
+
+describe('slurm, docker and podman specs', () => {
+  test('bare slurm takes the cluster defaults; slurm=OPTIONS keeps srun options as words', () => {
+    assert.deepEqual(parseSpec('slurm'), {
+      raw: 'slurm',
+      type: 'slurm',
+      ...defaults,
+      slurm: { raw: '', options: [] },
+    });
+    const spec = parseSpec('slurm=-p debug --time=10 -J "my job"//python=python3');
+    assert.deepEqual(spec.slurm, {
+      raw: '-p debug --time=10 -J "my job"',
+      options: ['-p', 'debug', '--time=10', '-J', 'my job'],
+    });
+    assert.deepEqual(spec.python, ['python3']);
+  });
+
+  test('slurm_job, slurm_tasks and slurm_pending fill their fields', () => {
+    const spec = parseSpec('slurm//slurm_job=1234//slurm_tasks=8//slurm_pending=60');
+    assert.equal(spec.slurmJob, '1234');
+    assert.equal(spec.slurmTasks, 8);
+    assert.equal(spec.slurmPending, 60);
+    assert.equal(parseSpec('slurm//slurm_job=1234_7').slurmJob, '1234_7');
+  });
+
+  test('docker=CONTAINER and podman=CONTAINER exec; bare with image= runs a fresh one', () => {
+    assert.equal(parseSpec('docker=web').container, 'web');
+    assert.equal(parseSpec('podman=3f2a9c').type, 'podman');
+    const fresh = parseSpec(
+      'podman//image=localhost/py:3.12//container_args=-v /data:/data -u 1000',
+    );
+    assert.equal(fresh.container, undefined);
+    assert.equal(fresh.image, 'localhost/py:3.12');
+    assert.deepEqual(fresh.containerArgs, ['-v', '/data:/data', '-u', '1000']);
+  });
+
+  test('via works with slurm, docker and podman', () => {
+    assert.equal(parseSpec('slurm=-p debug//via=login').via, 'login');
+    assert.equal(parseSpec('docker=web//via=box').via, 'box');
+  });
+
+  test('bad values are refused naming the item', () => {
+    rejects('slurm=', 'slurm=', 'write slurm=OPTIONS', 'just slurm');
+    rejects('slurm//slurm_job=abc', 'slurm_job=abc', 'bad job id');
+    rejects('slurm//slurm_tasks=0', 'slurm_tasks=0', 'a whole number from 1');
+    rejects('slurm//slurm_pending=1.5', 'slurm_pending=1.5', 'a number of seconds');
+    rejects('slurm=-p "debug', 'slurm=-p "debug', 'unclosed');
+    rejects('docker=my container', 'docker=my container', 'no whitespace');
+  });
+
+  test('slurm keys belong to slurm, container keys to docker and podman', () => {
+    rejects('popen//slurm_job=12', 'slurm_job=12', 'only applies to slurm gateways, not popen');
+    rejects('ssh=h//slurm_tasks=2', 'slurm_tasks=2', 'only applies to slurm');
+    rejects('slurm//image=x', 'image=x', 'only applies to docker and podman gateways, not slurm');
+    rejects('popen//container_args=-u 1', 'container_args=-u 1', 'docker and podman');
+  });
+
+  test('a container gateway names a container or an image, not both, not neither', () => {
+    rejects('podman', 'podman', 'missing container', 'podman=CONTAINER', 'podman//image=IMAGE');
+    rejects('docker=web//image=py', 'image=py', 'both say where to run');
+  });
+
+  test('sudo does not work with slurm or containers, with a hint each', () => {
+    rejects('slurm//sudo=x', 'sudo=x', 'jobs run as the user who submits them');
+    rejects('podman=web//sudo=x', 'sudo=x', 'container_args=-u x');
+  });
+
+  for (const raw of [
+    'slurm',
+    'slurm=-p debug --time=10//python=python3//slurm_tasks=4//slurm_pending=30',
+    'slurm=-A proj//slurm_job=77//via=login//id=task',
+    'podman=web//python=/usr/bin/python3//container_args=-u 1000 -w /srv',
+    'docker//image=python:3.12-slim//via=box',
+  ]) {
+    test(`round-trips ${raw}`, () => {
+      const spec = parseSpec(raw);
+      const text = formatSpec(spec);
+      assert.deepEqual(parseSpec(text), { ...spec, raw: text });
+    });
+  }
 });

@@ -2,7 +2,9 @@
 # new gateway's process (relay_popen) or opens its TCP connection (relay_tcp) on this host, and
 # pumps bytes between it and the channel. Items to the local side: bytes (the process's stdout,
 # or what the socket received), ("e", bytes) for stderr, ("p", pid) once started, ("x", status)
-# at the end. Items from the local side: bytes to write, None for end of input, "kill".
+# at the end. Items from the local side: bytes to write, None for end of input, "kill", "term"
+# (SIGTERM, for launchers such as srun that clean up after themselves only when asked nicely).
+# run() runs a short command here and sends back (status, stdout, stderr).
 # When the channel closes (the local side is gone, or this gateway terminates) the input ends,
 # so the relayed interpreter sees EOF and exits: nothing outlives the gateway it hangs from.
 
@@ -43,12 +45,14 @@ def _reader(read, send):
         return
 
 
-def _listen(channel, items, on_kill):
+def _listen(channel, items, on_kill, on_term=None):
     def on_item(item):
         if item is _END or item is None:
             items.put(_END)
         elif item == "kill":
             on_kill()
+        elif item == "term":
+            (on_term or on_kill)()
         else:
             items.put(item)
 
@@ -68,10 +72,10 @@ def relay_popen(channel, argv, env=None):
     channel.send(("p", proc.pid))
     items = queue.Queue()
 
-    def kill():
+    def kill(signum=signal.SIGKILL):
         try:
             if os.name == "posix":
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, signum)
             else:
                 proc.kill()
         except OSError:
@@ -80,7 +84,7 @@ def relay_popen(channel, argv, env=None):
     writer = threading.Thread(target=_writer, args=(items, proc.stdin.write, proc.stdin.close))
     writer.daemon = True
     writer.start()
-    _listen(channel, items, kill)
+    _listen(channel, items, kill, lambda: kill(signal.SIGTERM))
     send = channel.send
     errors = threading.Thread(target=_reader,
                               args=(proc.stderr.read, lambda data: send(("e", data))))
@@ -127,3 +131,21 @@ def relay_tcp(channel, host, port, timeout=30.0):
         channel.send(("x", 0))
     except OSError:
         pass
+
+
+def run(channel, argv, timeout=60.0):
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    except OSError as exc:
+        channel.send((127, b"", ("%s: %s" % (argv[0], exc)).encode()))
+        return
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        err += ("%s did not finish within %s s" % (argv[0], timeout)).encode()
+        channel.send((None, out, err))
+        return
+    channel.send((proc.returncode, out, err))

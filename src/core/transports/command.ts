@@ -48,6 +48,11 @@ export interface InterpreterOptions {
   readonly canAskSudo: boolean;
 }
 
+/** The interpreter a remote spec runs, as the user wrote it: python= or `python3`. */
+export function pythonCommand(spec: GatewaySpec): readonly string[] {
+  return spec.python && spec.python.length > 0 ? spec.python : REMOTE_DEFAULT_PYTHON;
+}
+
 /** The interpreter argv before `-c <line>`: sudo, env, python, -B. */
 export function interpreterArgv(spec: GatewaySpec, options: InterpreterOptions): string[] {
   const argv: string[] = [];

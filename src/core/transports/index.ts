@@ -10,6 +10,8 @@ import { openInstallvia } from './installvia';
 import { defaultPythonCommand, openPopen, spawnTransport } from './popen';
 import { relayProcess, relayTcp } from './relay';
 import { openSocket } from './socket';
+import { openContainer } from './container';
+import { openSlurm } from './slurm';
 import { openSsh } from './ssh';
 import { passSudo } from './sudo';
 import type { Transport } from './transport';
@@ -34,6 +36,17 @@ export async function openTransport(
   const sudo = (transport: Transport, host: string): Promise<Transport> | Transport =>
     spec.sudo === undefined ? transport : passSudo(transport, { user: spec.sudo, host, prompts });
 
+  // these run their launcher through via= themselves
+  if (spec.type === 'slurm') {
+    return openSlurm(spec, bootstrapLine, {
+      lookup: context.lookup,
+      allocation: options.allocation,
+      onProgress: options.onProgress,
+    });
+  }
+  if (spec.type === 'docker' || spec.type === 'podman') {
+    return openContainer(spec, bootstrapLine, { lookup: context.lookup });
+  }
   if (spec.via !== undefined) {
     return openVia(spec, bootstrapLine, context, sudo, canAskSudo);
   }
@@ -85,6 +98,8 @@ export async function openTransport(
         return openInstallvia(spec, bootstrapLine, context.lookup);
       }
       return openSocket(spec, bootstrapLine, { prompts });
+    default:
+      break;
   }
   throw new GatewayStartError(`unknown gateway type in '${spec.raw}'`);
 }
@@ -143,7 +158,7 @@ async function openVia(
         holdRoute: relay.hold,
       });
     }
-    case 'socket':
+    default:
       break;
   }
   throw new GatewayStartError(`'${spec.raw}': via= does not work with ${spec.type} gateways`);

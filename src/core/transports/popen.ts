@@ -8,23 +8,24 @@ import { tellReaper } from './reaper';
 import type { Transport, TransportExit } from './transport';
 
 /**
- * Process groups of live remotes, killed if the Node process exits without terminating them
- * (and by the reaper if it is killed).
+ * Process groups of live remotes, signalled if the Node process exits without terminating them
+ * (and by the reaper if it is killed): SIGKILL, or SIGTERM for launchers (srun) that must clean
+ * up after themselves.
  */
-const liveGroups = new Set<number>();
+const liveGroups = new Map<number, NodeJS.Signals>();
 let exitHookInstalled = false;
 
 /** Kill this process group when the Node process exits, unless `releaseGroup` comes first. */
-export function trackGroup(pgid: number): void {
+export function trackGroup(pgid: number, exitSignal: NodeJS.Signals = 'SIGKILL'): void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', () => {
-      for (const group of liveGroups) {
-        killGroup(group);
+      for (const [group, signal] of liveGroups) {
+        killGroup(group, signal);
       }
     });
   }
-  liveGroups.add(pgid);
+  liveGroups.set(pgid, exitSignal);
   tellReaper('+', pgid);
 }
 
@@ -36,9 +37,9 @@ export function releaseGroup(pgid: number): void {
   }
 }
 
-export function killGroup(pgid: number): void {
+export function killGroup(pgid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
   try {
-    process.kill(-pgid, 'SIGKILL');
+    process.kill(-pgid, signal);
   } catch {
     // ESRCH: the group is already gone
   }
@@ -71,6 +72,7 @@ export function spawnTransport(
   command: readonly string[],
   env: NodeJS.ProcessEnv,
   label: string,
+  exitSignal?: NodeJS.Signals,
 ): Transport {
   const child = spawn(command[0], command.slice(1), {
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -80,7 +82,7 @@ export function spawnTransport(
   });
   const pid = child.pid;
   if (pid !== undefined) {
-    trackGroup(pid);
+    trackGroup(pid, exitSignal);
   }
   const exited = new Promise<TransportExit>((resolve) => {
     let spawnError: Error | undefined;

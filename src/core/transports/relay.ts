@@ -163,6 +163,13 @@ class RelayStream extends Duplex {
     }
   }
 
+  /** SIGTERM to the relayed process group: asks it to end (and clean up) on its own. */
+  terminate(): void {
+    if (!this.channel.isClosed()) {
+      void this.channel.send('term').catch(() => undefined);
+    }
+  }
+
   setKeepAlive(keepAlive: boolean): void {
     if (keepAlive !== this.holding && this.master.state !== 'dead') {
       this.holding = keepAlive;
@@ -182,6 +189,11 @@ function masterGateway(lookup: (id: string) => unknown, id: string, key: string)
   return master;
 }
 
+/** A process relayed through another gateway; `terminate()` sends its process group SIGTERM. */
+export interface RelayedProcess extends Transport {
+  terminate(): void;
+}
+
 /** Starts a process on the master's host whose stdin/stdout carry a gateway. */
 export async function relayProcess(
   lookup: (id: string) => unknown,
@@ -189,7 +201,7 @@ export async function relayProcess(
   argv: readonly string[],
   env: Readonly<Record<string, string>>,
   label: string,
-): Promise<Transport> {
+): Promise<RelayedProcess> {
   const master = masterGateway(lookup, via, 'via');
   const channel = master.remoteExec({
     source: source(),
@@ -212,8 +224,38 @@ export async function relayProcess(
     stderr: stream.stderr,
     exited: stream.exited,
     kill: () => stream.kill(),
+    terminate: () => stream.terminate(),
     setKeepAlive: (keepAlive) => stream.setKeepAlive(keepAlive),
   };
+}
+
+/** What a short command printed and how it ended (status null: killed, or it timed out). */
+export interface CommandResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a short command to its end on the master's host. */
+export async function relayRun(
+  lookup: (id: string) => unknown,
+  via: string,
+  argv: readonly string[],
+  timeoutSeconds: number,
+): Promise<CommandResult> {
+  const master = masterGateway(lookup, via, 'via');
+  const channel = master.remoteExec({
+    source: source(),
+    filename: '<execnet-relay>',
+    call: 'run',
+    kwargs: { argv: [...argv], timeout: timeoutSeconds },
+  });
+  const [code, stdout, stderr] = (await channel.receive(timeoutSeconds + 30)) as [
+    number | null,
+    Buffer,
+    Buffer,
+  ];
+  return { code, stdout: stdout.toString('utf8'), stderr: stderr.toString('utf8') };
 }
 
 /** A TCP connection opened from the master's host, as a stream here. */

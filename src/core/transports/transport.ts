@@ -13,6 +13,37 @@ export interface TransportExit {
   readonly error?: Error;
 }
 
+/** Where Slurm runs a gateway's interpreter. */
+export interface SlurmPlacement {
+  readonly jobId: string;
+  readonly stepId: string;
+  /** The compute node (SLURMD_NODENAME). */
+  readonly node: string;
+  /** The gateway's rank among the tasks of its fan-out, as SLURM_PROCID tells it; 0 alone. */
+  readonly procId: number;
+  /** How many tasks the fan-out has (SLURM_NTASKS); 1 alone. */
+  readonly tasks: number;
+  /** Whether the job is ours (cancelled when done) or an allocation the spec joined. */
+  readonly owned: boolean;
+}
+
+/** Where docker or podman runs a gateway's interpreter. */
+export interface ContainerPlacement {
+  readonly engine: 'docker' | 'podman';
+  /** The container's name (or id, as the spec gave it). */
+  readonly container: string;
+  /** For the image form: the image the fresh container runs. */
+  readonly image?: string;
+  /** The interpreter's pid inside the container. */
+  readonly pid: number;
+}
+
+/** Where a launcher placed the interpreter, for `gateway.info`. */
+export interface Placement {
+  readonly slurm?: SlurmPlacement;
+  readonly container?: ContainerPlacement;
+}
+
 export interface Transport {
   /** What this is, for messages: `popen python3 (pid 1234)`. */
   readonly description: string;
@@ -30,4 +61,6 @@ export interface Transport {
   kill(): void;
   /** Let the Node process exit while this transport is open (or not). */
   setKeepAlive(keepAlive: boolean): void;
+  /** Where a scheduler or container runtime placed the interpreter. */
+  readonly placement?: Placement;
 }

@@ -1,0 +1,240 @@
+// What the Slurm and container transports share. Their interpreter is started by a launcher
+// (srun, salloc, podman/docker exec or run) on this machine or on a via= gateway's host. A small
+// shell wrapper announces on stderr where the interpreter landed (job, step and node; the pid
+// inside the container) and then becomes the interpreter, so the transport knows what to clean
+// up before a single protocol byte is sent. Launchers are ended gently: SIGTERM, then a cleanup
+// command (scancel, a kill inside the container), SIGKILL only as a last resort, because a
+// SIGKILLed srun strands its job and killing `podman exec` leaves the process inside running.
+
+import { execFile } from 'node:child_process';
+import { PassThrough } from 'node:stream';
+import { ExecnetError } from '../errors';
+import { shellQuote } from './command';
+import { killGroup, spawnTransport } from './popen';
+import { relayProcess, relayRun, type CommandResult } from './relay';
+import type { Transport, TransportExit } from './transport';
+
+export type { CommandResult } from './relay';
+
+/** What the wrapper prints, followed by its fields, before it execs the interpreter. */
+const ANNOUNCE = '[execnet-launch]';
+
+/** Seconds a launcher gets to end after SIGTERM and its cleanup before it is killed. */
+const GRACE_SECONDS = 5;
+
+/** A launcher process carrying a gateway; `terminate()` sends it SIGTERM. */
+export interface Launched extends Transport {
+  terminate(): void;
+}
+
+/** Where launchers run: this machine, or the host of a via= gateway. */
+export interface LaunchHost {
+  /** `local`, or the id of the via= gateway. */
+  readonly name: string;
+  /** The same object for the same host: this machine, or the via= gateway itself. */
+  readonly key: object;
+  /** Start a launcher whose stdin/stdout carry a gateway (or that holds something open). */
+  spawn(argv: readonly string[], label: string): Promise<Launched>;
+  /** Run a short command to its end (squeue, scancel, podman rm). */
+  run(argv: readonly string[], timeoutSeconds?: number): Promise<CommandResult>;
+}
+
+export function launchHost(via: string | undefined, lookup: (id: string) => unknown): LaunchHost {
+  if (via === undefined) {
+    return localHost;
+  }
+  return {
+    name: via,
+    key: (lookup(via) as object | undefined) ?? localHost,
+    spawn: (argv, label) => relayProcess(lookup, via, argv, {}, label),
+    run: (argv, timeoutSeconds = 30) => relayRun(lookup, via, argv, timeoutSeconds),
+  };
+}
+
+const localHost: LaunchHost = {
+  name: 'local',
+  get key() {
+    return localHost;
+  },
+  spawn: (argv, label) => {
+    // SIGTERM, not SIGKILL, if this process exits with the launcher still running
+    const transport = spawnTransport(argv, process.env, label, 'SIGTERM');
+    const pid = transport.pid;
+    return Promise.resolve({
+      ...transport,
+      terminate: () => {
+        if (pid !== undefined) {
+          killGroup(pid, 'SIGTERM');
+        }
+      },
+    });
+  },
+  run: (argv, timeoutSeconds = 30) =>
+    new Promise((resolve) => {
+      execFile(
+        argv[0],
+        argv.slice(1),
+        { timeout: timeoutSeconds * 1000, encoding: 'utf8', killSignal: 'SIGKILL' },
+        (error, stdout, stderr) => {
+          const code = error ? (error as NodeJS.ErrnoException).code : 0;
+          if (code === 'ENOENT') {
+            resolve({ code: 127, stdout: '', stderr: `${argv[0]}: command not found` });
+            return;
+          }
+          resolve({ code: typeof code === 'number' ? code : error ? null : 0, stdout, stderr });
+        },
+      );
+    }),
+};
+
+/**
+ * `/bin/sh -c '<exports>; echo "[execnet-launch] FIELDS" >&2; exec "$@"' execnet COMMAND...`:
+ * `fields` is expanded by that shell where the interpreter runs (`$SLURM_JOB_ID`, `$$`).
+ */
+export function announcedCommand(
+  fields: string,
+  command: readonly string[],
+  exports: Readonly<Record<string, string>> = {},
+): string[] {
+  const set = Object.entries(exports)
+    .map(([name, value]) => `export ${name}=${shellQuote(value)}; `)
+    .join('');
+  return [
+    '/bin/sh',
+    '-c',
+    `${set}echo "${ANNOUNCE} ${fields}" >&2; exec "$@"`,
+    'execnet',
+    ...command,
+  ];
+}
+
+export interface AnnouncementWait {
+  /** Seconds to wait for the announcement. */
+  readonly timeout: number;
+  /** Each line the launcher prints before the announcement (`srun: job 12 queued ...`). */
+  readonly onLine?: (line: string) => void;
+  /** The error when time is up; the launcher is ended after it was made (it may ask squeue). */
+  readonly timedOut: () => Promise<Error>;
+  /** The error when the launcher ends before announcing, from how it ended and what it said. */
+  readonly failed: (exit: TransportExit, said: string) => Error;
+  /** Cleanup that ending the launcher needs besides SIGTERM (scancel). */
+  readonly cleanup?: () => Promise<unknown>;
+}
+
+/**
+ * Waits for the wrapper's announcement; resolves with its fields (split at spaces) and the
+ * launcher, whose stderr now starts after the announcement. Ends the launcher when it fails.
+ */
+export function waitAnnouncement(
+  launched: Launched,
+  wait: AnnouncementWait,
+): Promise<{ fields: string[]; launched: Launched }> {
+  const stderr = launched.stderr;
+  if (!stderr) {
+    return Promise.reject(new ExecnetError(`${launched.description} has no stderr to announce on`));
+  }
+  const rest = new PassThrough();
+  let said = ''; // lines before the announcement, for error messages
+  let partial = '';
+  let done = false;
+  return new Promise((resolve, reject) => {
+    const finish = (error?: Error): void => {
+      if (done) {
+        return;
+      }
+      done = true;
+      clearTimeout(timer);
+      stderr.off('data', onData);
+      if (error) {
+        void endGently(launched, wait.cleanup);
+        reject(error);
+      }
+    };
+    const timer = setTimeout(() => {
+      void wait.timedOut().then(
+        (error) => finish(error),
+        (error: Error) => finish(error),
+      );
+    }, wait.timeout * 1000);
+    const onData = (chunk: Buffer): void => {
+      partial += chunk.toString('utf8');
+      for (let newline = partial.indexOf('\n'); newline !== -1; newline = partial.indexOf('\n')) {
+        const line = partial.slice(0, newline).replace(/\r$/, '');
+        partial = partial.slice(newline + 1);
+        const at = line.indexOf(ANNOUNCE);
+        if (at !== -1) {
+          finish();
+          const fields = line
+            .slice(at + ANNOUNCE.length)
+            .trim()
+            .split(/\s+/);
+          if (partial) {
+            rest.write(partial);
+          }
+          stderr.pipe(rest);
+          resolve({ fields, launched: { ...launched, stderr: rest } });
+          return;
+        }
+        said += `${line}\n`;
+        wait.onLine?.(line);
+      }
+    };
+    stderr.on('data', onData);
+    void launched.exited.then((exit) => {
+      if (!done) {
+        finish(wait.failed(exit, (said + partial).trim()));
+      }
+    });
+  });
+}
+
+/**
+ * The transport of a launcher whose end needs cleanup. kill() ends it gently with `kill` as the
+ * cleanup (scancel, a kill inside the container); `afterExit` runs whenever it has ended (on its
+ * own or killed). `exited` resolves only when all of that is done, so a terminated gateway
+ * leaves nothing behind by the time terminate() resolves.
+ */
+export function withCleanup(
+  launched: Launched,
+  cleanup: {
+    readonly kill: () => Promise<unknown>;
+    readonly afterExit?: (exit: TransportExit, killed: boolean) => Promise<unknown> | undefined;
+  },
+): Transport {
+  let killing: Promise<unknown> | undefined;
+  const exited = launched.exited.then(async (exit) => {
+    await killing;
+    await cleanup.afterExit?.(exit, killing !== undefined)?.catch(() => undefined);
+    return exit;
+  });
+  return {
+    ...launched,
+    exited,
+    kill: () => {
+      killing ??= endGently(launched, cleanup.kill);
+    },
+  };
+}
+
+/**
+ * Ends a launcher gently: SIGTERM and the cleanup at once, SIGKILL if it still runs after a
+ * grace period. Resolves with how it ended.
+ */
+export async function endGently(
+  launched: Launched,
+  cleanup?: () => Promise<unknown>,
+): Promise<TransportExit> {
+  launched.terminate();
+  const cleaned = cleanup?.().catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), GRACE_SECONDS * 1000);
+  });
+  const outcome = await Promise.race([launched.exited, late]);
+  clearTimeout(timer);
+  if (outcome === 'late') {
+    launched.kill();
+  }
+  await cleaned;
+  return launched.exited;
+}

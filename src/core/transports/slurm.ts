@@ -1,0 +1,579 @@
+// slurm: the interpreter runs as a Slurm task, through `srun -u` (unbuffered: the only way a
+// binary protocol crosses slurmstepd intact). One gateway is a job of its own:
+// `srun [options] -n1 -u python`. A fan-out is one allocation (SlurmAllocation: salloc holding
+// the job for as long as its stdin is open) and one `srun --jobid=J -n1 -u --overlap` step per
+// gateway. A job we created is cancelled when we are done with it; a watchdog per host cancels
+// it too if this process dies first, even while the job is still pending.
+
+import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
+import { SlurmError, SpecError } from '../errors';
+import { Emitter, type Event } from '../events';
+import type { GatewaySpec } from '../spec';
+import { trace } from '../trace';
+import { interpreterArgv, pythonCommand, REMOTE_DEFAULT_PYTHON } from './command';
+import {
+  announcedCommand,
+  endGently,
+  launchHost,
+  waitAnnouncement,
+  withCleanup,
+  type LaunchHost,
+  type Launched,
+} from './launch';
+import type { SlurmPlacement, Transport, TransportExit } from './transport';
+
+/** Seconds a job may wait in the queue, unless the spec says otherwise (slurm_pending=). */
+export const DEFAULT_PENDING_SECONDS = 300;
+
+/** What the wrapper announces inside a task: job, step, node. */
+const TASK_FIELDS = '$SLURM_JOB_ID $SLURM_STEP_ID $SLURMD_NODENAME';
+
+export interface SlurmContext {
+  readonly lookup: (id: string) => unknown;
+  /** The allocation a fan-out runs its steps on (made by Group.makeGateways). */
+  readonly allocation?: SlurmAllocation;
+  /** Progress while the job waits: `job 12 pending: Resources`. */
+  readonly onProgress?: (message: string) => void;
+}
+
+export async function openSlurm(
+  spec: GatewaySpec,
+  bootstrapLine: string,
+  context: SlurmContext,
+): Promise<Transport> {
+  const allocation = context.allocation;
+  const host = allocation?.host ?? launchHost(spec.via, context.lookup);
+  const python = interpreterArgv(spec, {
+    defaultPython: REMOTE_DEFAULT_PYTHON,
+    envPrefix: true,
+    canAskSudo: false,
+  });
+  const options = spec.slurm?.options ?? [];
+  let argv: string[];
+  let task: { index: number; tasks: number } | undefined;
+  if (allocation) {
+    task = allocation.claim();
+    argv = [
+      'srun',
+      `--jobid=${allocation.jobId}`,
+      // joining an allocation of someone else's: the options are the step's (-c 2, --mem)
+      ...(allocation.owned ? [] : options),
+      ...allocation.placeTask(task.index),
+      '-n1',
+      '-u',
+      '--overlap',
+      ...announcedCommand(TASK_FIELDS, [...python, '-c', bootstrapLine], {
+        SLURM_PROCID: String(task.index),
+        SLURM_NTASKS: String(task.tasks),
+        SLURM_NPROCS: String(task.tasks),
+      }),
+    ];
+  } else {
+    checkOneTask(spec);
+    const job = spec.slurmJob;
+    argv = [
+      'srun',
+      ...(job !== undefined ? [`--jobid=${job}`] : ['--job-name=execnet']),
+      ...options,
+      '-n1',
+      '-u',
+      ...(job !== undefined ? ['--overlap'] : []),
+      ...announcedCommand(TASK_FIELDS, [...python, '-c', bootstrapLine]),
+    ];
+  }
+  const shown = pythonCommand(spec).join(' ');
+  const label = `srun ${shown}`;
+  let launched: Launched;
+  try {
+    launched = await spawnLauncher(host, argv, label, 'srun');
+  } catch (error) {
+    if (task) {
+      allocation?.release(task.index);
+    }
+    throw error;
+  }
+
+  // A job of its own: its id comes from srun's queue messages or from the task itself.
+  const ownJob = allocation === undefined && spec.slurmJob === undefined;
+  let jobId = allocation?.jobId ?? spec.slurmJob;
+  const watchdog = ownJob ? jobWatchdog(host) : undefined;
+  const learnJob = (id: string): void => {
+    if (jobId === undefined) {
+      jobId = id;
+      watchdog?.watch(id);
+    }
+  };
+  void launched.exited.then(() => {
+    if (ownJob && jobId !== undefined) {
+      watchdog?.forget(jobId);
+    }
+    if (task) {
+      allocation?.release(task.index);
+    }
+  });
+
+  const pendingSeconds = spec.slurmPending ?? DEFAULT_PENDING_SECONDS;
+  const announced = await waitAnnouncement(launched, {
+    timeout: pendingSeconds,
+    onLine: (line) => {
+      const queued = /\bjob (\d+) queued and waiting for resources/.exec(line);
+      if (queued) {
+        learnJob(queued[1]);
+        context.onProgress?.(`job ${queued[1]} pending`);
+      }
+    },
+    timedOut: () => pendingTimeout(host, jobId, pendingSeconds, 'srun'),
+    failed: (exit, said) => slurmFailure('srun', spec, exit, said, host),
+    cleanup: () => (ownJob && jobId !== undefined ? scancel(host, jobId) : Promise.resolve()),
+  });
+  const [announcedJob, stepId, node] = announced.fields;
+  learnJob(announcedJob);
+  const placement: SlurmPlacement = {
+    jobId: announcedJob,
+    stepId,
+    node,
+    procId: task?.index ?? 0,
+    tasks: task?.tasks ?? 1,
+    owned: allocation ? allocation.owned : ownJob,
+  };
+  const step = `${announcedJob}.${stepId}`;
+  trace(`slurm: ${label} runs as step ${step} on ${node}`);
+  return {
+    // a job of its own ends with its only step; in an allocation only this step ends
+    ...withCleanup(announced.launched, {
+      kill: () => scancel(host, ownJob ? announcedJob : step),
+    }),
+    description: `slurm step ${step} on ${node}${host.name === 'local' ? '' : ` via ${host.name}`} ${shown}`,
+    placement: { slurm: placement },
+  };
+}
+
+/** One gateway is one task: `-n 8` without a fan-out would feed one stdin to eight interpreters. */
+function checkOneTask(spec: GatewaySpec): void {
+  const ntasks = requestedTasks(spec.slurm?.options ?? []);
+  if (ntasks !== undefined && ntasks > 1) {
+    throw new SpecError(
+      `'slurm=${spec.slurm?.raw}' asks for ${ntasks} tasks, but a gateway is one task — for ${ntasks} gateways on one allocation add slurm_tasks=${ntasks} (or use Group.makeGateways)`,
+      `slurm=${spec.slurm?.raw}`,
+    );
+  }
+}
+
+/** The task count of `-n N`, `-nN`, `--ntasks=N` or `--ntasks N` among srun/salloc options. */
+export function requestedTasks(options: readonly string[]): number | undefined {
+  let tasks: number | undefined;
+  for (let i = 0; i < options.length; i++) {
+    const option = options[i];
+    let value: string | undefined;
+    if (option === '-n' || option === '--ntasks') {
+      value = options[++i];
+    } else if (/^-n\d/.test(option)) {
+      value = option.slice(2);
+    } else if (option.startsWith('--ntasks=')) {
+      value = option.slice('--ntasks='.length);
+    }
+    if (value !== undefined && /^\d+$/.test(value)) {
+      tasks = Number(value);
+    }
+  }
+  return tasks;
+}
+
+/** `2(x3),1` (SLURM_TASKS_PER_NODE) as tasks per node: [2, 2, 2, 1]. */
+export function tasksPerNode(text: string): number[] {
+  const counts: number[] = [];
+  for (const part of text.split(',')) {
+    const match = /^(\d+)(?:\(x(\d+)\))?$/.exec(part.trim());
+    if (match) {
+      for (let i = 0; i < Number(match[2] ?? 1); i++) {
+        counts.push(Number(match[1]));
+      }
+    }
+  }
+  return counts;
+}
+
+async function spawnLauncher(
+  host: LaunchHost,
+  argv: readonly string[],
+  label: string,
+  command: 'srun' | 'salloc',
+): Promise<Launched> {
+  try {
+    return await host.spawn(argv, label);
+  } catch (error) {
+    throw missingCommand(command, host, (error as Error).message);
+  }
+}
+
+function missingCommand(command: string, host: LaunchHost, said: string): SlurmError {
+  const where = host.name === 'local' ? 'on this machine' : `on ${host.name}`;
+  return new SlurmError(
+    `cannot run ${command} ${where}: ${said} — is Slurm installed there? With via=, run it on a login node`,
+    'missing',
+    undefined,
+    said,
+  );
+}
+
+/** srun/salloc ended before the interpreter started: a typed error naming the cause. */
+function slurmFailure(
+  command: 'srun' | 'salloc',
+  spec: GatewaySpec,
+  exit: TransportExit,
+  said: string,
+  host: LaunchHost,
+): SlurmError {
+  if (exit.error && /ENOENT|not found|No such file/.test(exit.error.message) && !said) {
+    return missingCommand(command, host, exit.error.message);
+  }
+  const errors = said
+    .split('\n')
+    .filter((line) => /error|denied|invalid|unrecognized|not available/i.test(line));
+  const detail = (errors.length > 0 ? errors : said.split('\n')).join('; ').trim();
+  const jobId = /\bjob (?:allocation )?(\d+)/i.exec(said)?.[1];
+  const options = spec.slurm ? `'slurm=${spec.slurm.raw}'` : 'the slurm options';
+  const known: Array<[RegExp, SlurmError['kind'], string]> = [
+    [
+      /invalid partition|partition.*not (?:valid|available)|not allowed to use partition/i,
+      'partition',
+      `check -p/--partition in ${options} (sinfo lists the partitions)`,
+    ],
+    [
+      /invalid account|account\/partition combination/i,
+      'account',
+      `check -A/--account in ${options} (sacctmgr show assoc user=$USER lists yours)`,
+    ],
+    [
+      /access\/permission denied|permission denied|not permitted|denied/i,
+      'denied',
+      'the cluster does not let this user run there',
+    ],
+    [
+      /invalid job id|expired or invalid job|job.*already completing or completed/i,
+      'job',
+      spec.slurmJob !== undefined
+        ? `job ${spec.slurmJob} is not running: check slurm_job= (squeue lists yours)`
+        : 'the job ended',
+    ],
+    [
+      /unrecognized option|invalid option|invalid .* specification|invalid argument|requires an argument/i,
+      'options',
+      `check ${options}`,
+    ],
+  ];
+  for (const [pattern, kind, hint] of known) {
+    if (pattern.test(said)) {
+      return new SlurmError(`Slurm refused the job: ${detail} — ${hint}`, kind, jobId, detail);
+    }
+  }
+  const status = exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.code}`;
+  return new SlurmError(
+    `${command} ${status} before Python started${detail ? `: ${detail}` : ''}`,
+    'failed',
+    jobId,
+    detail || undefined,
+  );
+}
+
+/** The error for a job that is still pending when its time is up (it is cancelled after). */
+async function pendingTimeout(
+  host: LaunchHost,
+  jobId: string | undefined,
+  seconds: number,
+  command: string,
+): Promise<SlurmError> {
+  const reason = jobId !== undefined ? await pendingReason(host, jobId) : undefined;
+  const job = jobId !== undefined ? `job ${jobId}` : `the ${command} request`;
+  return new SlurmError(
+    `Slurm ${job} was still pending after ${seconds} s (pending: ${reason ?? 'no reason given'}) and was cancelled — ask for resources the cluster can give now, or wait longer with slurm_pending=SECONDS`,
+    'pending',
+    jobId,
+    reason,
+  );
+}
+
+/** squeue's reason for a pending job (`Resources`, `Priority`, `PartitionConfig`...). */
+async function pendingReason(host: LaunchHost, jobId: string): Promise<string | undefined> {
+  const result = await host
+    .run(['squeue', '-h', '-j', jobId, '-o', '%r'], 15)
+    .catch(() => undefined);
+  const reason = result?.code === 0 ? result.stdout.trim() : '';
+  return reason || undefined;
+}
+
+function scancel(host: LaunchHost, id: string): Promise<unknown> {
+  trace(`slurm: scancel ${id} on ${host.name}`);
+  return host.run(['scancel', id], 30).catch(() => undefined);
+}
+
+// -- fan-out: one allocation, a step per gateway --------------------------------------------
+
+export type AllocationState = 'pending' | 'running' | 'ended';
+
+/**
+ * A Slurm job holding resources for a fan-out's steps. An allocation we create is held by
+ * `salloc ... -- cat`: when cat's input ends (we release it, or this process dies) salloc gives
+ * the job back. It is released when its creator and every step have let go of it.
+ */
+export class SlurmAllocation {
+  private stateValue: AllocationState;
+  private reasonValue: string | undefined;
+  private readonly claimed = new Set<number>();
+  private holds = 1; // the creator's
+  private ending: Promise<void> | undefined;
+  private readonly stateEmitter = new Emitter<AllocationState>();
+  /** pending → running → ended. */
+  readonly onDidChangeState: Event<AllocationState> = this.stateEmitter.event;
+
+  private constructor(
+    readonly jobId: string,
+    readonly host: LaunchHost,
+    /** Ours (created here, cancelled when done), or an existing job the spec joined. */
+    readonly owned: boolean,
+    /** How many tasks the fan-out has. */
+    readonly tasks: number,
+    /** Tasks per node, in node order, when the allocation spans nodes. */
+    private readonly layout: readonly number[],
+    private readonly holder?: Launched,
+  ) {
+    this.stateValue = 'running';
+    void holder?.exited.then(() => this.setState('ended'));
+  }
+
+  get state(): AllocationState {
+    return this.stateValue;
+  }
+
+  /** squeue's reason while pending; why it ended once ended early. */
+  get reason(): string | undefined {
+    return this.reasonValue;
+  }
+
+  /**
+   * Make an allocation for `tasks` gateways (the spec's options go to salloc; `--ntasks` is
+   * added unless they give one), or join the one `slurm_job=` names. Waits while the job is
+   * pending, up to `slurm_pending=` seconds; then it is cancelled with a SlurmError('pending').
+   */
+  static async open(
+    spec: GatewaySpec,
+    tasks: number,
+    context: Omit<SlurmContext, 'allocation'>,
+  ): Promise<SlurmAllocation> {
+    const host = launchHost(spec.via, context.lookup);
+    if (spec.slurmJob !== undefined) {
+      return new SlurmAllocation(spec.slurmJob, host, false, tasks, []);
+    }
+    const options = spec.slurm?.options ?? [];
+    const argv = [
+      'salloc',
+      '--job-name=execnet',
+      ...options,
+      ...(requestedTasks(options) === undefined ? [`--ntasks=${tasks}`] : []),
+      '--',
+      ...announcedCommand('$SLURM_JOB_ID $SLURM_TASKS_PER_NODE', ['cat']),
+    ];
+    const holder = await spawnLauncher(host, argv, 'salloc', 'salloc');
+    holder.setKeepAlive(false);
+    const watchdog = jobWatchdog(host);
+    let jobId: string | undefined;
+    void holder.exited.then(() => {
+      if (jobId !== undefined) {
+        watchdog.forget(jobId);
+      }
+    });
+    const seconds = spec.slurmPending ?? DEFAULT_PENDING_SECONDS;
+    const { fields } = await waitAnnouncement(holder, {
+      timeout: seconds,
+      onLine: (line) => {
+        const pending = /Pending job allocation (\d+)|job (\d+) queued and waiting/.exec(line);
+        const id = pending?.[1] ?? pending?.[2];
+        if (id !== undefined && jobId === undefined) {
+          jobId = id;
+          watchdog.watch(id);
+          context.onProgress?.(`job ${id} pending`);
+        }
+      },
+      timedOut: () => pendingTimeout(host, jobId, seconds, 'salloc'),
+      failed: (exit, said) => slurmFailure('salloc', spec, exit, said, host),
+      cleanup: () => (jobId !== undefined ? scancel(host, jobId) : Promise.resolve()),
+    });
+    const [granted, perNode] = fields;
+    if (jobId === undefined) {
+      jobId = granted;
+      watchdog.watch(granted);
+    }
+    trace(`slurm: allocation ${granted} for ${tasks} tasks (${perNode} per node)`);
+    const layout = tasksPerNode(perNode ?? '');
+    return new SlurmAllocation(granted, host, true, tasks, layout, holder);
+  }
+
+  /** The state of a job while it waits: polled by whoever shows it. */
+  async queueState(): Promise<{ state: string; reason: string } | undefined> {
+    const result = await this.host
+      .run(['squeue', '-h', '-j', this.jobId, '-o', '%T|%r'], 15)
+      .catch(() => undefined);
+    const [state, reason] = (result?.code === 0 ? result.stdout.trim() : '').split('|');
+    return state ? { state, reason: reason ?? '' } : undefined;
+  }
+
+  /** The next free task index, held until `release(index)`. */
+  claim(): { index: number; tasks: number } {
+    let index = 0;
+    while (this.claimed.has(index)) {
+      index++;
+    }
+    this.claimed.add(index);
+    this.holds++;
+    return { index, tasks: Math.max(this.tasks, index + 1) };
+  }
+
+  /** srun options that put task `index` on its node (block distribution, as srun -n would). */
+  placeTask(index: number): string[] {
+    if (this.layout.length < 2) {
+      return [];
+    }
+    let node = 0;
+    for (let first = 0; node < this.layout.length - 1; node++) {
+      first += this.layout[node];
+      if (index < first) {
+        break;
+      }
+    }
+    return ['-N1', `--relative=${node}`];
+  }
+
+  /** A task's step ended. */
+  release(index: number): void {
+    if (this.claimed.delete(index)) {
+      this.unhold();
+    }
+  }
+
+  /** The creator is done starting steps: the allocation goes once its last step has. */
+  unhold(): void {
+    this.holds--;
+    if (this.holds <= 0) {
+      void this.end();
+    }
+  }
+
+  /** Give the job back (ours) now, whatever still runs on it; resolves when it is gone. */
+  end(): Promise<void> {
+    this.ending ??= this.doEnd();
+    return this.ending;
+  }
+
+  private async doEnd(): Promise<void> {
+    const holder = this.holder;
+    if (!holder || !this.owned) {
+      this.setState('ended');
+      return;
+    }
+    trace(`slurm: releasing allocation ${this.jobId}`);
+    // cat sees the end of its input and exits; salloc then relinquishes the job at once
+    holder.input.end();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), 5000);
+    });
+    const outcome = await Promise.race([holder.exited, late]);
+    clearTimeout(timer);
+    if (outcome === 'late') {
+      await endGently(holder, () => scancel(this.host, this.jobId));
+    }
+    this.setState('ended');
+  }
+
+  private setState(state: AllocationState): void {
+    if (this.stateValue !== state) {
+      this.stateValue = state;
+      this.stateEmitter.fire(state);
+    }
+  }
+}
+
+// -- the watchdog ---------------------------------------------------------------------------
+
+/**
+ * A shell on the launch host that reads `+ JOB` / `- JOB` lines and, when its input ends
+ * (we stopped it, this process died, the via connection broke), scancels the jobs still listed.
+ * It is started for the first job, left running detached from this process, and stopped when
+ * no job is left to watch.
+ */
+const WATCHDOG_SCRIPT = [
+  'ids=',
+  'while read -r op id; do',
+  '  case $op in',
+  '    +) ids="$ids $id" ;;',
+  '    -) keep=; for j in $ids; do [ "$j" = "$id" ] || keep="$keep $j"; done; ids=$keep ;;',
+  '  esac',
+  'done',
+  '[ -z "$ids" ] || exec scancel $ids 2>/dev/null',
+].join('\n');
+
+/** The watchdog's input: lines to it, and its end. */
+interface WatchdogInput {
+  readonly input: Writable;
+}
+
+class JobWatchdog {
+  private process: Promise<WatchdogInput> | undefined;
+  private readonly jobs = new Set<string>();
+
+  constructor(private readonly host: LaunchHost) {}
+
+  watch(jobId: string): void {
+    this.jobs.add(jobId);
+    this.send(`+ ${jobId}\n`);
+  }
+
+  forget(jobId: string): void {
+    if (!this.jobs.delete(jobId)) {
+      return;
+    }
+    this.send(`- ${jobId}\n`);
+    if (this.jobs.size === 0) {
+      const stopping = this.process;
+      this.process = undefined;
+      void stopping?.then((p) => p.input.end()).catch(() => undefined);
+    }
+  }
+
+  private send(line: string): void {
+    this.process ??= this.start();
+    void this.process.then((p) => p.input.write(line)).catch(() => undefined);
+  }
+
+  private async start(): Promise<WatchdogInput> {
+    const argv = ['/bin/sh', '-c', WATCHDOG_SCRIPT];
+    if (this.host.name !== 'local') {
+      const relayed = await this.host.spawn(argv, 'slurm watchdog');
+      relayed.setKeepAlive(false);
+      return relayed;
+    }
+    // detached and not tracked: it must outlive this process to act on its death
+    const child = spawn(argv[0], argv.slice(1), {
+      stdio: ['pipe', 'ignore', 'ignore'],
+      detached: true,
+    });
+    child.once('error', () => undefined);
+    child.stdin.on('error', () => undefined);
+    child.unref();
+    (child.stdin as Writable & { unref?: () => void }).unref?.();
+    return { input: child.stdin };
+  }
+}
+
+/** One watchdog per launch host (this machine, or each via= gateway). */
+const watchdogs = new WeakMap<object, JobWatchdog>();
+
+function jobWatchdog(host: LaunchHost): JobWatchdog {
+  let watchdog = watchdogs.get(host.key);
+  if (!watchdog) {
+    watchdog = new JobWatchdog(host);
+    watchdogs.set(host.key, watchdog);
+  }
+  return watchdog;
+}

@@ -1,0 +1,222 @@
+// A private single-node Slurm cluster on 127.0.0.1 for the slurm tier (Debian's slurm-wlm and
+// munge): munged, slurmctld and slurmd run in the foreground as our children, with every file
+// (munge key and socket, slurm.conf, spool, state, logs) in a temporary folder and free ports,
+// so it never touches a system Slurm. No systemd or cgroups: proctrack/linuxproc + task/none.
+// The node claims 8 CPUs (config_overrides) so that fan-outs of 8 tasks get their own CPU each.
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { freePort } from './sshd';
+import { SystemUnavailable, type RunningSystem } from './system';
+
+export const SLURM_CPUS = 8;
+const COMMANDS = ['munged', 'slurmctld', 'slurmd', 'srun', 'salloc', 'squeue', 'scancel', 'sinfo'];
+
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '')
+    .split(':')
+    .concat(['/usr/sbin', '/sbin'])
+    .some((dir) => fs.existsSync(path.join(dir, command)));
+}
+
+function run(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile(argv[0], argv.slice(1), { env, timeout: 15_000 }, (error, stdout) =>
+      resolve({ code: error ? 1 : 0, stdout: String(stdout) }),
+    );
+  });
+}
+
+async function waitFor(what: string, check: () => Promise<boolean> | boolean, ms: number) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) {
+      throw new Error(`${what} did not happen within ${ms / 1000} s`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export async function startSlurmCluster(): Promise<RunningSystem> {
+  const missing = COMMANDS.filter((c) => !onPath(c));
+  if (missing.length > 0) {
+    throw new SystemUnavailable(
+      `Slurm is not installed (no ${missing.join(', ')}): run scripts/setup.sh (slurm-wlm, munge)`,
+    );
+  }
+  if (process.getuid?.() !== 0) {
+    throw new SystemUnavailable('the private Slurm cluster runs its daemons as root');
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-slurm-'));
+  fs.chmodSync(dir, 0o755); // munged refuses group/other-writable dirs; slurm needs traversal
+  for (const sub of ['munge', 'spool', 'state', 'log']) {
+    fs.mkdirSync(path.join(dir, sub));
+  }
+  fs.chmodSync(path.join(dir, 'munge'), 0o700);
+  const daemons: ChildProcess[] = [];
+  const logs = (): string =>
+    fs
+      .readdirSync(path.join(dir, 'log'))
+      .map((f) => `--- ${f}\n${fs.readFileSync(path.join(dir, 'log', f), 'utf8').slice(-1500)}`)
+      .join('\n');
+  const daemon = (argv: string[], log: string, env: NodeJS.ProcessEnv = process.env): void => {
+    const out = fs.openSync(path.join(dir, 'log', log), 'a');
+    const child = spawn(argv[0], argv.slice(1), {
+      stdio: ['ignore', out, out],
+      detached: true, // a process group of its own: stop() ends it and whatever it forked
+      env,
+    });
+    fs.closeSync(out);
+    daemons.push(child);
+  };
+  const stop = async (): Promise<void> => {
+    const env = { ...process.env, SLURM_CONF: path.join(dir, 'slurm.conf') };
+    await run(['scancel', '--partition=debug'], env);
+    for (const child of [...daemons].reverse()) {
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGTERM');
+        } catch {
+          // gone already
+        }
+      }
+    }
+    await waitFor(
+      'the Slurm daemons to exit',
+      () => daemons.every((c) => c.exitCode !== null || c.signalCode !== null),
+      10_000,
+    ).catch(() => daemons.forEach((c) => c.pid !== undefined && killQuietly(-c.pid)));
+    // slurmstepd re-parents to init: whatever still has a file of ours open goes too
+    for (const pid of pidsUsing(dir)) {
+      killQuietly(pid);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    const key = path.join(dir, 'munge', 'munge.key');
+    fs.writeFileSync(key, randomBytes(1024), { mode: 0o400 });
+    const socket = path.join(dir, 'munge', 'munge.socket');
+    daemon(
+      [
+        'munged',
+        '-F',
+        '--force',
+        '-S',
+        socket,
+        '--key-file',
+        key,
+        '--pid-file',
+        path.join(dir, 'munge', 'munged.pid'),
+        '--log-file',
+        path.join(dir, 'log', 'munged.log'),
+        '--seed-file',
+        path.join(dir, 'munge', 'munge.seed'),
+      ],
+      'munged.out',
+    );
+    await waitFor('munged to listen', () => fs.existsSync(socket), 10_000);
+
+    const ctldPort = await freePort();
+    let dPort = await freePort();
+    while (dPort === ctldPort) {
+      dPort = await freePort();
+    }
+    const conf = path.join(dir, 'slurm.conf');
+    fs.writeFileSync(
+      conf,
+      [
+        'ClusterName=execnet',
+        'SlurmctldHost=localhost(127.0.0.1)',
+        `SlurmctldPort=${ctldPort}`,
+        `SlurmdPort=${dPort}`,
+        'SlurmUser=root',
+        'SlurmdUser=root',
+        'AuthType=auth/munge',
+        'CredType=cred/munge',
+        `AuthInfo=socket=${socket}`,
+        `StateSaveLocation=${dir}/state`,
+        `SlurmdSpoolDir=${dir}/spool`,
+        `SlurmctldPidFile=${dir}/slurmctld.pid`,
+        `SlurmdPidFile=${dir}/slurmd.pid`,
+        `SlurmctldLogFile=${dir}/log/slurmctld.log`,
+        `SlurmdLogFile=${dir}/log/slurmd.log`,
+        `PlugStackConfig=${dir}/plugstack.conf`,
+        'ProctrackType=proctrack/linuxproc',
+        'TaskPlugin=task/none',
+        'JobAcctGatherType=jobacct_gather/none',
+        'AccountingStorageType=accounting_storage/none',
+        'JobCompType=jobcomp/none',
+        'MpiDefault=none',
+        'SwitchType=switch/none',
+        'SchedulerType=sched/backfill',
+        'SelectType=select/cons_tres',
+        'SelectTypeParameters=CR_CPU',
+        // the node claims more CPUs than this machine may have
+        'SlurmdParameters=config_overrides',
+        'ReturnToService=2',
+        'SlurmdTimeout=300',
+        'InactiveLimit=0',
+        'KillWait=2',
+        'MinJobAge=2',
+        `NodeName=localhost NodeAddr=127.0.0.1 NodeHostname=localhost CPUs=${SLURM_CPUS} State=UNKNOWN`,
+        'PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO',
+        '',
+      ].join('\n'),
+    );
+    fs.writeFileSync(path.join(dir, 'plugstack.conf'), '');
+    const env = { ...process.env, SLURM_CONF: conf };
+    daemon(['slurmctld', '-D', '-i', '-f', conf], 'slurmctld.out', env);
+    daemon(['slurmd', '-D', '-N', 'localhost', '-f', conf], 'slurmd.out', env);
+    await waitFor(
+      'the Slurm node to be idle',
+      async () => (await run(['sinfo', '-h', '-N', '-o', '%t'], env)).stdout.trim() === 'idle',
+      60_000,
+    );
+    return { env: { SLURM_CONF: conf }, stop };
+  } catch (error) {
+    const detail = fs.existsSync(path.join(dir, 'log')) ? logs() : '';
+    await stop().catch(() => undefined);
+    throw new SystemUnavailable(
+      `the private Slurm cluster did not start: ${(error as Error).message}\n${detail}`,
+    );
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
+
+/** Pids of processes with a file under `dir` open (slurmstepd outlives slurmd). */
+function pidsUsing(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) {
+      continue;
+    }
+    try {
+      const fds = fs.readdirSync(`/proc/${entry}/fd`);
+      if (fds.some((fd) => safeReadlink(`/proc/${entry}/fd/${fd}`).startsWith(`${dir}/`))) {
+        pids.push(Number(entry));
+      }
+    } catch {
+      // not ours to read, or gone
+    }
+  }
+  return pids;
+}
+
+function safeReadlink(file: string): string {
+  try {
+    return fs.readlinkSync(file);
+  } catch {
+    return '';
+  }
+}

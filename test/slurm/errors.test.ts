@@ -1,0 +1,117 @@
+// What a user sees when Slurm will not run the job: a SlurmError naming the cause (a partition
+// that does not exist, options srun refuses, a job that is not running), or, for a job that
+// stays pending, a cancellation after slurm_pending= seconds with squeue's reason.
+
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { SlurmError, SpecError } from '../../src/core/errors';
+import { Group } from '../../src/core/group';
+import { newMark } from '../helpers/processes';
+import { allJobIds, jobsLeft, requireCluster, slurmSpec } from '../helpers/slurm';
+import { SLURM_CPUS } from '../helpers/slurmCluster';
+
+before(() => {
+  requireCluster();
+});
+
+describe('pending jobs', () => {
+  test("a job that stays pending is cancelled after slurm_pending= with squeue's reason", async () => {
+    const before = new Set(allJobIds());
+    const started = Date.now();
+    await assert.rejects(
+      new Group('pending').makeGateway(
+        slurmSpec(newMark(), `slurm=-c ${SLURM_CPUS * 8}//slurm_pending=2`),
+      ),
+      (error: unknown) => {
+        assert.ok(error instanceof SlurmError, String(error));
+        assert.equal(error.kind, 'pending');
+        assert.match(error.message, /still pending after 2 s \(pending: PartitionConfig\)/);
+        assert.match(error.message, /was cancelled/);
+        assert.equal(error.reason, 'PartitionConfig');
+        assert.ok(error.jobId && !before.has(error.jobId), 'names the new job');
+        return true;
+      },
+    );
+    assert.ok(
+      Date.now() - started < 12_000,
+      `failed within its timeout (${Date.now() - started} ms)`,
+    );
+    const ours = allJobIds().filter((id) => !before.has(id));
+    assert.deepEqual(await jobsLeft(ours), [], 'the pending job was cancelled');
+  });
+
+  test('a fan-out whose allocation stays pending is cancelled the same way', async () => {
+    const before = new Set(allJobIds());
+    await assert.rejects(
+      new Group('pending-fanout').makeGateways(
+        slurmSpec(newMark(), `slurm=-n ${SLURM_CPUS * 4}//slurm_pending=2`),
+        2,
+      ),
+      (error: unknown) =>
+        error instanceof SlurmError &&
+        error.kind === 'pending' &&
+        /pending: \w+/.test(error.message) &&
+        error.jobId !== undefined,
+    );
+    const ours = allJobIds().filter((id) => !before.has(id));
+    assert.deepEqual(await jobsLeft(ours), []);
+  });
+});
+
+describe('refused jobs', () => {
+  test('no such partition is a SlurmError naming it', async () => {
+    await assert.rejects(
+      new Group('refused').makeGateway(slurmSpec(newMark(), 'slurm=-p nosuch')),
+      (error: unknown) => {
+        assert.ok(error instanceof SlurmError, String(error));
+        assert.equal(error.kind, 'partition');
+        assert.match(error.message, /Slurm refused the job: .*invalid partition.*nosuch/i);
+        assert.match(error.message, /check -p\/--partition in 'slurm=-p nosuch'/);
+        return true;
+      },
+    );
+  });
+
+  test('salloc refusals are typed too', async () => {
+    await assert.rejects(
+      new Group('refused').makeGateways(slurmSpec(newMark(), 'slurm=-p nosuch'), 2),
+      (error: unknown) =>
+        error instanceof SlurmError && error.kind === 'partition' && /nosuch/.test(error.message),
+    );
+  });
+
+  test('options srun refuses are a SlurmError of kind options', async () => {
+    await assert.rejects(
+      new Group('refused').makeGateway(slurmSpec(newMark(), 'slurm=--time=abc')),
+      (error: unknown) =>
+        error instanceof SlurmError && error.kind === 'options' && /--time/.test(error.message),
+    );
+  });
+
+  test('slurm_job= naming no job is a SlurmError of kind job', async () => {
+    await assert.rejects(
+      new Group('refused').makeGateway(slurmSpec(newMark(), 'slurm_job=999999')),
+      (error: unknown) =>
+        error instanceof SlurmError &&
+        error.kind === 'job' &&
+        /job 999999 is not running/.test(error.message),
+    );
+  });
+
+  test('-n 4 for one gateway is refused before anything starts', async () => {
+    await assert.rejects(
+      new Group('refused').makeGateway(slurmSpec(newMark(), 'slurm=-n 4')),
+      (error: unknown) => error instanceof SpecError && /add slurm_tasks=4/.test(error.message),
+    );
+  });
+
+  test('a missing interpreter on the node is PythonNotFound', async () => {
+    await assert.rejects(
+      new Group('refused').makeGateway('slurm//python=/nonexistent/python3'),
+      (error: unknown) =>
+        error instanceof Error &&
+        error.name === 'PythonNotFound' &&
+        /nonexistent/.test(error.message),
+    );
+  });
+});

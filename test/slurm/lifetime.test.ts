@@ -1,0 +1,134 @@
+// Jobs outlive nothing of ours: an allocation someone else made is left to them, srun runs on a
+// login node reached through via=, and a Node process killed with SIGKILL leaves no job in
+// squeue (its watchdog cancels them), whether running, a fan-out, or still pending.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { before, describe, test } from 'node:test';
+import { leftoverProcesses, newMark } from '../helpers/processes';
+import { defaultPython } from '../helpers/pythons';
+import {
+  allJobIds,
+  jobSteps,
+  jobsLeft,
+  listedJobs,
+  requireCluster,
+  slurmGroup,
+  slurmSpec,
+  stepsBecome,
+} from '../helpers/slurm';
+import { SLURM_CPUS } from '../helpers/slurmCluster';
+
+before(() => {
+  requireCluster();
+});
+
+/** `salloc -n1 -- cat`: an allocation held by someone else, given back when we end its input. */
+async function foreignAllocation(): Promise<{ job: string; release: () => void }> {
+  const holder = spawn('salloc', ['-n1', '--', 'cat'], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let said = '';
+  const job = await new Promise<string>((resolve, reject) => {
+    holder.stderr.on('data', (d: Buffer) => {
+      said += d.toString();
+      const granted = /Granted job allocation (\d+)/.exec(said);
+      if (granted) {
+        resolve(granted[1]);
+      }
+    });
+    holder.once('exit', () => reject(new Error(`salloc ended: ${said}`)));
+  });
+  return { job, release: () => holder.stdin.end() };
+}
+
+describe('joining an existing allocation', () => {
+  test('slurm_job= runs steps in it and leaves the job to its owner', async () => {
+    const t = slurmGroup();
+    const { job, release } = await foreignAllocation();
+    try {
+      const gateways = await t.group.makeGateways(t.spec(`slurm_job=${job}`), 2);
+      for (const gateway of gateways) {
+        assert.equal(gateway.info.slurm?.jobId, job);
+        assert.equal(gateway.info.slurm?.owned, false);
+      }
+      assert.equal(jobSteps(job).length, 2);
+      await t.group.terminate(5);
+      assert.deepEqual(await stepsBecome(job, []), [], 'our steps ended');
+      assert.deepEqual(listedJobs([job]), [`${job} RUNNING`], 'the job is left to its owner');
+      await t.close();
+    } finally {
+      release();
+    }
+    assert.deepEqual(await jobsLeft([job]), []);
+  });
+});
+
+describe('via= a login node', () => {
+  test('srun and salloc run on the master, a popen standing in for the login node', async () => {
+    const t = slurmGroup();
+    try {
+      await t.group.makeGateway(`popen//id=login//python=${defaultPython()}`);
+      const one = await t.group.makeGateway(t.spec('via=login'));
+      t.saw(one);
+      assert.match(one.description, /via login/);
+      const fanout = await t.group.makeGateways(t.spec('via=login'), 2);
+      t.saw(...fanout);
+      assert.match(fanout[0].description, /via login/);
+      const ranks = await t.group
+        .remoteExec('import os; channel.send(os.environ.get("SLURM_PROCID", "login"))')
+        .receiveEach(10);
+      assert.deepEqual([...ranks].sort(), ['0', '0', '1', 'login']);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('a Node process that dies', () => {
+  test('SIGKILL leaves no job in squeue: running, fan-out and pending', async () => {
+    const mark = newMark();
+    const group = JSON.stringify(require.resolve('../../src/core/group'));
+    const script = `
+      const { Group } = require(${group});
+      setInterval(() => {}, 1000); // alive until killed
+      (async () => {
+        const group = new Group('doomed');
+        const one = await group.makeGateway(${JSON.stringify(slurmSpec(mark))});
+        const many = await group.makeGateways(${JSON.stringify(slurmSpec(mark))}, 2);
+        one.remoteExec('import time; time.sleep(600)');
+        group.makeGateway(${JSON.stringify(slurmSpec(mark, `slurm=-c ${SLURM_CPUS * 8}`))}).catch(() => {});
+        console.log('jobs ' + [one, ...many].map((g) => g.info.slurm.jobId).join(' '));
+      })();
+    `;
+    const before = new Set(allJobIds());
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const jobs = await new Promise<string[]>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const line = /^jobs (.*)$/m.exec(out);
+        if (line) {
+          resolve(line[1].split(' '));
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`the script ended (${code}): ${out}`)));
+    });
+    // the pending one is submitted right after
+    const deadline = Date.now() + 10_000;
+    let ours = allJobIds().filter((id) => !before.has(id));
+    while (ours.length < 3 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      ours = allJobIds().filter((id) => !before.has(id));
+    }
+    assert.equal(ours.length, 3, `a job each for one, the fan-out and the pending one: ${ours}`);
+    assert.ok(jobs.every((job) => ours.includes(job)));
+    child.kill('SIGKILL');
+    assert.deepEqual(
+      await jobsLeft(ours, 20_000),
+      [],
+      'squeue still lists jobs of the dead process',
+    );
+    assert.deepEqual(await leftoverProcesses(mark, 10_000), []);
+  });
+});
