@@ -816,13 +816,14 @@ describe('SPEC_KEYS', () => {
 
 describe('slurm, docker and podman specs', () => {
   test('bare slurm takes the cluster defaults; slurm=OPTIONS keeps srun options as words', () => {
-    assert.deepEqual(parseSpec('slurm'), {
+    assert.deepEqual(checkSpec('slurm'), {
       raw: 'slurm',
+      xspec: { slurm: true },
       type: 'slurm',
       ...defaults,
       slurm: { raw: '', options: [] },
     });
-    const spec = parseSpec('slurm=-p debug --time=10 -J "my job"//python=python3');
+    const spec = checkSpec('slurm=-p debug --time=10 -J "my job"//python=python3');
     assert.deepEqual(spec.slurm, {
       raw: '-p debug --time=10 -J "my job"',
       options: ['-p', 'debug', '--time=10', '-J', 'my job'],
@@ -831,17 +832,17 @@ describe('slurm, docker and podman specs', () => {
   });
 
   test('slurm_job, slurm_tasks and slurm_pending fill their fields', () => {
-    const spec = parseSpec('slurm//slurm_job=1234//slurm_tasks=8//slurm_pending=60');
+    const spec = checkSpec('slurm//slurm_job=1234//slurm_tasks=8//slurm_pending=60');
     assert.equal(spec.slurmJob, '1234');
     assert.equal(spec.slurmTasks, 8);
     assert.equal(spec.slurmPending, 60);
-    assert.equal(parseSpec('slurm//slurm_job=1234_7').slurmJob, '1234_7');
+    assert.equal(checkSpec('slurm//slurm_job=1234_7').slurmJob, '1234_7');
   });
 
   test('docker=CONTAINER and podman=CONTAINER exec; bare with image= runs a fresh one', () => {
-    assert.equal(parseSpec('docker=web').container, 'web');
-    assert.equal(parseSpec('podman=3f2a9c').type, 'podman');
-    const fresh = parseSpec(
+    assert.equal(checkSpec('docker=web').container, 'web');
+    assert.equal(checkSpec('podman=3f2a9c').type, 'podman');
+    const fresh = checkSpec(
       'podman//image=localhost/py:3.12//container_args=-v /data:/data -u 1000',
     );
     assert.equal(fresh.container, undefined);
@@ -850,8 +851,8 @@ describe('slurm, docker and podman specs', () => {
   });
 
   test('via works with slurm, docker and podman', () => {
-    assert.equal(parseSpec('slurm=-p debug//via=login').via, 'login');
-    assert.equal(parseSpec('docker=web//via=box').via, 'box');
+    assert.equal(checkSpec('slurm=-p debug//via=login').via, 'login');
+    assert.equal(checkSpec('docker=web//via=box').via, 'box');
   });
 
   test('bad values are refused naming the item', () => {
@@ -888,9 +889,11 @@ describe('slurm, docker and podman specs', () => {
     'docker//image=python:3.12-slim//via=box',
   ]) {
     test(`round-trips ${raw}`, () => {
-      const spec = parseSpec(raw);
+      const spec = checkSpec(raw);
       const text = formatSpec(spec);
-      assert.deepEqual(parseSpec(text), { ...spec, raw: text });
+      const again = checkSpec(text);
+      assert.deepEqual({ ...again, xspec: spec.xspec }, { ...spec, raw: text });
+      assert.equal(formatSpec(again), text, 'canonical: formatting again is stable');
     });
   }
 });

@@ -3,7 +3,9 @@
 // that ended; when its input ends — this process is gone, however it went — it ends the groups
 // still listed: SIGTERM, then SIGKILL after a short grace for what ignored it. A remote stuck in
 // a C call that holds the GIL, and its children, go too. (The exit hook in popen.ts does the
-// same at once when this process exits normally.)
+// same at once when this process exits normally.) It also cancels the Slurm jobs it was told of
+// (scancel), which no signal to a local process ends; on a via= host the same script runs
+// through that gateway for the jobs started there.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { trace } from '../trace';
@@ -11,17 +13,22 @@ import { trace } from '../trace';
 /** Seconds a group gets between SIGTERM and SIGKILL. */
 export const GROUP_GRACE_SECONDS = 1;
 
-// Lines on stdin: `+ PGID` (tracked) or `- PGID` (ended). Signals that reach the shell by
-// accident (a terminal's Ctrl-C, a hang-up) are ignored; it ends only when its input does.
-const SCRIPT = `
+// Lines on stdin: `+ PGID` (tracked) or `- PGID` (ended), `+job ID` / `-job ID` for Slurm
+// jobs. Signals that reach the shell by accident (a terminal's Ctrl-C, a hang-up) are ignored;
+// it ends only when its input does.
+export const REAPER_SCRIPT = `
 trap '' INT HUP TERM QUIT PIPE
 groups=' '
-while read -r op pgid; do
+slurm_jobs=' '
+while read -r op id; do
   case $op in
-    +) groups="$groups$pgid " ;;
-    -) case $groups in *" $pgid "*) groups="\${groups%% $pgid *} \${groups#* $pgid }" ;; esac ;;
+    +) groups="$groups$id " ;;
+    -) case $groups in *" $id "*) groups="\${groups%% $id *} \${groups#* $id }" ;; esac ;;
+    +job) slurm_jobs="$slurm_jobs$id " ;;
+    -job) case $slurm_jobs in *" $id "*) slurm_jobs="\${slurm_jobs%% $id *} \${slurm_jobs#* $id }" ;; esac ;;
   esac
 done
+[ "$slurm_jobs" = ' ' ] || scancel $slurm_jobs >/dev/null 2>&1 &
 alive=
 for g in $groups; do kill -TERM -$g 2>/dev/null && alive=1; done
 [ -n "$alive" ] || exit 0
@@ -40,7 +47,7 @@ let reaper: ChildProcess | undefined;
 
 function start(): ChildProcess | undefined {
   try {
-    const child = spawn('/bin/sh', ['-c', SCRIPT], {
+    const child = spawn('/bin/sh', ['-c', REAPER_SCRIPT], {
       stdio: ['pipe', 'ignore', 'ignore'],
       detached: true,
     });
@@ -63,13 +70,13 @@ function start(): ChildProcess | undefined {
   }
 }
 
-/** Tell the reaper that a group started (`+`) or ended (`-`). */
-export function tellReaper(op: '+' | '-', pgid: number): void {
+/** Tell the reaper that a group (`+`/`-`) or a Slurm job (`+job`/`-job`) started or ended. */
+export function tellReaper(op: '+' | '-' | '+job' | '-job', id: number | string): void {
   if (process.platform === 'win32') {
     return;
   }
-  if (op === '+' && !reaper) {
+  if (op.startsWith('+') && !reaper) {
     reaper = start();
   }
-  reaper?.stdin?.write(`${op} ${pgid}\n`);
+  reaper?.stdin?.write(`${op} ${id}\n`);
 }

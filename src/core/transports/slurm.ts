@@ -2,11 +2,9 @@
 // binary protocol crosses slurmstepd intact). One gateway is a job of its own:
 // `srun [options] -n1 -u python`. A fan-out is one allocation (SlurmAllocation: salloc holding
 // the job for as long as its stdin is open) and one `srun --jobid=J -n1 -u --overlap` step per
-// gateway. A job we created is cancelled when we are done with it; a watchdog per host cancels
-// it too if this process dies first, even while the job is still pending.
+// gateway. A job we created is cancelled when we are done with it; the reaper of the host it
+// was submitted from cancels it too if this process dies first, even while it is still pending.
 
-import { spawn } from 'node:child_process';
-import type { Writable } from 'node:stream';
 import { SlurmError, SpecError } from '../errors';
 import { Emitter, type Event } from '../events';
 import type { GatewaySpec } from '../spec';
@@ -21,6 +19,7 @@ import {
   type LaunchHost,
   type Launched,
 } from './launch';
+import { REAPER_SCRIPT, tellReaper } from './reaper';
 import type { SlurmPlacement, Transport, TransportExit } from './transport';
 
 /** Seconds a job may wait in the queue, unless the spec says otherwise (slurm_pending=). */
@@ -97,16 +96,17 @@ export async function openSlurm(
   // A job of its own: its id comes from srun's queue messages or from the task itself.
   const ownJob = allocation === undefined && spec.slurmJob === undefined;
   let jobId = allocation?.jobId ?? spec.slurmJob;
-  const watchdog = ownJob ? jobWatchdog(host) : undefined;
   const learnJob = (id: string): void => {
     if (jobId === undefined) {
       jobId = id;
-      watchdog?.watch(id);
+      if (ownJob) {
+        watchJob(host, id, true);
+      }
     }
   };
   void launched.exited.then(() => {
     if (ownJob && jobId !== undefined) {
-      watchdog?.forget(jobId);
+      watchJob(host, jobId, false);
     }
     if (task) {
       allocation?.release(task.index);
@@ -376,11 +376,10 @@ export class SlurmAllocation {
     ];
     const holder = await spawnLauncher(host, argv, 'salloc', 'salloc');
     holder.setKeepAlive(false);
-    const watchdog = jobWatchdog(host);
     let jobId: string | undefined;
     void holder.exited.then(() => {
       if (jobId !== undefined) {
-        watchdog.forget(jobId);
+        watchJob(host, jobId, false);
       }
     });
     const seconds = spec.slurmPending ?? DEFAULT_PENDING_SECONDS;
@@ -391,7 +390,7 @@ export class SlurmAllocation {
         const id = pending?.[1] ?? pending?.[2];
         if (id !== undefined && jobId === undefined) {
           jobId = id;
-          watchdog.watch(id);
+          watchJob(host, id, true);
           context.onProgress?.(`job ${id} pending`);
         }
       },
@@ -402,7 +401,7 @@ export class SlurmAllocation {
     const [granted, perNode] = fields;
     if (jobId === undefined) {
       jobId = granted;
-      watchdog.watch(granted);
+      watchJob(host, granted, true);
     }
     trace(`slurm: allocation ${granted} for ${tasks} tasks (${perNode} per node)`);
     const layout = tasksPerNode(perNode ?? '');
@@ -494,86 +493,35 @@ export class SlurmAllocation {
   }
 }
 
-// -- the watchdog ---------------------------------------------------------------------------
+// -- cancelling our jobs if this process dies ----------------------------------------------
 
 /**
- * A shell on the launch host that reads `+ JOB` / `- JOB` lines and, when its input ends
- * (we stopped it, this process died, the via connection broke), scancels the jobs still listed.
- * It is started for the first job, left running detached from this process, and stopped when
- * no job is left to watch.
+ * Jobs we own are told to the reaper on the launch host (reaper.ts): this machine's, or the
+ * same script started through the via= gateway, whose end (the connection to us broke, or the
+ * gateway ended) ends its input too. Its input ending, however we went, scancels what is listed.
  */
-const WATCHDOG_SCRIPT = [
-  'ids=',
-  'while read -r op id; do',
-  '  case $op in',
-  '    +) ids="$ids $id" ;;',
-  '    -) keep=; for j in $ids; do [ "$j" = "$id" ] || keep="$keep $j"; done; ids=$keep ;;',
-  '  esac',
-  'done',
-  '[ -z "$ids" ] || exec scancel $ids 2>/dev/null',
-].join('\n');
-
-/** The watchdog's input: lines to it, and its end. */
-interface WatchdogInput {
-  readonly input: Writable;
+function watchJob(host: LaunchHost, jobId: string, watch: boolean): void {
+  const op = watch ? '+job' : '-job';
+  if (host.name === 'local') {
+    tellReaper(op, jobId);
+    return;
+  }
+  void remoteReaper(host)
+    .then((reaper) => reaper.input.write(`${op} ${jobId}\n`))
+    .catch(() => undefined);
 }
 
-class JobWatchdog {
-  private process: Promise<WatchdogInput> | undefined;
-  private readonly jobs = new Set<string>();
+const remoteReapers = new WeakMap<object, Promise<Launched>>();
 
-  constructor(private readonly host: LaunchHost) {}
-
-  watch(jobId: string): void {
-    this.jobs.add(jobId);
-    this.send(`+ ${jobId}\n`);
-  }
-
-  forget(jobId: string): void {
-    if (!this.jobs.delete(jobId)) {
-      return;
-    }
-    this.send(`- ${jobId}\n`);
-    if (this.jobs.size === 0) {
-      const stopping = this.process;
-      this.process = undefined;
-      void stopping?.then((p) => p.input.end()).catch(() => undefined);
-    }
-  }
-
-  private send(line: string): void {
-    this.process ??= this.start();
-    void this.process.then((p) => p.input.write(line)).catch(() => undefined);
-  }
-
-  private async start(): Promise<WatchdogInput> {
-    const argv = ['/bin/sh', '-c', WATCHDOG_SCRIPT];
-    if (this.host.name !== 'local') {
-      const relayed = await this.host.spawn(argv, 'slurm watchdog');
-      relayed.setKeepAlive(false);
-      return relayed;
-    }
-    // detached and not tracked: it must outlive this process to act on its death
-    const child = spawn(argv[0], argv.slice(1), {
-      stdio: ['pipe', 'ignore', 'ignore'],
-      detached: true,
+function remoteReaper(host: LaunchHost): Promise<Launched> {
+  let reaper = remoteReapers.get(host.key);
+  if (!reaper) {
+    reaper = host.spawn(['/bin/sh', '-c', REAPER_SCRIPT], 'reaper').then((launched) => {
+      launched.setKeepAlive(false);
+      return launched;
     });
-    child.once('error', () => undefined);
-    child.stdin.on('error', () => undefined);
-    child.unref();
-    (child.stdin as Writable & { unref?: () => void }).unref?.();
-    return { input: child.stdin };
+    reaper.catch(() => remoteReapers.delete(host.key));
+    remoteReapers.set(host.key, reaper);
   }
-}
-
-/** One watchdog per launch host (this machine, or each via= gateway). */
-const watchdogs = new WeakMap<object, JobWatchdog>();
-
-function jobWatchdog(host: LaunchHost): JobWatchdog {
-  let watchdog = watchdogs.get(host.key);
-  if (!watchdog) {
-    watchdog = new JobWatchdog(host);
-    watchdogs.set(host.key, watchdog);
-  }
-  return watchdog;
+  return reaper;
 }
