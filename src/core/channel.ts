@@ -5,6 +5,7 @@
 // settled; close waiters settle once the callback, if any, has also finished with every item.
 
 import { Readable, Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { ChannelClosedError, EOFError, ExecnetError, TimeoutError } from './errors';
 import { Emitter, type Event } from './events';
 import { ChannelReference } from './serializer';
@@ -561,4 +562,24 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
     value !== null &&
     typeof (value as { then?: unknown }).then === 'function'
   );
+}
+
+/**
+ * A channel's output as text, decoded per stream (a UTF-8 character may be split between two
+ * writes). Disposing stops listening, like `onOutput`.
+ */
+export function onTextOutput(
+  channel: Channel,
+  listener: (stream: OutputStream, text: string) => void,
+): { dispose(): void } {
+  const decoders: Record<OutputStream, StringDecoder> = {
+    stdout: new StringDecoder('utf8'),
+    stderr: new StringDecoder('utf8'),
+  };
+  return channel.onOutput(({ stream, data }) => {
+    const text = decoders[stream].write(data);
+    if (text) {
+      listener(stream, text);
+    }
+  });
 }

@@ -7,9 +7,8 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { remoteSourceDir } from './bootstrap';
-import type { Channel, OutputStream } from './channel';
+import { onTextOutput, type Channel, type OutputStream } from './channel';
 import { ExecnetError, GatewayClosedError, RemoteError, type RemoteFrame } from './errors';
 import { Emitter, type Event } from './events';
 import { Disposable } from './lifecycle';
@@ -357,16 +356,9 @@ export class Session extends Disposable {
     this.lastRunValue = new Date();
     execution.start(channel, this.count);
     this.changeEmitter.fire(this);
-    const decoders: Record<OutputStream, StringDecoder> = {
-      stdout: new StringDecoder('utf8'),
-      stderr: new StringDecoder('utf8'),
-    };
-    const output = channel.onOutput(({ stream, data }) => {
-      const text = decoders[stream].write(data);
-      if (text) {
-        execution.emit({ kind: 'stream', stream, text });
-      }
-    });
+    const output = onTextOutput(channel, (stream, text) =>
+      execution.emit({ kind: 'stream', stream, text }),
+    );
     const END = Symbol('end');
     channel.setCallback((message) => {
       if (message !== END) {

@@ -3,7 +3,7 @@
 // it and listen to `onDidChange`; commands act on it. Gateway ids are unique across all groups.
 
 import { StringDecoder } from 'node:string_decoder';
-import type { Channel, OutputStream } from '../core/channel';
+import { onTextOutput, type Channel, type OutputStream } from '../core/channel';
 import { GatewayClosedError, RemoteError } from '../core/errors';
 import { Emitter, type Event } from '../core/events';
 import type { Gateway, GatewayOptions, GatewayState, RemoteInfo } from '../core/gateway';
@@ -281,17 +281,9 @@ export class Session extends Disposable {
     const run = new Run(entry, channel, source);
     entry.runs.push(run);
     this.trimRuns(entry);
-    // a UTF-8 character may be split between two writes
-    const decoders: Record<OutputStream, StringDecoder> = {
-      stdout: new StringDecoder('utf8'),
-      stderr: new StringDecoder('utf8'),
-    };
-    const output = channel.onOutput(({ stream, data }) => {
-      const text = decoders[stream].write(data);
-      if (text) {
-        run.emit({ kind: 'output', stream, text });
-      }
-    });
+    const output = onTextOutput(channel, (stream, text) =>
+      run.emit({ kind: 'output', stream, text }),
+    );
     const CLOSED = Symbol('closed');
     channel.setCallback((item) => {
       if (item !== CLOSED) {

@@ -47,6 +47,8 @@ export class ReplConsole {
   private typeahead = '';
   private columns: number;
   private atLineStart = true;
+  /** Columns the last unfinished output line takes (where an input() prompt goes on). */
+  private lastLineWidth = 0;
   private execution: Execution | undefined;
   private inputRequest: InputRequest | undefined;
   private readonly interactive: boolean;
@@ -241,10 +243,7 @@ export class ReplConsole {
     this.write(this.editor.toEnd(this.columns));
     this.emit('\n');
     if (this.mode === 'input') {
-      const request = this.inputRequest;
-      this.inputRequest = undefined;
-      this.mode = 'running';
-      request?.answer(line);
+      this.answerInput(line);
       return;
     }
     this.editor.remember(line);
@@ -345,11 +344,8 @@ export class ReplConsole {
       return;
     }
     if (this.mode === 'input') {
-      const request = this.inputRequest;
-      this.inputRequest = undefined;
-      this.mode = 'running';
       this.emit('\n');
-      request?.answer(undefined);
+      this.answerInput(undefined);
       return;
     }
     this.emit('\n');
@@ -457,42 +453,11 @@ export class ReplConsole {
 
   /** Replay keys typed while the console was busy. */
   private drain(): void {
+    if (!this.interactive) {
+      this.drainLines();
+      return;
+    }
     while (this.typeahead && (this.mode === 'prompt' || this.mode === 'input')) {
-      if (!this.interactive) {
-        const newline = this.typeahead.indexOf('\n');
-        const eof = this.typeahead.indexOf('\x04');
-        if (newline < 0 && eof < 0) {
-          return;
-        }
-        if (newline < 0 || (eof >= 0 && eof < newline)) {
-          this.typeahead = '';
-          if (this.mode === 'input') {
-            const request = this.inputRequest;
-            this.inputRequest = undefined;
-            this.mode = 'running';
-            request?.answer(undefined);
-            return;
-          }
-          if (this.block.length > 0) {
-            this.accept('');
-            this.typeahead = '\x04';
-            return;
-          }
-          this.close();
-          return;
-        }
-        const line = this.typeahead.slice(0, newline).replace(/\r$/, '');
-        this.typeahead = this.typeahead.slice(newline + 1);
-        if (this.mode === 'input') {
-          const request = this.inputRequest;
-          this.inputRequest = undefined;
-          this.mode = 'running';
-          request?.answer(line);
-        } else {
-          this.accept(line);
-        }
-        continue;
-      }
       const pending = this.typeahead;
       this.typeahead = '';
       for (const key of parseKeys(pending)) {
@@ -505,11 +470,57 @@ export class ReplConsole {
     }
   }
 
+  /** Piped input: whole lines answer input() or go to the prompt; the end of input closes. */
+  private drainLines(): void {
+    while (this.mode === 'prompt' || this.mode === 'input') {
+      const newline = this.typeahead.indexOf('\n');
+      const eof = this.typeahead.indexOf('\x04');
+      if (eof >= 0 && (newline < 0 || eof < newline)) {
+        const last = this.typeahead.slice(0, eof).replace(/\r$/, '');
+        this.typeahead = last ? '\x04' : '';
+        if (last) {
+          // the last line had no newline: it still counts
+          if (this.mode === 'input') {
+            this.answerInput(last);
+          } else {
+            this.accept(last);
+          }
+          continue;
+        }
+        if (this.mode === 'input') {
+          this.answerInput(undefined);
+        } else if (this.block.length > 0) {
+          // a block still open at the end of input ends as a blank line would end it
+          this.typeahead = '\x04';
+          this.accept('');
+        } else {
+          this.close();
+        }
+        return;
+      }
+      if (newline < 0) {
+        return;
+      }
+      const line = this.typeahead.slice(0, newline).replace(/\r$/, '');
+      this.typeahead = this.typeahead.slice(newline + 1);
+      if (this.mode === 'input') {
+        this.answerInput(line);
+      } else {
+        this.accept(line);
+      }
+    }
+  }
+
+  private answerInput(text: string | undefined): void {
+    const request = this.inputRequest;
+    this.inputRequest = undefined;
+    this.mode = 'running';
+    request?.answer(text);
+  }
+
   private redraw(): void {
     this.write(this.editor.render(this.columns));
   }
-
-  private lastLineWidth = 0;
 
   /** Output text (turning \n into \r\n where the terminal wants it) and note where it ended. */
   private emit(text: string): void {

@@ -49,6 +49,20 @@ describe('execnet repl', () => {
     assert.deepEqual(await leftoverProcesses(mark), []);
   });
 
+  it('with piped input, input() reads the next line, and a block open at the end still runs', async () => {
+    const mark = newMark();
+    const child = start([...CLI, 'repl'], mark);
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
+    child.stdin.end(
+      'name = input("who? ")\nAda\nprint("hi", name)\nfor i in range(2):\n    print(i)',
+    );
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(status, 0);
+    assert.equal(stdout, 'who? hi Ada\n0\n1\n');
+    assert.deepEqual(await leftoverProcesses(mark), []);
+  });
+
   it('rejects several gateways and bad specs with a usage error', async () => {
     for (const args of [
       ['-g', 'popen', '-g', 'popen'],
