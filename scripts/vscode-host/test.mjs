@@ -3,10 +3,11 @@
 //   1. the integration suites (test/vscode) in a trusted workspace,
 //   2. the untrusted-workspace suite in a host with workspace trust on,
 //   3. the UI end-to-end walks in the browser workbench against the installed .vsix (the main one,
-//      e2e-interactive: cells, the REPL terminal, notebooks),
+//      e2e-interactive: cells, the REPL terminal, notebooks; e2e-debug: breakpoints, stepping and
+//      variables on a local and an ssh gateway),
 // and prints where the reports and screenshots are. Exit status 0 only if all passed.
 //
-//   node scripts/vscode-host/test.mjs [--only integration|untrusted|e2e|e2e-interactive]...
+//   node scripts/vscode-host/test.mjs [--only integration|untrusted|e2e|e2e-interactive|e2e-debug]...
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,6 +25,7 @@ import {
 import { runIntegration } from './integration.mjs';
 import { runE2E } from './e2e.mjs';
 import { runInteractiveE2E } from './e2e-interactive.mjs';
+import { runDebugE2E } from './e2e-debug.mjs';
 
 const args = process.argv.slice(2);
 const only = args.flatMap((a, i) => (a === '--only' ? [args[i + 1]] : []));
@@ -89,6 +91,12 @@ async function main() {
     results.push([
       'e2e-interactive',
       await runInteractiveE2E({ dir: path.join(dir, 'e2e-interactive'), vsix: packaged() }),
+    ]);
+  }
+  if (wanted('e2e-debug')) {
+    results.push([
+      'e2e-debug',
+      await runDebugE2E({ dir: path.join(dir, 'e2e-debug'), vsix: packaged() }),
     ]);
   }
 

@@ -129,8 +129,12 @@ export class ExecnetConfigurationProvider implements vscode.DebugConfigurationPr
     log.info(
       `debug ${program} on ${entry.id}${pathMappings ? ` (${pathMappings.map((m) => `${m.localRoot} → ${m.remoteRoot}`).join(', ')})` : ''}`,
     );
+    // a configuration we made up (F5 with no launch.json, Debug File) is named for what runs where
+    const madeUp =
+      config.name === CURRENT_FILE_CONFIGURATION.name || config.name === path.basename(program);
     return {
       ...config,
+      name: madeUp ? `${path.basename(program)} on ${entry.id}` : config.name,
       program,
       cwd: config.cwd ?? programFolder?.uri.fsPath ?? path.dirname(program),
       pathMappings,

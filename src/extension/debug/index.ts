@@ -99,7 +99,7 @@ export class GatewayDebugging extends Disposable implements vscode.DebugAdapterD
     }
     const config: ExecnetLaunchConfiguration = {
       ...CURRENT_FILE_CONFIGURATION,
-      name: `Execnet: ${path.basename(document.uri.fsPath)}`,
+      name: path.basename(document.uri.fsPath),
       program: document.uri.fsPath,
       ...(arg instanceof GatewayEntry ? { gateway: arg.id } : {}),
     };
