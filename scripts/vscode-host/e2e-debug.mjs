@@ -242,7 +242,14 @@ export async function runDebugE2E({ dir, vsix }) {
       });
       await debugHere.waitFor({ timeout: 15_000 });
       const sshStarted = Date.now();
-      await debugHere.click();
+      // a click that lands while the menu still settles is lost: the menu stays open
+      for (let attempt = 0; attempt < 3 && (await debugHere.isVisible()); attempt++) {
+        await debugHere.click();
+        await page
+          .locator('.monaco-menu')
+          .waitFor({ state: 'hidden', timeout: 3_000 })
+          .catch(() => undefined);
+      }
       await waitStop('prices.py', grossLine, 120_000);
       log(
         `e2e-debug: Debug File → stopped on the line in ${Date.now() - sshStarted} ms (ssh, synced, debugpy shipped)`,
