@@ -2,6 +2,7 @@
 // after the file of `run` belongs to the script (its sys.argv), options included.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { closestMatch } from '../core/suggest';
 
 export const USAGE = `usage: execnet run [options] FILE.py [ARGS...]
        execnet exec [options] -c SOURCE [--] [ARGS...]
@@ -75,6 +76,8 @@ export type Command =
   | (GatewayOptions & { readonly kind: 'status' })
   | { readonly kind: 'repl'; readonly spec: string };
 
+const COMMANDS = ['run', 'exec', 'status', 'repl', 'help'];
+
 const GATEWAY_OPTIONS = {
   gateway: { type: 'string', short: 'g', multiple: true },
   python: { type: 'string' },
@@ -112,9 +115,18 @@ export function parseCommand(argv: readonly string[]): Command {
     case 'repl':
       return parseRepl(rest);
     default:
-      throw new UsageError(
-        command.startsWith('-') ? `unknown option '${command}'` : `unknown command '${command}'`,
-      );
+      if (!command.startsWith('-')) {
+        const meant = closestMatch(command, COMMANDS);
+        throw new UsageError(
+          `unknown command '${command}'${meant ? ` — did you mean '${meant}'?` : ''}`,
+        );
+      }
+      if (command.startsWith('--') && Object.hasOwn(EXEC_OPTIONS, command.slice(2))) {
+        throw new UsageError(
+          `'${command}' goes after the command, e.g. execnet run ${command} ... FILE.py`,
+        );
+      }
+      throw unknownOption(command, ['help', 'version']);
   }
 }
 
@@ -129,7 +141,9 @@ function parseRun(argv: readonly string[]): Command {
   });
   const file = tokens.find((t) => t.kind === 'positional');
   const head = file ? argv.slice(0, file.index) : argv;
-  const { values } = strict(() => parseArgs({ args: [...head], options: RUN_OPTIONS }));
+  const { values } = strict(RUN_OPTIONS, () =>
+    parseArgs({ args: [...head], options: RUN_OPTIONS }),
+  );
   if (values.help) {
     return { kind: 'help' };
   }
@@ -147,7 +161,7 @@ function parseRun(argv: readonly string[]): Command {
 }
 
 function parseExec(argv: readonly string[]): Command {
-  const { values, positionals } = strict(() =>
+  const { values, positionals } = strict(EXEC_OPTIONS, () =>
     parseArgs({ args: [...argv], options: EXEC_OPTIONS, allowPositionals: true }),
   );
   if (values.help) {
@@ -170,7 +184,9 @@ function parseExec(argv: readonly string[]): Command {
 }
 
 function parseStatus(argv: readonly string[]): Command {
-  const { values } = strict(() => parseArgs({ args: [...argv], options: GATEWAY_OPTIONS }));
+  const { values } = strict(GATEWAY_OPTIONS, () =>
+    parseArgs({ args: [...argv], options: GATEWAY_OPTIONS }),
+  );
   if (values.help) {
     return { kind: 'help' };
   }
@@ -178,7 +194,9 @@ function parseStatus(argv: readonly string[]): Command {
 }
 
 function parseRepl(argv: readonly string[]): Command {
-  const { values } = strict(() => parseArgs({ args: [...argv], options: GATEWAY_OPTIONS }));
+  const { values } = strict(GATEWAY_OPTIONS, () =>
+    parseArgs({ args: [...argv], options: GATEWAY_OPTIONS }),
+  );
   if (values.help) {
     return { kind: 'help' };
   }
@@ -189,14 +207,28 @@ function parseRepl(argv: readonly string[]): Command {
   return { kind: 'repl', spec: specs[0] };
 }
 
-/** Runs a strict parseArgs, turning its complaints into usage errors. */
-function strict<T>(parse: () => T): T {
+/**
+ * Runs a strict parseArgs, turning its complaints into usage errors worded like the others:
+ * lower-case, and a misspelled option gets "did you mean" as a misspelled spec key does.
+ */
+function strict<T>(options: ParseArgsConfig['options'], parse: () => T): T {
   try {
     return parse();
   } catch (error) {
-    // node's messages are good ("Unknown option '--x'"), only the type is wrong
-    throw new UsageError((error as Error).message);
+    const message = (error as Error).message;
+    const unknown = /^Unknown option '([^']+)'/.exec(message);
+    if (unknown) {
+      throw unknownOption(unknown[1], Object.keys(options ?? {}));
+    }
+    throw new UsageError(message.charAt(0).toLowerCase() + message.slice(1));
   }
+}
+
+function unknownOption(option: string, names: readonly string[]): UsageError {
+  const meant = option.startsWith('--') ? closestMatch(option.slice(2), names) : undefined;
+  return new UsageError(
+    `unknown option '${option}'${meant ? ` — did you mean '--${meant}'?` : ''}`,
+  );
 }
 
 function gatewaySpecs(values: { gateway?: string[]; python?: string }): string[] {

@@ -143,9 +143,9 @@ async function startGateways(
     if (result.status === 'rejected') {
       const error = result.reason as Error;
       const what = error instanceof GatewayStartError ? '' : `${error.name}: `;
-      streams.stderr.write(
-        `execnet: gateway '${specs[i]}' did not start: ${what}${error.message}\n`,
-      );
+      // name the spec once: most start errors name it already
+      const which = error.message.includes(`'${specs[i]}'`) ? '' : ` '${specs[i]}'`;
+      streams.stderr.write(`execnet: gateway${which} did not start: ${what}${error.message}\n`);
       status = EXIT_START;
     }
   });

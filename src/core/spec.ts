@@ -6,6 +6,7 @@
 
 import { parse as shellParse, quote as shellQuote } from 'shell-quote';
 import { SpecError } from './errors';
+import { closestMatch } from './suggest';
 
 export type GatewayType =
   'popen' | 'ssh' | 'socket' | 'vagrant_ssh' | 'slurm' | 'docker' | 'podman';
@@ -412,10 +413,15 @@ export function formatSpec(spec: GatewaySpec): string {
   return [...items.filter((item) => !item.endsWith('/')), ...slashEnded].join('//');
 }
 
-/** The same spec with its id set (as a group does for specs without one); raw becomes canonical. */
+/**
+ * The same spec with its id set, as a group does for specs without one. As with execnet's
+ * allocate_id, the id joins the attributes while `raw` stays the text as written, so messages
+ * name the spec the way the user gave it.
+ */
 export function withId(spec: GatewaySpec, id: string): GatewaySpec {
   gatewayId('id', id, `id=${id}`);
-  return checkSpec(formatSpec({ ...spec, id }));
+  checkSpec(formatSpec({ ...spec, id })); // the id must fit the rest (via= may not name it)
+  return { ...spec, id, xspec: { ...spec.xspec, id } };
 }
 
 /** The error message for a spec checkSpec refuses, or undefined: for as-you-type validation. */
@@ -919,46 +925,12 @@ function shellWords(text: string, item: string): string[] {
   });
 }
 
-/** The valid key closest to a mistyped one: small edit distance, or a prefix such as 'vagrant'. */
+/** The valid key closest to a mistyped one ('evn:HOME' suggests 'env:HOME'). */
 function nearestKey(key: string): string | undefined {
-  // 'evn:HOME' should suggest 'env:HOME', so the env candidate carries the typed name.
   const candidates = SPEC_KEYS.map((k) =>
     k === 'env:' && key.includes(':') ? `env:${key.slice(key.indexOf(':') + 1)}` : k,
   );
-  const lower = key.toLowerCase();
-  const prefixed = candidates.find((c) => key.length >= 3 && c.startsWith(lower));
-  if (prefixed !== undefined) {
-    return prefixed;
-  }
-  let best: { key: string; distance: number } | undefined;
-  for (const candidate of candidates) {
-    const distance = editDistance(lower, candidate.toLowerCase());
-    if (best === undefined || distance < best.distance) {
-      best = { key: candidate, distance };
-    }
-  }
-  const close =
-    best !== undefined &&
-    best.distance <= Math.max(2, Math.floor(key.length / 3)) &&
-    best.distance < key.length;
-  return close ? best?.key : undefined;
-}
-
-/** Optimal string alignment distance: Levenshtein plus adjacent transpositions ('pyhton'). */
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.length][b.length];
+  return closestMatch(key, candidates);
 }
 
 /** Drops undefined fields, so parsed specs deep-equal whether or not a field was ever assigned. */

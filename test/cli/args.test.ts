@@ -58,11 +58,19 @@ describe('parseCommand', () => {
       [['frob'], /unknown command 'frob'/],
       [['--frob'], /unknown option '--frob'/],
       [['run'], /which file/],
-      [['run', '--nope', 'x.py'], /Unknown option '--nope'/],
-      [['run', '-g'], /argument missing/],
+      [['run', '--nope', 'x.py'], /^unknown option '--nope'$/],
+      [['run', '-g'], /^option '-g, --gateway <value>' argument missing/],
       [['exec', 'print(1)'], /-c SOURCE/],
       [['exec', '-i', '-c', '-'], /-c - reads the source from standard input/],
-      [['status', 'extra'], /Unexpected argument 'extra'/],
+      [['status', 'extra'], /^unexpected argument 'extra'/],
+      [
+        ['exec', '--pyhton', 'python3', '-c', '1'],
+        /^unknown option '--pyhton' — did you mean '--python'\?$/,
+      ],
+      [['run', '--gruop', 'x.py'], /^unknown option '--gruop' — did you mean '--group'\?$/],
+      [['--verison'], /^unknown option '--verison' — did you mean '--version'\?$/],
+      [['rnu', 'x.py'], /^unknown command 'rnu' — did you mean 'run'\?$/],
+      [['--python', 'python3', 'run', 'x.py'], /^'--python' goes after the command/],
       [['run', '--python', 'p', '-g', 'popen', 'x.py'], /--python applies to the default gateway/],
     ];
     for (const [argv, message] of cases) {
@@ -71,6 +79,7 @@ describe('parseCommand', () => {
         (e: unknown) => {
           assert.ok(e instanceof UsageError, `${argv.join(' ')}: ${String(e)}`);
           assert.match(e.message, message, argv.join(' '));
+          assert.match(e.message, /^[^A-Z]/, 'starts lower-case, like the other messages');
           return true;
         },
       );

@@ -60,11 +60,16 @@ function lineOf(file: string, text: string): number {
 }
 
 describe('execnet --help and --version', () => {
-  it('--help prints the usage and exits 0', async () => {
-    const run = await cli(['--help']);
-    assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /^usage: execnet run/);
-    assert.match(run.stdout, /exit status/);
+  it('--help, and no arguments at all, print the usage and exit 0', async () => {
+    for (const args of [['--help'], []]) {
+      const run = await cli(args);
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stdout, /^usage: execnet run/);
+      assert.match(run.stdout, /exit status: .* 2 for usage and spec errors/s);
+      // what it says of standard input is what `feeds piped lines…` below shows
+      assert.match(run.stdout, /Piped standard input becomes channel items \(one str per line\)/);
+      assert.doesNotMatch(run.stdout, /not forwarded/);
+    }
   });
 
   it('--version prints the version of package.json', async () => {
@@ -73,11 +78,18 @@ describe('execnet --help and --version', () => {
     assert.equal(run.stdout, `execnet ${version}\n`);
   });
 
-  it('an unknown command or option exits 2 and points at --help', async () => {
-    for (const args of [['frobnicate'], ['run', '--frob', 'examples/hello.py'], ['exec']]) {
+  it('an unknown command or option exits 2, suggests what was meant and points at --help', async () => {
+    for (const args of [
+      ['frobnicate'],
+      ['run', '--pyhton', 'python3', 'examples/hello.py'],
+      ['exec'],
+    ]) {
       const run = await cli(args);
       assert.equal(run.status, 2, `execnet ${args.join(' ')}`);
-      assert.match(run.stderr, /^execnet: .*\nTry 'execnet --help'\.\n$/);
+      assert.match(run.stderr, /^execnet: [a-z].*\nTry 'execnet --help'\.\n$/);
+      if (args[1] === '--pyhton') {
+        assert.match(run.stderr, /^execnet: unknown option '--pyhton' — did you mean '--python'\?/);
+      }
     }
   });
 });
@@ -193,11 +205,13 @@ describe('execnet run', () => {
     assert.equal(run.stdout, '');
   });
 
-  it('exits 3 with the GatewayStartError message when the interpreter is missing', async () => {
-    const run = await cli(['run', '--gateway', 'popen//python=/nonexistent', 'examples/hello.py']);
+  it('exits 3 with the GatewayStartError message when the interpreter is missing, naming the spec once', async () => {
+    const run = await cli(['run', '--python', 'python9', 'examples/hello.py']);
     assert.equal(run.status, 3);
-    assert.match(run.stderr, /^execnet: gateway 'popen\/\/python=\/nonexistent' did not start: /);
-    assert.match(run.stderr, /\/nonexistent/);
+    assert.equal(
+      run.stderr,
+      "execnet: gateway did not start: cannot start python9: no such interpreter (spec 'popen//python=python9'). Check python= or PATH.\n",
+    );
     assert.equal(run.stdout, '');
   });
 

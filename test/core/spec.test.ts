@@ -732,12 +732,19 @@ describe('formatSpec', () => {
 });
 
 describe('withId', () => {
-  test('sets the id and makes raw canonical, leaving the original alone', () => {
+  test('sets the id, keeping the text as written, as execnet does', () => {
+    const execnet = askExecnet<[string, string, string]>(`
+g = execnet.Group()
+gw = g.makegateway("nice=3//popen")
+json.dump([str(gw.spec), gw.spec.id, gw.spec.nice], sys.stdout)
+g.terminate()
+`);
+    assert.deepEqual(execnet, ['nice=3//popen', 'gw0', '3']);
     const spec = checkSpec('nice=3//popen');
     const named = withId(spec, 'gw0');
-    assert.equal(named.id, 'gw0');
-    assert.equal(named.raw, 'popen//id=gw0//nice=3');
-    assert.equal(spec.id, undefined);
+    assert.deepEqual([named.raw, named.id, named.xspec.nice], execnet);
+    assert.equal(named.xspec.id, 'gw0');
+    assert.equal(spec.id, undefined, 'the original is left alone');
   });
 
   test('replaces an existing id', () => {
