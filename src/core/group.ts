@@ -6,12 +6,7 @@
 import type { Channel } from './channel';
 import { ExecnetError } from './errors';
 import { Emitter, type Event } from './events';
-import {
-  Gateway,
-  type GatewayOptions,
-  type GatewayState,
-  type RemoteSource,
-} from './gateway';
+import { Gateway, type GatewayOptions, type GatewayState, type RemoteSource } from './gateway';
 import { checkSpec, withId, type ParsedSpec } from './spec';
 import type { Timeout } from './timers';
 import { SlurmAllocation } from './transports/slurm';
@@ -98,7 +93,10 @@ export class Group implements Iterable<Gateway> {
     );
     const allocation =
       parsed.type === 'slurm'
-        ? await SlurmAllocation.open(parsed, n, { lookup: (other) => this.gateways.get(other) })
+        ? await SlurmAllocation.open(parsed, n, {
+            lookup: (other) => this.gateways.get(other),
+            onProgress: this.options.onProgress,
+          })
         : undefined;
     const results = await Promise.allSettled(
       ids.map((id) => this.makeGateway({ ...parsed, id }, { allocation })),

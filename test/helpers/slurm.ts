@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import type { Gateway } from '../../src/core/gateway';
+import type { Gateway, GatewayOptions } from '../../src/core/gateway';
 import { Group } from '../../src/core/group';
 import { leftoverProcesses, newMark } from './processes';
 import { defaultPython } from './pythons';
@@ -76,8 +76,8 @@ export function slurmSpec(mark: string, options = ''): string {
 }
 
 /** A group whose gateways carry a mark; close() terminates it and checks squeue and /proc. */
-export function slurmGroup(name = 'slurm') {
-  const group = new Group(name);
+export function slurmGroup(name = 'slurm', options: GatewayOptions = {}) {
+  const group = new Group(name, options);
   const mark = newMark();
   const jobs = new Set<string>();
   return {

@@ -7,8 +7,9 @@ import { spawn } from 'node:child_process';
 import { before, describe, test } from 'node:test';
 import { leftoverProcesses, newMark } from '../helpers/processes';
 import { defaultPython } from '../helpers/pythons';
+import { SshConnectionPool } from '../../src/core/ssh/connections';
+import { sshdAvailable, startSshd } from '../helpers/sshd';
 import {
-  allJobIds,
   jobSteps,
   jobsLeft,
   listedJobs,
@@ -83,6 +84,32 @@ describe('via= a login node', () => {
   });
 });
 
+describe('via= a login node over ssh', { skip: sshdAvailable() ? false : 'needs sshd' }, () => {
+  test('srun and salloc run on the loopback sshd host, reached with the built-in client', async () => {
+    const sshd = await startSshd();
+    const t = slurmGroup('ssh', {
+      ssh: { configFile: sshd.config, pool: new SshConnectionPool() },
+    });
+    try {
+      // the login node's sessions know the cluster through SLURM_CONF, as a login shell would
+      await t.group.makeGateway(
+        sshd.spec(`id=login//env:SLURM_CONF=${process.env.SLURM_CONF ?? ''}`),
+      );
+      const one = await t.group.makeGateway(t.spec('via=login'));
+      const fanout = await t.group.makeGateways(t.spec('via=login'), 2);
+      t.saw(one, ...fanout);
+      assert.match(one.description, /^slurm step \d+\.0 on localhost via login/);
+      const jobs = await t.group
+        .remoteExec('import os; channel.send(os.environ.get("SLURM_JOB_ID", "login"))')
+        .receiveEach(10);
+      assert.equal(new Set(jobs).size, 3, 'the login node, a job of its own, the fan-out job');
+    } finally {
+      await t.close();
+      await sshd.stop();
+    }
+  });
+});
+
 describe('a Node process that dies', () => {
   test('SIGKILL leaves no job in squeue: running, fan-out and pending', async () => {
     const mark = newMark();
@@ -91,38 +118,37 @@ describe('a Node process that dies', () => {
       const { Group } = require(${group});
       setInterval(() => {}, 1000); // alive until killed
       (async () => {
-        const group = new Group('doomed');
+        const group = new Group('doomed', {
+          onProgress: (message) => console.log(message.replace(/^job (\\d+) pending.*/, 'pending $1')),
+        });
         const one = await group.makeGateway(${JSON.stringify(slurmSpec(mark))});
         const many = await group.makeGateways(${JSON.stringify(slurmSpec(mark))}, 2);
         one.remoteExec('import time; time.sleep(600)');
-        group.makeGateway(${JSON.stringify(slurmSpec(mark, `slurm=-c ${SLURM_CPUS * 8}`))}).catch(() => {});
         console.log('jobs ' + [one, ...many].map((g) => g.info.slurm.jobId).join(' '));
+        group.makeGateway(${JSON.stringify(slurmSpec(mark, `slurm=-c ${SLURM_CPUS * 8}`))}).catch(() => {});
       })();
     `;
-    const before = new Set(allJobIds());
     const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const jobs = await new Promise<string[]>((resolve, reject) => {
+    const ours = await new Promise<string[]>((resolve, reject) => {
       let out = '';
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
-        const line = /^jobs (.*)$/m.exec(out);
-        if (line) {
-          resolve(line[1].split(' '));
+        const jobs = /^jobs (.*)$/m.exec(out);
+        const pending = /^pending (\d+)$/m.exec(out);
+        if (jobs && pending) {
+          resolve([...jobs[1].split(' '), pending[1]]);
         }
       });
       child.once('exit', (code) => reject(new Error(`the script ended (${code}): ${out}`)));
     });
-    // the pending one is submitted right after
-    const deadline = Date.now() + 10_000;
-    let ours = allJobIds().filter((id) => !before.has(id));
-    while (ours.length < 3 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      ours = allJobIds().filter((id) => !before.has(id));
-    }
-    assert.equal(ours.length, 3, `a job each for one, the fan-out and the pending one: ${ours}`);
-    assert.ok(jobs.every((job) => ours.includes(job)));
+    assert.equal(
+      new Set(ours).size,
+      3,
+      `a job each for one, the fan-out and the pending one: ${ours}`,
+    );
+    assert.equal(listedJobs(ours).length, 3);
     child.kill('SIGKILL');
     assert.deepEqual(
       await jobsLeft(ours, 20_000),

@@ -114,19 +114,20 @@ export async function openSlurm(
   });
 
   const pendingSeconds = spec.slurmPending ?? DEFAULT_PENDING_SECONDS;
+  const pending = followPending(host, context.onProgress);
   const announced = await waitAnnouncement(launched, {
     timeout: pendingSeconds,
     onLine: (line) => {
       const queued = /\bjob (\d+) queued and waiting for resources/.exec(line);
       if (queued) {
         learnJob(queued[1]);
-        context.onProgress?.(`job ${queued[1]} pending`);
+        pending.start(queued[1]);
       }
     },
     timedOut: () => pendingTimeout(host, jobId, pendingSeconds, 'srun'),
     failed: (exit, said) => slurmFailure('srun', spec, exit, said, host),
     cleanup: () => (ownJob && jobId !== undefined ? scancel(host, jobId) : Promise.resolve()),
-  });
+  }).finally(() => pending.stop());
   const [announcedJob, stepId, node] = announced.fields;
   learnJob(announcedJob);
   const placement: SlurmPlacement = {
@@ -294,6 +295,39 @@ async function pendingTimeout(
   );
 }
 
+/** Seconds between two looks at a pending job's reason. */
+const PENDING_POLL_SECONDS = 5;
+
+/**
+ * While a job waits in the queue, tell `onProgress` so, with squeue's reason (`job 12 pending:
+ * Resources`), at once and every few seconds, until stopped.
+ */
+function followPending(host: LaunchHost, onProgress: ((message: string) => void) | undefined) {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  return {
+    start(jobId: string): void {
+      if (!onProgress || timer !== undefined || stopped) {
+        return;
+      }
+      onProgress(`job ${jobId} pending`);
+      const look = async (): Promise<void> => {
+        const reason = await pendingReason(host, jobId);
+        if (!stopped && reason !== undefined) {
+          onProgress(`job ${jobId} pending: ${reason}`);
+        }
+      };
+      void look();
+      timer = setInterval(() => void look(), PENDING_POLL_SECONDS * 1000);
+      timer.unref();
+    },
+    stop(): void {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
+}
+
 /** squeue's reason for a pending job (`Resources`, `Priority`, `PartitionConfig`...). */
 async function pendingReason(host: LaunchHost, jobId: string): Promise<string | undefined> {
   const result = await host
@@ -383,21 +417,22 @@ export class SlurmAllocation {
       }
     });
     const seconds = spec.slurmPending ?? DEFAULT_PENDING_SECONDS;
+    const pending = followPending(host, context.onProgress);
     const { fields } = await waitAnnouncement(holder, {
       timeout: seconds,
       onLine: (line) => {
-        const pending = /Pending job allocation (\d+)|job (\d+) queued and waiting/.exec(line);
-        const id = pending?.[1] ?? pending?.[2];
+        const queued = /Pending job allocation (\d+)|job (\d+) queued and waiting/.exec(line);
+        const id = queued?.[1] ?? queued?.[2];
         if (id !== undefined && jobId === undefined) {
           jobId = id;
           watchJob(host, id, true);
-          context.onProgress?.(`job ${id} pending`);
+          pending.start(id);
         }
       },
       timedOut: () => pendingTimeout(host, jobId, seconds, 'salloc'),
       failed: (exit, said) => slurmFailure('salloc', spec, exit, said, host),
       cleanup: () => (jobId !== undefined ? scancel(host, jobId) : Promise.resolve()),
-    });
+    }).finally(() => pending.stop());
     const [granted, perNode] = fields;
     if (jobId === undefined) {
       jobId = granted;
