@@ -192,9 +192,6 @@ export class Session extends Disposable {
   private readonly changeEmitter = this.register(new Emitter<Session>());
   /** Busy, idle, a run started or ended, a restart. */
   readonly onDidChange: Event<Session> = this.changeEmitter.event;
-  private readonly runEmitter = this.register(new Emitter<Execution>());
-  /** A run was queued (from any client of the session). */
-  readonly onDidQueue: Event<Execution> = this.runEmitter.event;
 
   constructor(
     private readonly host: SessionHost,
@@ -242,7 +239,6 @@ export class Session extends Disposable {
       return execution;
     }
     this.queue.push(execution);
-    this.runEmitter.fire(execution);
     this.next();
     return execution;
   }

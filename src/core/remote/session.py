@@ -116,7 +116,7 @@ def load(channel, key):
         return
     _install_hooks()
     module = types.ModuleType(key)
-    for name in ("run", "complete", "is_complete", "restart", "info"):
+    for name in ("run", "complete", "is_complete", "restart"):
         setattr(module, name, globals()[name])
     sys.modules[key] = module
 
@@ -191,11 +191,6 @@ def restart(channel, name):
         except Exception:
             pass
     _session(name).reset()
-
-
-def info(channel, name):
-    session = _session(name)
-    channel.send({"count": session.count, "names": len(session.namespace)})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,7 +431,7 @@ class _MatplotlibHook(object):
             return new_figure_manager_given_figure(num, figure_class(*args, **kwargs))
 
         def show(*args, **kwargs):
-            _flush_figures(_current(), force=True)
+            _flush_figures(_current())
 
         def draw_if_interactive(*args, **kwargs):
             pass
@@ -456,7 +451,7 @@ def _png(figure):
     return out.getvalue(), {"width": int(width), "height": int(height)}
 
 
-def _flush_figures(current, force=False):
+def _flush_figures(current):
     """Show the open figures of our backend and close them (plt.show(), the end of a run)."""
     matplotlib = sys.modules.get("matplotlib")
     helpers = sys.modules.get("matplotlib._pylab_helpers")
