@@ -3,6 +3,7 @@
 // program), a Python without debugpy gets it shipped, and nothing the session started outlives it.
 
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -117,6 +118,75 @@ describe('debugging on a popen gateway', { skip }, () => {
     console.log(`# popen (own debugpy): open → first stop ${msToFirstStop.toFixed(0)} ms`);
     // the gateway lives on and still runs code
     assert.equal(await gw.remoteExec('channel.send(6 * 7)').receive(10), 42);
+    await tg.close();
+  });
+
+  it('conditional, hit-count and log breakpoints, watch and hover, pause; the adapter listens on 127.0.0.1 only', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway(undefined, SYSTEM_PYTHON);
+    const { relay, dap, stopped } = await launchToFirstStop(
+      gw,
+      { program: fixture.program, args: ['--wait'] },
+      {
+        [fixture.program]: [
+          { line: fixture.line('call'), condition: 'name == "pear"' },
+          { line: fixture.line('add'), logMessage: 'logged {name} {cost}' },
+        ],
+        [fixture.module]: [{ line: fixture.line('return'), hitCondition: '2' }],
+      },
+      { cacheDir: cache },
+    );
+    const thread = stopped.body.threadId!;
+    const atPear = await stackOf(dap, thread);
+    assert.equal(atPear.frames[0].line, fixture.line('call'));
+    const frameId = atPear.frames[0].id;
+    assert.equal((await localsOf(dap, frameId)).get('name'), "'pear'", 'the condition held');
+    assert.match(dap.output(), /logged apple 1\.88/);
+    for (const [context, expression, value] of [
+      ['hover', 'name', "'pear'"],
+      ['watch', 'count * unit', '1.5'],
+    ]) {
+      const result = await dap.request<DebugProtocol.EvaluateResponse>('evaluate', {
+        expression,
+        frameId,
+        context,
+      });
+      assert.equal(result.body.result, value, `${context} ${expression}`);
+    }
+
+    // what listens, listens on the loopback interface
+    const ours = new Set(processesWithMark(tg.mark));
+    const listening = execFileSync('ss', ['-Hltnp'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((line) => [...line.matchAll(/pid=(\d+)/g)].some((m) => ours.has(Number(m[1]))))
+      .map((line) => line.trim().split(/\s+/)[3]);
+    assert.ok(listening.length > 0, 'the adapter listens for its program');
+    for (const address of listening) {
+      assert.match(address, /^127\.0\.0\.1:\d+$/);
+    }
+
+    // the second return from price_with_tax (the hit count), then the wait loop, paused
+    await dap.request('continue', { threadId: thread });
+    await dap.waitEvent('stopped');
+    const atReturn = await stackOf(dap, thread);
+    assert.equal(atReturn.frames[0].line, fixture.line('return'));
+    assert.equal((await localsOf(dap, atReturn.frames[0].id)).get('net'), '1.5');
+    await dap.request('continue', { threadId: thread });
+    await dap.waitEvent('continued');
+    await dap.request('pause', { threadId: thread });
+    const paused = await dap.waitEvent<DebugProtocol.StoppedEvent>('stopped');
+    assert.equal(paused.body.reason, 'pause');
+    const pausedAt = (await stackOf(dap, thread)).frames[0].line;
+    assert.ok(
+      [fixture.line('loop'), fixture.line('wait')].includes(pausedAt),
+      `paused at ${pausedAt}`,
+    );
+    assert.match(dap.output(), /logged pear 1\.88/);
+
+    // stop: the program is ended
+    await dap.request('disconnect', { terminateDebuggee: true });
+    await relayEnded(relay);
+    assert.deepEqual(await onlyLeft(tg.mark, [gw.info.pid]), []);
     await tg.close();
   });
 

@@ -22,12 +22,12 @@ export interface Session {
 
 /**
  * Open a debug session on the gateway and launch the program, with breakpoints
- * (`{ file: [lines] }`) and exception filters set before configurationDone.
+ * (`{ file: [line or breakpoint] }`) and exception filters set before configurationDone.
  */
 export async function launchToFirstStop(
   gateway: Gateway,
   launch: LaunchArguments,
-  breakpoints: Record<string, number[]>,
+  breakpoints: Record<string, (number | DebugProtocol.SourceBreakpoint)[]>,
   options: DebugRelayOptions & { exceptions?: string[] } = {},
 ): Promise<Session> {
   const started = performance.now();
@@ -48,7 +48,7 @@ export async function launchToFirstStop(
   for (const [file, lines] of Object.entries(breakpoints)) {
     const set = await dap.request<DebugProtocol.SetBreakpointsResponse>('setBreakpoints', {
       source: { path: file },
-      breakpoints: lines.map((line) => ({ line })),
+      breakpoints: lines.map((line) => (typeof line === 'number' ? { line } : line)),
     });
     assert.deepEqual(
       set.body.breakpoints.map((b) => b.verified),

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 
 /** The program: a loop calling a function of a sibling module; `line(name)` finds marked lines. */
 export const PROGRAM = `import sys
+import time
 from pricing import price_with_tax
 
 items = [("apple", 3, 0.5), ("pear", 2, 0.75)]
@@ -19,6 +20,8 @@ for name, count, unit in items:
 print("total %.2f" % total, "argv", sys.argv[1:])  # @total
 if "--fail" in sys.argv:
     ratio = total / 0  # @raise
+while "--wait" in sys.argv:  # @loop
+    time.sleep(0.01)  # @wait
 `;
 
 export const MODULE = `TAX = 0.25

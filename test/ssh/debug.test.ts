@@ -4,6 +4,7 @@
 // nothing the session started is left on the remote.
 
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -21,10 +22,20 @@ import {
 } from '../helpers/debug';
 import { processesWithMark } from '../helpers/processes';
 import { defaultPython } from '../helpers/pythons';
-import { sshdAvailable, startSshd, type Sshd } from '../helpers/sshd';
+import {
+  ensureTestUser,
+  isRoot,
+  sshdAvailable,
+  startSshd,
+  TEST_USER,
+  type Sshd,
+} from '../helpers/sshd';
 import { sshGroup, type SshTestGroup } from '../helpers/sshGroups';
 
 const skip = sshdAvailable() ? false : 'needs /usr/sbin/sshd (openssh-server)';
+/** Debian's Python, with debugpy; the sudo test's user cannot enter root's pyenv. */
+const SYSTEM_PYTHON = '/usr/bin/python3';
+const sudoSkip = !isRoot() || !fs.existsSync('/usr/bin/sudo') ? 'needs root and sudo' : false;
 
 describe('debugging over ssh', { skip }, () => {
   let sshd: Sshd;
@@ -99,6 +110,50 @@ describe('debugging over ssh', { skip }, () => {
     const gw = await tg.group.makeGateway(tg.spec(`env:XDG_CACHE_HOME=${cache}`));
     await debugFromMirror(tg, gw, `ssh, Python ${gw.info.version.join('.')}`);
     assert.ok(fs.existsSync(path.join(cache, 'execnet')), 'debugpy went into the remote cache');
+    await tg.close();
+  });
+
+  /** Debug the fixture in place (a gateway on this host sees its files) to the module's stop. */
+  async function debugInPlace(gw: Gateway): Promise<DebugProtocol.EvaluateResponse['body']> {
+    const session = await launchToFirstStop(
+      gw,
+      { program: fixture.program },
+      { [fixture.module]: [fixture.line('gross')] },
+      { cacheDir: path.join(scratch, 'local-cache') },
+    );
+    const { frames } = await stackOf(session.dap, session.stopped.body.threadId!);
+    assert.equal(frames[0].source?.path, fixture.module);
+    const who = await session.dap.request<DebugProtocol.EvaluateResponse>('evaluate', {
+      expression: '__import__("os").getuid()',
+      frameId: frames[0].id,
+      context: 'repl',
+    });
+    await session.dap.request('disconnect', {});
+    await relayEnded(session.relay);
+    session.adapter.dispose();
+    return who.body;
+  }
+
+  it('a socket gateway (a server installed through a local gateway)', async () => {
+    const tg = sshGroup(sshd);
+    groups.push(tg);
+    await tg.group.makeGateway(tg.marked(`popen//python=${SYSTEM_PYTHON}//id=server-host`));
+    const gw = await tg.group.makeGateway(tg.marked('socket//installvia=server-host'));
+    await debugInPlace(gw);
+    await tg.close();
+  });
+
+  it('a sudo= gateway: the program runs as the other user', { skip: sudoSkip }, async () => {
+    ensureTestUser();
+    // the other user reads the program and its module
+    fs.chmodSync(fixture.dir, 0o755);
+    const tg = sshGroup(sshd);
+    groups.push(tg);
+    const gw = await tg.group.makeGateway(
+      tg.marked(`popen//sudo=${TEST_USER}//python=${SYSTEM_PYTHON}//chdir=/tmp`),
+    );
+    const who = await debugInPlace(gw);
+    assert.equal(who.result, execFileSync('id', ['-u', TEST_USER], { encoding: 'utf8' }).trim());
     await tg.close();
   });
 
