@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian 12 machine: the Debian packages its tests,
 # benchmarks and VS Code host use, then the npm dependencies. Safe to run again: installed
-# pieces are skipped. `.ci/run` and the README's first command start with it.
+# Debian packages are skipped, and so is `npm ci` while node_modules matches package-lock.json
+# (scripts/npm-ci.sh). `.ci/run` and the README's first command start with it.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -71,5 +72,4 @@ if ((${#missing[@]} > 0)); then
 fi
 
 echo "setup: node $(node --version), npm $(npm --version 2>/dev/null), $(python3 --version)"
-echo "setup: installing npm dependencies (npm ci)"
-quietly npm-ci npm ci --no-audit --no-fund
+bash scripts/npm-ci.sh
