@@ -8,8 +8,18 @@ export interface ExecnetApi {
   readonly activationMs: number;
   /** Gateways, groups and runs. Treat as read-only; act through the `execnet.*` commands. */
   readonly session: Session;
-  /** Everything written to a run's output channel so far. */
+  /** Everything written to a run's output channel or terminal so far (typed lines included). */
   transcript(run: Run): string;
-  /** The status-bar item's text. */
+  /** The name of the output channel or terminal a run writes to (undefined once disposed). */
+  paneName(run: Run): string | undefined;
+  /** The names of the run output channels and terminals there are now. */
+  paneNames(): string[];
+  /** The combined output of the Run File on Group a run belongs to ('' when none). */
+  groupTranscript(run: Run): string;
+  /** The default gateway status-bar item's text. */
   statusText(): string;
+  /** The runs status-bar item's text ('' while nothing runs). */
+  runStatusText(): string;
+  /** The last hint a failed run got (a module missing on the gateway, input() without a terminal). */
+  lastHint(): string | undefined;
 }

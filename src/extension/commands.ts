@@ -6,14 +6,13 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RemoteStatus } from '../core/gateway';
 import { parsePythonLiteral, validatePythonLiteral } from '../core/literal';
-import { firstLine } from '../views/format';
+import { describeInterpreter, firstLine } from '../views/format';
+import type { GroupOutputs } from '../views/groupOutput';
 import type { RunOutputs } from '../views/runOutput';
 import { dedent } from '../views/selection';
 import type { TracebackNavigation } from '../views/tracebackLinks';
 import {
-  groupGateways,
   pickGateway,
-  pickGroup,
   pickStartRequest,
   requestFor,
   resolveGateway,
@@ -26,11 +25,16 @@ import { runCells, runCurrent } from './cells';
 import type { GatewayDebugging } from './debug';
 import type { NotebookKernels } from './notebook';
 import type { ReplTerminals } from './repl';
+import { rerunLast, runFile, runFileOnGroup, runFileWithArgs, stopRun } from './run/commands';
+import type { RunLoop } from './run/loop';
+import { confirmTerminateAll, terminateEntries } from './run/terminate';
 import { GatewayEntry, GroupEntry, Run, SessionNode, type RunSource } from './session';
-import { syncWorkspace, type SyncResult } from './sync';
+import { showWithDetails, syncWorkspace, type SyncResult } from './sync';
 
 export interface Services extends GatewayServices {
   readonly outputs: RunOutputs;
+  readonly groupOutputs: GroupOutputs;
+  readonly runLoop: RunLoop;
   readonly traceback: TracebackNavigation;
   readonly repls: ReplTerminals;
   readonly notebooks: NotebookKernels;
@@ -101,11 +105,19 @@ export async function remoteStatus(
   }
   const status = await entry.gateway.remoteStatus(10);
   const info = entry.info;
-  const message =
-    `${entry.id}: ${status.numchannels} channel(s) open, ${status.numexecuting} executing · ` +
-    `${info ? `Python ${info.version.join('.')} on ${info.hostname}, ` : ''}pid ${status.pid}, execmodel ${status.execmodel}`;
-  services.log.info(`remote status ${message}`);
-  void vscode.window.showInformationMessage(message);
+  // the numbers first: a long host name must not push them out of the toast
+  const message = `${entry.id}: ${status.numexecuting} executing, ${status.numchannels} channel(s) open, pid ${status.pid}`;
+  const detail = [
+    info ? `${describeInterpreter(info)} (${info.platform}, ${info.implementation})` : '',
+    info ? `executable ${info.executable}` : '',
+    info ? `working directory ${info.cwd}` : '',
+    `execmodel ${status.execmodel}`,
+    `spec ${entry.spec}`,
+  ]
+    .filter(Boolean)
+    .join('\n');
+  services.log.info(`remote status ${message} · ${detail.replace(/\n/g, ' · ')}`);
+  void showWithDetails(`Execnet: ${message}`, detail);
   return status;
 }
 
@@ -119,20 +131,25 @@ export async function terminateGateway(services: Services, arg?: GatewayEntry): 
         });
   if (entry) {
     services.log.info(`terminating gateway ${entry.id}`);
-    await services.session.terminate(entry);
+    await terminateEntries(services, [entry]);
   }
 }
 
 export async function terminateGroup(services: Services, arg?: GroupEntry): Promise<void> {
   if (arg instanceof GroupEntry) {
     services.log.info(`terminating group ${arg.name}`);
-    await services.session.terminateGroup(arg);
+    await terminateEntries(services, arg.gateways);
   }
 }
 
-export async function terminateAll(services: Services): Promise<void> {
+/** Terminate All: asks first, unless `confirmed` (from code). */
+export async function terminateAll(services: Services, confirmed = false): Promise<void> {
+  const entries = services.session.entries;
+  if (!confirmed && !(await confirmTerminateAll(entries))) {
+    return;
+  }
   services.log.info('terminating all gateways');
-  await Promise.all(services.session.entries.map((e) => services.session.terminate(e)));
+  await terminateEntries(services, entries);
 }
 
 export function dismissGateway(services: Services, arg?: GatewayEntry): void {
@@ -160,16 +177,6 @@ export async function documentFor(arg: unknown): Promise<vscode.TextDocument | u
     return undefined;
   }
   return document;
-}
-
-function sourceOf(document: vscode.TextDocument): RunSource {
-  const file = document.uri.scheme === 'file' ? document.uri.fsPath : undefined;
-  return {
-    text: document.getText(),
-    file,
-    label: file ? path.basename(file) : path.basename(document.uri.path) || 'untitled',
-    kind: 'file',
-  };
 }
 
 /** Start a run and show its output; the file's frames link back to the editor's document. */
@@ -213,28 +220,6 @@ async function beforeRun(services: Services, entry: GatewayEntry): Promise<boole
   );
   await enter?.waitClose(30);
   return true;
-}
-
-/** Run File on Gateway: saves first; on the gateway given (a tree item), else the default one. */
-export async function runFile(services: Services, arg?: unknown): Promise<Run | undefined> {
-  if (!ensureTrusted()) {
-    return undefined;
-  }
-  const document = await documentFor(arg instanceof GatewayEntry ? undefined : arg);
-  if (!document) {
-    return undefined;
-  }
-  if (document.isDirty && !document.isUntitled && !(await document.save())) {
-    void vscode.window.showWarningMessage(
-      `Execnet: ${path.basename(document.fileName)} could not be saved, so it was not run.`,
-    );
-    return undefined;
-  }
-  const entry = arg instanceof GatewayEntry ? arg : await resolveGateway(services);
-  if (!entry || !(await beforeRun(services, entry))) {
-    return undefined;
-  }
-  return startRun(services, entry, sourceOf(document), document);
 }
 
 /**
@@ -305,42 +290,6 @@ export async function runSelection(services: Services): Promise<Run | undefined>
   }
   const { first, last } = selectedLines(editor);
   return runLinesInSession(services, editor.document, first, last, 'selection');
-}
-
-/** Run File on Group: the same file on every gateway of a group, each with its own output. */
-export async function runFileOnGroup(services: Services, arg?: unknown): Promise<Run[]> {
-  if (!ensureTrusted()) {
-    return [];
-  }
-  const document = await documentFor(
-    arg instanceof GroupEntry || typeof arg === 'string' ? undefined : arg,
-  );
-  if (!document) {
-    return [];
-  }
-  if (document.isDirty && !document.isUntitled && !(await document.save())) {
-    return [];
-  }
-  const group =
-    arg instanceof GroupEntry ? arg : typeof arg === 'string' ? arg : await pickGroup(services);
-  if (!group) {
-    return [];
-  }
-  const entries = await groupGateways(services, group);
-  if (entries.length === 0) {
-    void vscode.window.showWarningMessage(
-      `Execnet: no gateway of group ${typeof group === 'string' ? group : group.name} is alive.`,
-    );
-    return [];
-  }
-  const source = sourceOf(document);
-  const runs: Run[] = [];
-  for (const entry of entries) {
-    if (await beforeRun(services, entry)) {
-      runs.push(startRun(services, entry, source, document));
-    }
-  }
-  return runs;
 }
 
 // -- the interactive session -------------------------------------------------------------------
@@ -533,7 +482,11 @@ function isStartRequest(value: unknown): value is StartRequest {
 export function registerCommands(services: Services): vscode.Disposable[] {
   const handlers: Record<string, (...args: never[]) => unknown> = {
     'execnet.newGateway': (arg?: StartRequest | string) => newGateway(services, arg),
-    'execnet.runFile': (arg?: unknown) => runFile(services, arg),
+    'execnet.runFile': (arg?: unknown) => runFile(services, ensureTrusted, arg),
+    'execnet.runFileWithArgs': (arg?: unknown, line?: string) =>
+      runFileWithArgs(services, ensureTrusted, arg, line),
+    'execnet.stopRun': (arg?: unknown) => stopRun(services, arg),
+    'execnet.rerunLast': () => rerunLast(services, ensureTrusted),
     'execnet.debugFile': (arg?: unknown) => services.debugging.debugFile(arg),
     'execnet.runSelection': () => runSelection(services),
     'execnet.runCurrent': () => runCurrent(services),
@@ -545,7 +498,7 @@ export function registerCommands(services: Services): vscode.Disposable[] {
     'execnet.runSelectionInRepl': () => runSelectionInRepl(services),
     'execnet.interruptSession': (arg?: unknown) => interruptSession(services, arg),
     'execnet.restartSession': (arg?: unknown) => restartSession(services, arg),
-    'execnet.runFileOnGroup': (arg?: unknown) => runFileOnGroup(services, arg),
+    'execnet.runFileOnGroup': (arg?: unknown) => runFileOnGroup(services, ensureTrusted, arg),
     'execnet.sendToChannel': (arg?: Run, text?: string) => sendToChannel(services, arg, text),
     'execnet.interruptChannel': (arg?: Run) => interruptChannel(services, arg),
     'execnet.showChannelOutput': (arg?: Run) => showChannelOutput(services, arg),
@@ -554,7 +507,7 @@ export function registerCommands(services: Services): vscode.Disposable[] {
       syncWorkspaceCommand(services, arg, target),
     'execnet.terminateGateway': (arg?: GatewayEntry) => terminateGateway(services, arg),
     'execnet.terminateGroup': (arg?: GroupEntry) => terminateGroup(services, arg),
-    'execnet.terminateAll': () => terminateAll(services),
+    'execnet.terminateAll': (confirmed?: boolean) => terminateAll(services, confirmed === true),
     'execnet.dismissGateway': (arg?: GatewayEntry) => dismissGateway(services, arg),
     'execnet.selectDefaultGateway': () => selectDefaultGateway(services),
     'execnet.showLog': () => services.log.show(),

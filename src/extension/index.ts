@@ -3,8 +3,10 @@
 // every gateway (politely, then by force), so no interpreter outlives the window.
 
 import * as vscode from 'vscode';
+import { GroupOutputs } from '../views/groupOutput';
 import { DefaultGatewayStatus } from '../views/statusBar';
 import { RunOutputs } from '../views/runOutput';
+import { RunStatus } from '../views/runStatus';
 import { GatewayTreeProvider, VIEW_ID } from '../views/tree';
 import { TracebackNavigation } from '../views/tracebackLinks';
 import type { ExecnetApi } from './api';
@@ -15,6 +17,8 @@ import { Log } from './log';
 import { NotebookKernels } from './notebook';
 import { EditorPrompts } from './prompts';
 import { ReplTerminals } from './repl';
+import { RunHints } from './run/hints';
+import { RunLoop } from './run/loop';
 import { Session } from './session';
 import { Settings } from './settings';
 
@@ -48,33 +52,50 @@ export function activate(context: vscode.ExtensionContext): ExecnetApi {
   session = current;
   context.subscriptions.push(current);
 
-  const outputs = new RunOutputs(current);
-  const traceback = new TracebackNavigation(current);
+  const runLoop = new RunLoop(current, context.workspaceState);
+  const outputs = new RunOutputs(current, {
+    settings: runLoop.settings,
+    // closing the terminal of a run that still goes stops it
+    onTerminalClosed: (run) => void current.stop(run, runLoop.settings.stopTimeout()),
+  });
+  const groupOutputs = new GroupOutputs(runLoop.settings);
+  const traceback = new TracebackNavigation(current, (terminal) =>
+    outputs.entryOfTerminal(terminal),
+  );
   const tree = new GatewayTreeProvider(current);
-  const status = new DefaultGatewayStatus(current);
+  const status = new DefaultGatewayStatus(current, () => settings.defaultGateway());
+  const runStatus = new RunStatus(current);
   const repls = new ReplTerminals(current, context.globalState);
   const notebooks = new NotebookKernels({ session: current, settings, log });
   const debugging = new GatewayDebugging({ session: current, settings, log });
+  const services = {
+    session: current,
+    settings,
+    log,
+    outputs,
+    groupOutputs,
+    runLoop,
+    traceback,
+    repls,
+    notebooks,
+    debugging,
+  };
+  const hints = new RunHints(services);
   context.subscriptions.push(
     repls,
     notebooks,
     debugging,
     registerCells(),
+    runLoop,
+    hints,
     outputs,
+    groupOutputs,
     traceback,
     tree,
     status,
+    runStatus,
     vscode.window.createTreeView(VIEW_ID, { treeDataProvider: tree, showCollapseAll: true }),
-    ...registerCommands({
-      session: current,
-      settings,
-      log,
-      outputs,
-      traceback,
-      repls,
-      notebooks,
-      debugging,
-    }),
+    ...registerCommands(services),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('execnet.trace.level')) {
         log.applyTraceLevel(settings.traceLevel());
@@ -90,7 +111,15 @@ export function activate(context: vscode.ExtensionContext): ExecnetApi {
     activationMs,
     session: current,
     transcript: (run) => outputs.transcript(run),
+    paneName: (run) => outputs.paneName(run),
+    paneNames: () => outputs.paneNames,
+    groupTranscript: (run) => {
+      const groupRun = runLoop.groupRunOf(run);
+      return groupRun ? groupOutputs.transcript(groupRun) : '';
+    },
     statusText: () => status.text,
+    runStatusText: () => runStatus.text,
+    lastHint: () => hints.last,
   };
 }
 

@@ -6,7 +6,13 @@ import { StringDecoder } from 'node:string_decoder';
 import { onTextOutput, type Channel, type OutputStream } from '../core/channel';
 import { GatewayClosedError, RemoteError } from '../core/errors';
 import { Emitter, type Event } from '../core/events';
-import type { Gateway, GatewayOptions, GatewayState, RemoteInfo } from '../core/gateway';
+import type {
+  ExecOptions,
+  Gateway,
+  GatewayOptions,
+  GatewayState,
+  RemoteInfo,
+} from '../core/gateway';
 import type { Group } from '../core/group';
 import type {
   Execution,
@@ -35,6 +41,8 @@ export type RunOutcome =
   | { readonly kind: 'error'; readonly error: RemoteError }
   | { readonly kind: 'interrupted'; readonly error: RemoteError }
   | { readonly kind: 'cancelled' }
+  /** Stopped by force (it did not end when interrupted): the exec and what it started. */
+  | { readonly kind: 'killed'; readonly error: RemoteError }
   | { readonly kind: 'gateway-closed'; readonly message: string };
 
 /** Something a run shows, in order: remote output, received items, values sent by the user. */
@@ -56,6 +64,18 @@ export interface RunSource {
   readonly kind: 'file' | 'selection' | 'cell';
   /** 1-based line of `file` where `text` starts (selections and cells run in the session). */
   readonly firstLine?: number;
+  /** What follows the file on a command line: sys.argv[1:]. */
+  readonly args?: readonly string[];
+}
+
+/** How a run runs on its gateway (see run/launch.ts), and where it is shown. */
+export interface RunOptions {
+  /** The file's path as the gateway sees it (a mirror path): tracebacks and __file__ name it. */
+  readonly filename?: string;
+  /** argv, sys.path[0], __main__, cwd, stdin. */
+  readonly exec?: ExecOptions;
+  /** An output channel (no stdin), or a terminal where typed lines reach its sys.stdin. */
+  readonly presentation?: 'output' | 'terminal';
 }
 
 const RUNS_KEPT_PER_GATEWAY = 10;
@@ -129,11 +149,14 @@ export class Run {
   readonly events: RunEvent[] = [];
   /** The channel of the run's code; a session run that waits for its turn has none yet. */
   channel: Channel | undefined;
+  /** Set by Session.stop(): interrupted, and killed if it does not end in time. */
+  stopping = false;
 
   constructor(
     readonly entry: GatewayEntry,
     channel: Channel | undefined,
     readonly source: RunSource,
+    readonly options: RunOptions = {},
     /** Set for runs in the gateway's interactive session (selections, cells). */
     readonly execution?: Execution,
   ) {
@@ -142,6 +165,35 @@ export class Run {
 
   get label(): string {
     return this.source.label;
+  }
+
+  get presentation(): 'output' | 'terminal' {
+    return this.options.presentation ?? 'output';
+  }
+
+  /**
+   * Resolves true when the run has ended, false if it is still running after `timeout` seconds
+   * (without a timeout, when it ends).
+   */
+  ended(timeout?: number): Promise<boolean> {
+    if (!this.isOpen) {
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const timer =
+        timeout === undefined
+          ? undefined
+          : setTimeout(() => {
+              subscription.dispose();
+              resolve(false);
+            }, timeout * 1000);
+      const subscription = this.onEvent((event) => {
+        if (event.kind === 'end') {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      });
+    });
   }
 
   get isOpen(): boolean {
@@ -268,17 +320,20 @@ export class Session extends Disposable {
   }
 
   /** Run code on a gateway; the run is in the tree and streams its events until it ends. */
-  run(entry: GatewayEntry, source: RunSource): Run {
+  run(entry: GatewayEntry, source: RunSource, options: RunOptions = {}): Run {
     const gateway = entry.gateway;
     if (!gateway || entry.state !== 'alive') {
       throw new GatewayClosedError(
         `gateway ${entry.id} is ${entry.state}: start it again to run code`,
       );
     }
-    const channel = gateway.remoteExec(
-      source.file ? { source: source.text, filename: source.file } : source.text,
-    );
-    const run = new Run(entry, channel, source);
+    const filename = options.filename ?? source.file;
+    const channel = gateway.remoteExec({
+      source: source.text,
+      ...(filename ? { filename } : {}),
+      ...options.exec,
+    });
+    const run = new Run(entry, channel, source, options);
     entry.runs.push(run);
     this.trimRuns(entry);
     const output = onTextOutput(channel, (stream, text) =>
@@ -310,7 +365,7 @@ export class Session extends Disposable {
       filename: source.file ?? `<${source.label}>`,
       firstLine: source.firstLine ?? 1,
     });
-    const run = new Run(entry, execution.channel, source, execution);
+    const run = new Run(entry, execution.channel, source, {}, execution);
     entry.runs.push(run);
     this.trimRuns(entry);
     execution.onDidStart(() => {
@@ -373,6 +428,26 @@ export class Session extends Disposable {
       this.fire({ kind: 'gateway', entry });
     }
     return entry.interactive;
+  }
+
+  /**
+   * Stop a run: interrupt it, and if it has not ended after `timeout` seconds end its exec (and
+   * the processes it started) without ending the gateway. A run in the interactive session is
+   * only interrupted: ending its exec would end the session. Resolves once it has ended (or, for
+   * a session run, when the timeout is over).
+   */
+  async stop(run: Run, timeout: number): Promise<void> {
+    if (!run.isOpen) {
+      return;
+    }
+    if (!run.stopping) {
+      run.stopping = true;
+      this.fire({ kind: 'run', run });
+      run.interrupt();
+    }
+    if (!(await run.ended(timeout)) && run.channel && !run.execution) {
+      await run.channel.kill(10);
+    }
   }
 
   /** End a gateway: politely, then by force after the terminate timeout. */
@@ -550,6 +625,9 @@ function outcomeOf(error: unknown): RunOutcome {
     }
     if (error.type === 'KeyboardInterrupt') {
       return { kind: 'interrupted', error };
+    }
+    if (error.type === 'ExecKilled') {
+      return { kind: 'killed', error };
     }
     return { kind: 'error', error };
   }

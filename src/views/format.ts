@@ -61,7 +61,7 @@ export function describeRunState(run: Run): string {
     return 'waiting for the session';
   }
   if (!run.outcome) {
-    return `running since ${formatClock(run.startedAt)}`;
+    return run.stopping ? 'stopping…' : `running since ${formatClock(run.startedAt)}`;
   }
   return describeOutcome(run.outcome);
 }
@@ -78,14 +78,16 @@ export function describeOutcome(outcome: RunOutcome): string {
       return 'interrupted';
     case 'cancelled':
       return 'cancelled';
+    case 'killed':
+      return 'stopped';
     case 'gateway-closed':
       return `gateway ended: ${firstLine(outcome.message)}`;
   }
 }
 
-/** The output channel's name for a run: `execnet gw1 · train.py`. */
+/** The name of a run's output channel or terminal: `gw1: train.py` (short: the Output list cuts). */
 export function outputName(run: Run): string {
-  return `execnet ${run.entry.id} · ${run.label}`;
+  return `${run.entry.id}: ${run.label}`;
 }
 
 /** First line of a run's output. */
@@ -97,26 +99,38 @@ export function startLine(run: Run): string {
 
 /** Last line of a run's output: how it ended and how long it took. */
 export function endLine(run: Run): string {
+  return `[execnet] ${run.label} on ${run.entry.id} ${howItEnded(run)}`;
+}
+
+/** How a run ended and after how long: `finished in 0.52 s`, `failed after 1.2 s: ValueError: x`. */
+export function howItEnded(run: Run): string {
   const outcome = run.outcome;
   const took = formatDuration((run.endedAt ?? new Date()).getTime() - run.startedAt.getTime());
-  const what = `[execnet] ${run.label} on ${run.entry.id}`;
   if (!outcome) {
-    return `${what} is running (${took})`;
+    return `is running (${took})`;
   }
   switch (outcome.kind) {
     case 'ok':
-      return `${what} finished in ${took}`;
+      return `finished in ${took}`;
     case 'exit':
-      return `${what} exited with status ${outcome.code} after ${took}`;
+      return `exited with status ${outcome.code} after ${took}`;
     case 'error':
-      return `${what} failed after ${took}: ${outcome.error.summary}`;
+      return `failed after ${took}: ${outcome.error.summary}`;
     case 'interrupted':
-      return `${what} was interrupted after ${took}`;
+      return `was interrupted after ${took}`;
     case 'cancelled':
-      return `${what} was cancelled before it ran`;
+      return 'was cancelled before it ran';
+    case 'killed':
+      return `was stopped after ${took}: it did not end when interrupted${killDetail(outcome.error.remoteMessage)}`;
     case 'gateway-closed':
-      return `${what} stopped after ${took}: ${firstLine(outcome.message)}`;
+      return `stopped after ${took}: ${firstLine(outcome.message)}`;
   }
+}
+
+/** `; 2 processes it started ended` from the remote's `killed by the local side (…)`. */
+function killDetail(message: string): string {
+  const detail = /\((.*)\)$/.exec(message)?.[1];
+  return detail ? `; ${detail}` : '';
 }
 
 /** The session row's description: `busy · [3] since 14:03:07`, `idle · 3 runs, last 14:03:07`. */

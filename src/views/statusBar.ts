@@ -1,4 +1,5 @@
-// The status-bar item of the default gateway: its id and state; a click picks another.
+// The status-bar item of the default gateway: its id and state, or the configured default that is
+// not started yet (`local (not started)`: it starts with the first run); a click picks another.
 
 import * as vscode from 'vscode';
 import { Disposable } from '../core/lifecycle';
@@ -10,7 +11,11 @@ export class DefaultGatewayStatus extends Disposable {
     vscode.window.createStatusBarItem('execnet.defaultGateway', vscode.StatusBarAlignment.Left, 50),
   );
 
-  constructor(private readonly session: Session) {
+  constructor(
+    private readonly session: Session,
+    /** The name (or spec) execnet.defaultGateway sets, if any. */
+    private readonly configuredDefault: () => string = () => '',
+  ) {
     super();
     this.item.name = 'Execnet Default Gateway';
     this.item.command = 'execnet.selectDefaultGateway';
@@ -20,6 +25,13 @@ export class DefaultGatewayStatus extends Disposable {
           change.kind === 'default' ||
           (change.kind === 'gateway' && change.entry === session.defaultEntry)
         ) {
+          this.update();
+        }
+      }),
+    );
+    this.register(
+      vscode.workspace.onDidChangeConfiguration((event) => {
+        if (event.affectsConfiguration('execnet.defaultGateway')) {
           this.update();
         }
       }),
@@ -36,9 +48,17 @@ export class DefaultGatewayStatus extends Disposable {
   private update(): void {
     const entry = this.session.defaultEntry;
     if (!entry) {
-      this.item.text = '$(vm-outline) execnet';
-      this.item.tooltip = 'No default gateway: click to pick or start one';
+      const configured = this.configuredDefault();
       this.item.backgroundColor = undefined;
+      if (configured) {
+        this.item.text = `$(vm-outline) ${configured} (not started)`;
+        this.item.tooltip =
+          `Default gateway ${configured} (execnet.defaultGateway) is not started: ` +
+          'it starts when you run a file. Click to pick or start another.';
+      } else {
+        this.item.text = '$(vm-outline) execnet';
+        this.item.tooltip = 'No default gateway: click to pick or start one';
+      }
       return;
     }
     const icon = {

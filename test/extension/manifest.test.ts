@@ -75,7 +75,6 @@ test('commands that act on a tree item are hidden from the palette', () => {
     menus.commandPalette.filter((i) => i.when === 'false').map((i) => i.command),
   );
   for (const id of [
-    'execnet.interruptChannel',
     'execnet.showChannelOutput',
     'execnet.terminateGroup',
     'execnet.dismissGateway',
@@ -94,6 +93,23 @@ test('the run shortcut is bound where a Python editor has focus', () => {
   assert.match(run.when, /editorLangId == python/);
 });
 
+test('the run loop is at hand: Stop Run on Ctrl+Alt+M, Re-run Last, Interrupt in the palette', () => {
+  const key = (command: string) =>
+    contributes.keybindings.find((k: { command: string }) => k.command === command);
+  assert.equal(key('execnet.stopRun').key, 'ctrl+alt+m');
+  assert.equal(key('execnet.stopRun').when, 'execnet.running');
+  assert.equal(key('execnet.rerunLast').key, 'ctrl+alt+shift+e');
+  const palette = new Map(menus.commandPalette.map((i) => [i.command, i.when]));
+  assert.equal(palette.get('execnet.interruptChannel'), 'execnet.running');
+  assert.ok(!palette.has('execnet.stopRun'), 'Stop Run is always in the palette');
+  assert.ok(!palette.has('execnet.rerunLast'), 'Re-run Last is always in the palette');
+  // the editor title's stop button shows on a file that has a run going
+  const stop = menus['editor/title'].find((i) => i.command === 'execnet.stopRun');
+  assert.equal(stop?.when, 'resourcePath in execnet.runningFiles');
+  assert.match(stop?.group ?? '', /^navigation/);
+  assert.equal(commands.get('execnet.stopRun')?.title, 'Stop Run');
+});
+
 test('every setting has a description and a type', () => {
   const properties = contributes.configuration.properties as Record<
     string,
@@ -105,6 +121,12 @@ test('every setting has a description and a type', () => {
     'execnet.rsync.exclude',
     'execnet.rsync.target',
     'execnet.syncBeforeRun',
+    'execnet.run.in',
+    'execnet.run.whenRunning',
+    'execnet.run.stopTimeout',
+    'execnet.run.args',
+    'execnet.run.clearOutput',
+    'execnet.run.maxOutputs',
     'execnet.terminateTimeout',
     'execnet.trace.level',
   ]) {

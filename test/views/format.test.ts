@@ -71,8 +71,8 @@ test('a gateway is described by its state and interpreter, a dead one by why', (
   );
 });
 
-test('output channels are named after the gateway and the file', () => {
-  assert.equal(outputName(fakeRun(undefined)), 'execnet gw1 · train.py');
+test('output channels are named after the gateway and the file, short enough for the list', () => {
+  assert.equal(outputName(fakeRun(undefined)), 'gw1: train.py');
 });
 
 test('status lines say when a run started and how it ended', () => {
@@ -91,6 +91,17 @@ test('status lines say when a run started and how it ended', () => {
     '[execnet] train.py on gw1 failed after 1.23 s: ValueError: bad',
   );
   assert.equal(describeOutcome({ kind: 'interrupted', error }), 'interrupted');
+  const killed = new RemoteError({
+    type: 'ExecKilled',
+    message: 'killed by the local side (2 processes it started ended)',
+    traceback: '',
+    frames: [],
+  });
+  assert.equal(describeOutcome({ kind: 'killed', error: killed }), 'stopped');
+  assert.equal(
+    endLine(fakeRun({ kind: 'killed', error: killed })),
+    '[execnet] train.py on gw1 was stopped after 1.23 s: it did not end when interrupted; 2 processes it started ended',
+  );
   assert.equal(
     endLine(fakeRun({ kind: 'gateway-closed', message: 'gateway gw1 was terminated\nmore' })),
     '[execnet] train.py on gw1 stopped after 1.23 s: gateway gw1 was terminated',

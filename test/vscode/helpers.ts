@@ -81,7 +81,7 @@ export function isRunning(pid: number): boolean {
 }
 
 export async function terminateAll(): Promise<void> {
-  await vscode.commands.executeCommand('execnet.terminateAll');
+  await vscode.commands.executeCommand('execnet.terminateAll', true);
   const ext = await api();
   await waitFor('every gateway to be dead', () =>
     ext.session.entries.every((e) => e.state === 'dead'),

@@ -76,6 +76,7 @@ export async function run(): Promise<void> {
     require('./suites/gateways.test');
     require('./suites/run.test');
     require('./suites/channels.test');
+    require('./suites/runloop.test');
     require('./suites/sync.test');
     require('./suites/ssh.test');
     require('./suites/interactive.test');
