@@ -238,7 +238,7 @@ export async function runE2E({ dir, vsix }) {
     // has already gone.
     const toasts = page.locator('.notifications-toasts');
     const progressToast = toasts.locator('.notification-toast', { hasText: 'syncing' }).first();
-    const summary = /Synced .* file\(s\) sent/;
+    const summary = /Synced \d+ files? \(/;
     const summaryToast = toasts.locator('.notification-toast', { hasText: summary }).first();
     let sawProgress = false;
     const deadline = Date.now() + 120_000;

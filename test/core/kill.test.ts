@@ -117,6 +117,25 @@ describe('killing an exec', () => {
     await tg.close(2);
   });
 
+  it("an interrupt in channel.receive() shows the code's line, not the gateway's insides", async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const ch = gw.remoteExec({
+      source: 'channel.send(1)\nfor item in channel:\n    pass\n',
+      filename: 'loop.py',
+    });
+    await ch.receive(10);
+    ch.interrupt();
+    const error = await closedWith(ch.waitClose(10));
+    assert.equal(error.type, 'KeyboardInterrupt');
+    assert.deepEqual(
+      error.frames.map((f) => [f.file, f.line]),
+      [['loop.py', 2]],
+    );
+    assert.doesNotMatch(error.traceback, /execnet-remote|threading\.py/);
+    await tg.close();
+  });
+
   it('kill of an exec that already ended is a no-op', async () => {
     const tg = testGroup();
     const gw = await tg.gateway();

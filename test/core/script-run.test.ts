@@ -51,7 +51,7 @@ describe('a script run', () => {
     assert.equal(await run().receive(10), 1);
     fs.writeFileSync(path.join(dir, 'pkg', 'helper.py'), 'VALUE = 2\n');
     assert.equal(await run().receive(10), 2);
-    // the script's directory is first; a second run does not stack a second entry
+    // the script's directory is first, once
     const ch = gw.remoteExec({
       source: 'import sys\nchannel.send(sys.path[:2])',
       sysPath0: dir,
@@ -61,18 +61,26 @@ describe('a script run', () => {
     assert.notEqual(second, dir);
   });
 
-  it("the next run's directory replaces the previous one's first on sys.path", async () => {
-    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-script-'));
+  it("after the run, sys.path and the working directory are the gateway's own again", async () => {
+    const file = script('where.py', 'import os, sys\nchannel.send((sys.path[0], os.getcwd()))\n');
+    const run = gw.remoteExec({ file, sysPath0: dir, cwd: dir });
+    assert.deepEqual([...((await run.receive(10)) as string[])], [dir, fs.realpathSync(dir)]);
+    await run.waitClose(10);
+    const after = gw.remoteExec('import os, sys\nchannel.send((sys.path, os.getcwd()))');
+    const [entries, cwd] = (await after.receive(10)) as [string[], string];
+    assert.ok(!entries.includes(dir), `${dir} is still on sys.path: ${entries.join(', ')}`);
+    assert.equal(cwd, fs.realpathSync(os.tmpdir()));
+  });
+
+  it("a traceback.py in the working directory shadows nothing of the gateway's session", async () => {
+    fs.writeFileSync(path.join(dir, 'traceback.py'), 'raise RuntimeError("not the stdlib")\n');
     try {
-      const ch = gw.remoteExec({
-        source: 'import sys\nchannel.send(sys.path)',
-        sysPath0: other,
-      });
-      const entries = (await ch.receive(10)) as string[];
-      assert.equal(entries[0], other);
-      assert.ok(!entries.includes(dir), `${dir} is still on sys.path: ${entries.join(', ')}`);
+      const there = await tg.gateway(`chdir=${dir}`);
+      const outcome = await there.session().run('1 / 0').done;
+      assert.equal(outcome.kind, 'error');
+      assert.equal(outcome.kind === 'error' && outcome.error.type, 'ZeroDivisionError');
     } finally {
-      fs.rmSync(other, { recursive: true, force: true });
+      fs.rmSync(path.join(dir, 'traceback.py'));
     }
   });
 
@@ -88,8 +96,19 @@ describe('a script run', () => {
     assert.equal(await ch.receive(10), false);
   });
 
-  it('cwd changes the working directory first', async () => {
-    const ch = gw.remoteExec({ source: 'import os\nchannel.send(os.getcwd())', cwd: dir });
-    assert.equal(await ch.receive(10), fs.realpathSync(dir));
+  it('__main__ runs that overlap leave the gateway its own __main__, whichever ends first', async () => {
+    const file = script('overlap.py', 'channel.send(1)\nchannel.receive()\n');
+    const first = gw.remoteExec({ file, main: true });
+    await first.receive(10);
+    const second = gw.remoteExec({ file, main: true });
+    await second.receive(10);
+    await first.send('end');
+    await first.waitClose(10);
+    await second.send('end');
+    await second.waitClose(10);
+    const ch = gw.remoteExec(
+      'import sys\nchannel.send(getattr(sys.modules["__main__"], "__file__", None))',
+    );
+    assert.notEqual(await ch.receive(10), file);
   });
 });

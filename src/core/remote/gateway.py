@@ -930,10 +930,17 @@ class RemoteGateway(object):
         self._sigint_target = None    # channel id an INTERRUPT asked the main thread to stop
         self._terminating = False
         self._spawned = {}            # child pid -> channel id of the exec that started it
-        self._path0 = None            # the script directory a run put first on sys.path
+        self._own_main = sys.modules.get("__main__")
+        self._mains = []              # the __main__ modules of the runs going on, oldest first
 
     def __repr__(self):
         return "<RemoteGateway %s pid=%d>" % (self.id, os.getpid())
+
+    @staticmethod
+    def stdlib(name):
+        """A standard-library module, never a file of that name in the working directory or in a
+        script's folder: for the helper modules the local side ships (the session, relays)."""
+        return _stdlib(name)
 
     # -- channels ------------------------------------------------------------------------
 
@@ -1304,21 +1311,23 @@ class RemoteGateway(object):
         _remember_source(filename, source)
         code = compile(source, filename, "exec", dont_inherit=True)
         namespace = {"channel": channel, "__name__": "__channelexec__", "__file__": filename}
-        # a run of a script: what `python FILE ARGS` would give it
+        # a run of a script: what `python FILE ARGS` would give it, while it runs
+        saved_cwd = path0 = None
         if request.get("cwd"):
+            saved_cwd = os.getcwd()
             os.chdir(os.path.expanduser(request["cwd"]))
         if request.get("argv") is not None:
             sys.argv = [str(arg) for arg in request["argv"]]
         if request.get("path0") is not None:
-            self._enter_path0(request["path0"])
-        main = saved_main = None
+            path0 = self._enter_path0(request["path0"])
+        main = None
         if request.get("main"):
             # its own module, registered as __main__ while it runs (pickle and multiprocessing
-            # look functions up there)
+            # look functions up there); runs at once share it with the newest
             main = type(sys)("__main__")
             main.__dict__.update(channel=channel, __file__=filename)
             namespace = main.__dict__
-            saved_main = sys.modules.get("__main__")
+            self._mains.append(main)
             sys.modules["__main__"] = main
         try:
             exec(code, namespace)
@@ -1329,20 +1338,26 @@ class RemoteGateway(object):
                     raise NameError("remote_exec: %r is not defined in the source" % (call,))
                 function(channel, **(request.get("kwargs") or {}))
         finally:
-            if main is not None and sys.modules.get("__main__") is main and saved_main is not None:
-                sys.modules["__main__"] = saved_main
+            # what comes after the run (other execs, the session's helpers) sees the gateway's own
+            # working directory and path, not files of the script's folder named like modules
+            if main is not None:
+                self._mains.remove(main)
+                if sys.modules.get("__main__") is main:
+                    sys.modules["__main__"] = self._mains[-1] if self._mains else self._own_main
+            if path0 is not None and path0 in sys.path:
+                sys.path.remove(path0)
+            if saved_cwd is not None:
+                try:
+                    os.chdir(saved_cwd)
+                except OSError:
+                    pass
 
     def _enter_path0(self, path0):
-        """sys.path[0] becomes the script's directory, as for `python FILE` (the previous run's
-        leaves), and modules loaded from there before are forgotten, so that the run imports
-        them as they are now. Installed packages (a venv's site-packages) stay loaded."""
+        """sys.path[0] becomes the script's directory, as for `python FILE`, and modules loaded
+        from there before are forgotten, so that the run imports them as they are now. Installed
+        packages (a venv's site-packages) stay loaded. Returns the entry to take out at the end."""
         path0 = os.path.abspath(os.path.expanduser(path0))
-        previous = self._path0
-        if previous is not None and sys.path and sys.path[0] == previous:
-            del sys.path[0]
-        if not sys.path or sys.path[0] != path0:
-            sys.path.insert(0, path0)
-        self._path0 = path0
+        sys.path.insert(0, path0)
         prefix = os.path.join(path0, "")
         for name, module in list(sys.modules.items()):
             filename = getattr(module, "__file__", None) or ""
@@ -1350,6 +1365,7 @@ class RemoteGateway(object):
             if filename.startswith(prefix) and filename.endswith(".py") and "-packages" not in inner:
                 sys.modules.pop(name, None)
         _stdlib("importlib").invalidate_caches()
+        return path0
 
     def _close_exec_channel(self, channel, error_info):
         # the exec's thread and a kill may both close it: the first one does
@@ -1593,11 +1609,10 @@ def _error_info(exc_type, exc, tb, source=None):
     traceback = _stdlib("traceback")
     while tb is not None and tb.tb_frame.f_code.co_filename == _OWN_FILENAME:
         tb = tb.tb_next
-    # and the innermost ones of ours (the SIGINT handler that raised KeyboardInterrupt)
+    # and from the first frame of ours on, what the code called in the gateway: channel.receive()
+    # and the lock it waited on when an interrupt came, the SIGINT handler that raised it
     own = [t.tb_frame.f_code.co_filename == _OWN_FILENAME for t in _walk_tb(tb)]
-    limit = len(own)
-    while limit and own[limit - 1]:
-        limit -= 1
+    limit = own.index(True) if True in own else len(own)
     with _linecache_lock:
         if source is not None:
             filename, text = source

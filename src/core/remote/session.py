@@ -26,6 +26,13 @@ _sessions = {}
 _sessions_lock = threading.Lock()
 _original = {}
 
+
+def _std(name):
+    """A standard module, from the standard library even when the code's folder has a
+    traceback.py or codeop.py: load() puts the gateway's importer here."""
+    __import__(name)
+    return sys.modules[name]
+
 # ---------------------------------------------------------------------------------------------
 # sessions and runs
 
@@ -114,6 +121,8 @@ def load(channel, key):
     """Register this module under `key` and install the hooks, once per interpreter."""
     if key in sys.modules:
         return
+    global _std
+    _std = channel.gateway.stdlib
     _install_hooks()
     module = types.ModuleType(key)
     for name in ("run", "complete", "is_complete", "restart"):
@@ -155,7 +164,7 @@ def run(channel, name, source, filename, first_line=1, mode="exec"):
 
 def complete(channel, name, text):
     """Completions of `text` in the session's namespace, with rlcompleter's semantics."""
-    rlcompleter = __import__("rlcompleter")
+    rlcompleter = _std("rlcompleter")
     completer = rlcompleter.Completer(_session(name).namespace)
     found = []
     for state in range(1000):
@@ -173,7 +182,7 @@ def complete(channel, name, text):
 def is_complete(channel, source):
     """"complete", "incomplete" (the REPL shows a continuation prompt) or "invalid", as the
     interactive interpreter decides with codeop."""
-    codeop = __import__("codeop")
+    codeop = _std("codeop")
     try:
         code = codeop.compile_command(source, "<input>", "single")
     except (SyntaxError, OverflowError, ValueError):
@@ -228,7 +237,7 @@ def _remember_source(session, filename, padded):
     file (selections, cells) add up, so each frame shows its line."""
     if filename[:1] != "<" and os.path.isfile(filename):
         return
-    linecache = __import__("linecache")
+    linecache = _std("linecache")
     new = padded.splitlines(True)
     lines = session.sources.get(filename) or []
     if len(lines) < len(new):
@@ -241,7 +250,7 @@ def _remember_source(session, filename, padded):
 
 
 def _error_message(exc_type, exc, tb):
-    traceback = __import__("traceback")
+    traceback = _std("traceback")
     report = traceback.TracebackException(exc_type, exc, tb)
     # our frames and the gateway's (the signal handler an interrupt raises in) are not the code's
     seen = set()
@@ -287,10 +296,10 @@ def _method(obj, name):
 def _as_data(mime, value):
     if mime in ("image/png", "image/jpeg"):
         if isinstance(value, str):
-            return __import__("base64").b64decode(value)
+            return _std("base64").b64decode(value)
         return bytes(value)
     if mime == "application/json":
-        return value if isinstance(value, str) else __import__("json").dumps(value)
+        return value if isinstance(value, str) else _std("json").dumps(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
@@ -390,13 +399,13 @@ class _MatplotlibHook(object):
 
     def find_spec(self, name, path=None, target=None):
         if name == _BACKEND:
-            machinery = __import__("importlib.machinery").machinery
+            machinery = _std("importlib.machinery")
             return machinery.ModuleSpec(name, self)
         if name != "matplotlib" or self._finding:
             return None
         self._finding = True
         try:
-            spec = __import__("importlib.util").util.find_spec(name)
+            spec = _std("importlib.util").find_spec(name)
         finally:
             self._finding = False
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
@@ -479,7 +488,7 @@ def _install_hooks():
     _original["input"] = builtins.input
     sys.displayhook = _displayhook
     builtins.input = _input
-    getpass = __import__("getpass")
+    getpass = _std("getpass")
     _original["getpass"] = getpass.getpass
     getpass.getpass = _getpass
     sys.meta_path.insert(0, _MatplotlibHook())

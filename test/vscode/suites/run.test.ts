@@ -126,7 +126,7 @@ describe('running code', () => {
 
     // and the file itself shows the error where it happened
     const diagnostics = vscode.languages.getDiagnostics(file);
-    assert.equal(diagnostics.length, 1);
+    assert.equal(diagnostics.length, 1, JSON.stringify(diagnostics));
     assert.equal(diagnostics[0].range.start.line, 8);
     assert.match(diagnostics[0].message, /ZeroDivisionError: division by zero/);
   });
