@@ -153,8 +153,7 @@ export class Gateway implements ChannelHost {
   private readonly idleChannels = new Map<number, WeakRef<Channel>>();
   private readonly droppable = new WeakSet<Channel>();
   private readonly dropRegistry = new FinalizationRegistry<number>((cid) => this.onDropped(cid));
-  /** Ids of channels closed because they were dropped: data still on its way is dropped too. */
-  private readonly droppedIds = new Set<number>();
+  private droppedFramesValue = 0;
   private nextId = 1;
   private readonly codec: Codec;
   private readonly decoder: FrameDecoder;
@@ -163,6 +162,12 @@ export class Gateway implements ChannelHost {
   private infoValue: RemoteInfo | undefined;
   private holds = 0;
   private corked = false;
+  /**
+   * Sends waiting for the pipe: for it to drain, or for their own memory to be written. One
+   * 'drain' and one 'close' listener per gateway serve them all (see watchInput).
+   */
+  private readonly drainWaiters: Array<{ resolve(): void; reject(error: Error): void }> = [];
+  private readonly writesInFlight = new Set<(error: Error) => void>();
   private stderrTail = '';
   private terminating: Promise<void> | undefined;
   private killTimer: Timer | undefined;
@@ -248,6 +253,14 @@ export class Gateway implements ChannelHost {
   /** Open channels (including those still sending). */
   get openChannels(): Channel[] {
     return [...this.channels.values(), ...this.idleChannelList()];
+  }
+
+  /**
+   * Data frames that arrived for a channel not open here (never opened, or closed here while the
+   * remote still sent) and were dropped, as execnet drops them.
+   */
+  get droppedFrames(): number {
+    return this.droppedFramesValue;
   }
 
   toString(): string {
@@ -454,6 +467,7 @@ export class Gateway implements ChannelHost {
 
   private async handshake(payload: Buffer, timeout: Timeout): Promise<void> {
     const transport = this.transport;
+    this.watchInput();
     this.hold(1);
     transport.output.on('data', (chunk: Buffer) => this.onData(chunk));
     transport.stderr?.on('data', (chunk: Buffer) => this.onStderr(chunk));
@@ -544,9 +558,16 @@ export class Gateway implements ChannelHost {
   private onFrame(type: Msg, cid: number, payload: Buffer): void {
     switch (type) {
       case Msg.ChannelData: {
-        const channel =
-          this.lookup(cid) ?? (this.droppedIds.has(cid) ? undefined : this.channelFor(cid));
-        channel?.deliver(this.codec.decode(payload));
+        const channel = this.lookup(cid);
+        if (channel) {
+          channel.deliver(this.codec.decode(payload));
+        } else {
+          // nobody opened it, or it was closed (or dropped) here: never brought back to life
+          this.droppedFramesValue++;
+          if (traceLevel() > 0) {
+            trace(`[${this.id}] dropped data for channel ${cid}: not open here`);
+          }
+        }
         return;
       }
       case Msg.Stdout:
@@ -692,7 +713,6 @@ export class Gateway implements ChannelHost {
       return; // closed before, or the id has a live channel
     }
     this.idleChannels.delete(cid);
-    this.droppedIds.add(cid);
     if (this.stateValue === 'alive') {
       trace(`[${this.id}] channel ${cid} was dropped while open: closing it`);
       this.write(encodeFrame(Msg.ChannelClose, cid));
@@ -724,13 +744,12 @@ export class Gateway implements ChannelHost {
     const input = this.transport.input;
     return new Promise((resolve, reject) => {
       let settled = false;
-      const onGone = (): void => done(this.closedError());
       const done = (error?: Error | null): void => {
         if (settled) {
           return;
         }
         settled = true;
-        input.off('close', onGone);
+        this.writesInFlight.delete(done);
         this.hold(-1);
         if (error) {
           reject(
@@ -746,7 +765,7 @@ export class Gateway implements ChannelHost {
         }
       };
       this.hold(1);
-      input.on('close', onGone);
+      this.writesInFlight.add(done);
       for (let i = 0; i < parts.length - 1; i++) {
         this.write(parts[i]);
       }
@@ -759,23 +778,29 @@ export class Gateway implements ChannelHost {
 
   private drained(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const input = this.transport.input;
-      const onDrain = (): void => {
-        cleanup();
-        resolve();
-      };
-      const onGone = (): void => {
-        cleanup();
-        reject(this.closedError());
-      };
-      const cleanup = (): void => {
-        input.off('drain', onDrain);
-        input.off('close', onGone);
-        this.hold(-1);
-      };
       this.hold(1);
-      input.on('drain', onDrain);
-      input.on('close', onGone);
+      this.drainWaiters.push({ resolve, reject });
+    });
+  }
+
+  /** The gateway's own listeners on its input: they settle every waiting send at once. */
+  private watchInput(): void {
+    const input = this.transport.input;
+    input.on('drain', () => {
+      for (const waiter of this.drainWaiters.splice(0)) {
+        this.hold(-1);
+        waiter.resolve();
+      }
+    });
+    input.on('close', () => {
+      const error = this.closedError();
+      for (const waiter of this.drainWaiters.splice(0)) {
+        this.hold(-1);
+        waiter.reject(error);
+      }
+      for (const done of [...this.writesInFlight]) {
+        done(error);
+      }
     });
   }
 

@@ -24,6 +24,31 @@ describe('channels', () => {
   });
   after(() => tg.close());
 
+  it('100 sends waiting for the pipe at once: all arrive, and no listener warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(`${warning.name}: ${warning.message}`);
+    };
+    process.on('warning', onWarning);
+    try {
+      const ch = gw.remoteExec(
+        'total = 0\nfor _ in range(100):\n    total += len(channel.receive())\nchannel.send(total)',
+      );
+      // strings wait for 'drain'; binaries of 64 KiB or more for their own write
+      const sends = Array.from({ length: 100 }, (_, i) =>
+        ch.send(i % 2 ? 'x'.repeat(50_000) : Buffer.alloc(100_000, i)),
+      );
+      await Promise.all(sends);
+      assert.equal(await ch.receive(10), 50 * 50_000 + 50 * 100_000);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(
+        warnings.filter((w) => /MaxListeners/.test(w)),
+        [],
+      );
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
   it('receive(timeout) raises TimeoutError and the channel stays usable', async () => {
     const ch = gw.remoteExec('channel.send(channel.receive() + 1)');
     await assert.rejects(ch.receive(0.05), TimeoutError);

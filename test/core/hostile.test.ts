@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import type { Channel } from '../../src/core/channel';
+import { testGroup } from '../helpers/gateways';
 import { forgeHello } from '../helpers/hostile';
 import { leftoverProcesses, newMark } from '../helpers/processes';
 import { defaultPython } from '../helpers/pythons';
@@ -78,5 +80,40 @@ describe('a hostile remote', () => {
       `first start compiles, a second one (another id) reuses; another chdir= compiles: ${stderr}`,
     );
     assert.deepEqual(await leftoverProcesses(mark), []);
+  });
+
+  it('data for channels nobody opened, or closed here, is dropped: the channel count returns to its baseline', async (t) => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const opened: Channel[] = [];
+    gw.onDidOpenChannel((channel) => opened.push(channel));
+    const baseline = gw.openChannels.length;
+    // 10,000 frames to ids nobody opened, odd (ours) and even (the remote's)
+    const flood = gw.remoteExec(
+      'gw = channel.gateway\nfor i in range(10000):\n    gw._send(5, 1001 + i, gw._dumps(i))\nchannel.send("done")',
+    );
+    assert.equal(await flood.receive(), 'done');
+    await flood.waitClose(10);
+    // a channel closed here while the remote keeps sending on it (past its own close check)
+    const stream = gw.remoteExec(
+      'gw = channel.gateway\nchannel.send(0)\nchannel.receive()\n' +
+        'for i in range(1, 1001):\n    gw._send(5, channel.id, gw._dumps(i))\n',
+    );
+    assert.equal(await stream.receive(), 0);
+    await stream.send('go');
+    stream.close();
+    // a round trip that ends closed: everything sent before has arrived
+    const roundTrip = gw.remoteExec('pass');
+    await roundTrip.waitClose(10);
+    t.diagnostic(`channels after the flood: ${gw.openChannels.length} (baseline ${baseline})`);
+    assert.equal(gw.openChannels.length, baseline, 'no ghost channel');
+    assert.deepEqual(
+      opened.filter((ch) => ![flood, stream, roundTrip].includes(ch)).map((ch) => ch.id),
+      [],
+      'no channel was opened for the dropped frames',
+    );
+    assert.ok(gw.droppedFrames >= 10000, `dropped ${gw.droppedFrames} frames`);
+    assert.equal(stream.state, 'closed');
+    await tg.close();
   });
 });
