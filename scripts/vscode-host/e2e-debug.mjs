@@ -261,6 +261,14 @@ export async function runDebugE2E({ dir, vsix }) {
       if (remoteNet !== '1.5') {
         throw new Error(`over ssh the Variables view shows net = ${remoteNet}, not 1.5`);
       }
+      // the debug console evaluates in the paused frame: the code runs from the mirror
+      await runCommand(page, 'Debug Console: Focus on Debug Console View');
+      await page.keyboard.type('__file__');
+      await page.keyboard.press('Enter');
+      await page
+        .locator('.repl .monaco-list-row', { hasText: path.join(mirror, 'prices.py') })
+        .first()
+        .waitFor({ timeout: 15_000 });
       await shot('stopped-on-ssh-gateway');
       await toggleBreakpoint(grossLine);
       await page.keyboard.press('F5');

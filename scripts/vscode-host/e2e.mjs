@@ -57,8 +57,14 @@ export async function openFile(page, name) {
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible', timeout: 15_000 });
   await page.keyboard.type(name, { delay: 5 });
+  // Enter picks the focused row: wait until the list is filtered by the whole name
+  await page.waitForFunction(
+    (typed) => globalThis.document.querySelector('.quick-input-widget input')?.value === typed,
+    name,
+    { timeout: 15_000 },
+  );
   await page
-    .locator('.quick-input-list .monaco-list-row', { hasText: name })
+    .locator('.quick-input-list .monaco-list-row.focused', { hasText: name })
     .first()
     .waitFor({ timeout: 15_000 });
   await page.keyboard.press('Enter');
