@@ -129,6 +129,21 @@ describe('the interactive session', () => {
     await waitScreen(repl, /\n10\n>>> $/);
   });
 
+  it('a REPL opened again on the gateway recalls the lines typed before (history kept)', async () => {
+    const first = await vscode.commands.executeCommand<OpenRepl>('execnet.openRepl', local);
+    first.terminal.dispose();
+    await waitFor(
+      'the REPL terminal to close',
+      () => !vscode.window.terminals.includes(first.terminal),
+    );
+    const again = await vscode.commands.executeCommand<OpenRepl>('execnet.openRepl', local);
+    assert.notEqual(again.terminal, first.terminal);
+    await waitScreen(again, />>> $/);
+    again.terminal.sendText('\x1b[A\x1b[A', false);
+    await waitScreen(again, />>> import time; time\.sleep\(100\)$/);
+    again.terminal.sendText('\x1b[B\x1b[B\x15', false);
+  });
+
   it('Run Selection in REPL echoes the code at the prompt and runs it there', async () => {
     const editor = await editorWith('torepl.py', 'shown_in_repl = base * 2\nshown_in_repl\n');
     editor.selection = new vscode.Selection(0, 0, 1, 13);
