@@ -11,6 +11,7 @@ import * as vm from 'node:vm';
 import { describe, it } from 'node:test';
 import type { Channel } from '../../src/core/channel';
 import { DataFormatError, DumpError, RemoteError } from '../../src/core/errors';
+import { RSync } from '../../src/core/rsync';
 import { dumps, Float, loads } from '../../src/core/serializer';
 import { askExecnet, EXECNET_PYTHON } from '../helpers/execnet';
 import { testGroup } from '../helpers/gateways';
@@ -600,5 +601,94 @@ gw.exit()
     assert.equal(stillOpen, 'TimeoutError', 'a channel someone waits on is kept open');
     await tg.close();
     assert.equal(((await pending) as Error).name, 'GatewayClosedError');
+  });
+});
+
+describe('terminate() with no timeout, as execnet has it', () => {
+  it('waits for running code and kills nothing (the kill-after-timeout is in lifetime.test.ts)', async () => {
+    const code = (file: string) =>
+      `import time\nchannel.send(1)\ntime.sleep(1)\nopen(${JSON.stringify(file)}, "w").write("slept")`;
+    const execnetFile = path.join(os.tmpdir(), `execnet-terminate-${process.pid}-a`);
+    const execnetSide = askExecnet<number>(
+      `
+import time
+g = execnet.Group()
+g.makegateway().remote_exec(data).receive(30)
+started = time.time()
+g.terminate()
+json.dump(time.time() - started, sys.stdout)
+`,
+      code(execnetFile),
+    );
+    assert.ok(execnetSide >= 0.8, `execnet waited ${execnetSide} s`);
+    assert.equal(fs.readFileSync(execnetFile, 'utf8'), 'slept', 'execnet killed nothing');
+
+    const ourFile = path.join(os.tmpdir(), `execnet-terminate-${process.pid}-b`);
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    await gw.remoteExec(code(ourFile)).receive(30);
+    const started = Date.now();
+    await tg.group.terminate();
+    assert.ok(Date.now() - started >= 800, `waited ${Date.now() - started} ms`);
+    assert.equal(fs.readFileSync(ourFile, 'utf8'), 'slept', 'nothing was killed');
+    fs.rmSync(execnetFile);
+    fs.rmSync(ourFile);
+    await tg.close();
+  });
+});
+
+describe('deliberate differences (docs/execnet-differences.md)', () => {
+  it('chdir= creates missing parent folders, where execnet fails', async () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-chdir-'));
+    const execnetError = askExecnet<string>(
+      `
+try:
+    execnet.makegateway("popen//chdir=" + data + "/execnet/new/dir").exit()
+    json.dump("started", sys.stdout)
+except Exception as e:
+    json.dump(str(e).rstrip().split("\\n")[-1], sys.stdout)
+`,
+      base,
+    );
+    assert.match(execnetError, /^FileNotFoundError: .* No such file or directory/);
+    const tg = testGroup();
+    const gw = await tg.gateway(`chdir=${base}/ours/new/dir`);
+    assert.equal(gw.info.cwd, `${base}/ours/new/dir`);
+    await tg.close();
+    fs.rmSync(base, { recursive: true });
+  });
+
+  it('RSync.send() may be called again, where execnet refuses a second send()', async () => {
+    const source = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-rsync-'));
+    fs.writeFileSync(path.join(source, 'a.txt'), 'one');
+    const execnetSide = askExecnet<string>(
+      `
+import tempfile
+gw = execnet.makegateway("popen")
+rsync = execnet.RSync(data, verbose=False)
+rsync.add_target(gw, tempfile.mkdtemp())
+rsync.send()
+try:
+    rsync.send()
+    json.dump("sent again", sys.stdout)
+except Exception as e:
+    json.dump(str(e), sys.stdout)
+gw.exit()
+`,
+      source,
+    );
+    assert.match(execnetSide, /no targets available, maybe you are trying call send\(\) twice/);
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    const dest = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-rsync-dest-'));
+    const rsync = new RSync(source);
+    rsync.addTarget(gw, dest);
+    await rsync.send();
+    fs.writeFileSync(path.join(source, 'a.txt'), 'two');
+    await rsync.send();
+    assert.equal(fs.readFileSync(path.join(dest, 'a.txt'), 'utf8'), 'two');
+    await tg.close();
+    fs.rmSync(source, { recursive: true });
+    fs.rmSync(dest, { recursive: true });
   });
 });
