@@ -243,10 +243,15 @@ def _codec_make_pure_dumps(channel_class, segment_min=None):
     tuple_head = _CODEC_TUPLE_HEAD
     pack_double = _CODEC_PACK_DOUBLE
     pack_u16 = _codec_struct.Struct(">BH").pack
+    pack_u32 = _codec_struct.Struct(">BI").pack
     int_ = _codec_int
     len_head = _codec_len_head
     ext_head = _codec_ext_head
     join = b"".join
+    # a segmented codec's dumps encodes again without segments what holds a large binary inside
+    plain = None if segment_min is None else _codec_make_pure_dumps(channel_class)
+    if segment_min is None:
+        segment_min = 1 << 64  # never
 
     def array(seq):
         n = len(seq)
@@ -256,7 +261,7 @@ def _codec_make_pure_dumps(channel_class, segment_min=None):
     def enc(obj):
         t = type(obj)
         if t is str:
-            b = obj.encode("utf-8")
+            b = obj.encode()  # utf-8, without naming it: faster
             n = len(b)
             if n < 32:
                 return fixstr[n] + b
@@ -268,6 +273,8 @@ def _codec_make_pure_dumps(channel_class, segment_min=None):
                 return small_ints[obj + 128]
             if 0 < obj < 0x10000:
                 return pack_u16(0xCD, obj)
+            if 0 < obj < 0x100000000:
+                return pack_u32(0xCE, obj)
             return int_(obj)
         if t is tuple:
             n = len(obj)
@@ -296,6 +303,10 @@ def _codec_make_pure_dumps(channel_class, segment_min=None):
         if obj is False:
             return b"\xc2"
         if t is bytes or t is bytearray or t is memoryview:
+            if (obj.nbytes if t is memoryview else len(obj)) >= segment_min:
+                # sent alone, it goes out as it is; a container's join refuses it (TypeError),
+                # and dumps encodes the container again without segments
+                return _codec_segments(obj)
             if t is memoryview:
                 obj = obj.tobytes()
             n = len(obj)
@@ -316,13 +327,13 @@ def _codec_make_pure_dumps(channel_class, segment_min=None):
 
     def dumps(obj):
         try:
-            if segment_min is not None:
-                t = type(obj)
-                if (t is bytes or t is bytearray or t is memoryview) and len(obj) >= segment_min:
-                    return _codec_segments(obj)
             return enc(obj)
         except (_CodecRefused, RecursionError, UnicodeEncodeError) as exc:
             raise _codec_dump_error(obj, exc)
+        except TypeError:
+            if plain is None:
+                raise
+            return plain(obj)
 
     return dumps
 

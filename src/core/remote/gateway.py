@@ -267,6 +267,7 @@ class _FrameWriter(object):
         self._parts = []
         self._size = 0
         self._last_write = 0.0
+        self._large = False           # _parts holds a payload of more than 4 KiB
         self._quiet = True            # a thread blocked waiting since the last send
         self._armed = False           # the flusher has been told there is something to write
         self._lock = threading.Lock()
@@ -277,9 +278,12 @@ class _FrameWriter(object):
         flusher.start()
 
     def send(self, msgtype, channel_id, payload=b"", _pack=_HEADER.pack):
-        # the hot path of every channel.send and print: keep it to a few operations
+        # the hot path of every channel.send and print: keep it to a few operations (acquire
+        # and release cost less than `with`)
         size = len(payload)
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             if self.error is not None:
                 raise OSError("gateway connection lost: %s" % (self.error,))
             parts = self._parts
@@ -289,6 +293,7 @@ class _FrameWriter(object):
                         "cannot send a value of %d bytes: a frame holds at most %d bytes"
                         % (size, MAX_PAYLOAD)
                     )
+                self._large = True
                 parts.append(_pack(msgtype, channel_id, size))
                 if type(payload) is _CodecSegments:
                     parts.extend(payload.parts)  # written from where they are, before we return
@@ -308,6 +313,8 @@ class _FrameWriter(object):
             if self._armed:
                 return
             self._armed = True
+        finally:
+            lock.release()
         self._pending.set()
 
     def flush(self):
@@ -335,33 +342,52 @@ class _FrameWriter(object):
 
     def _flush_locked(self):
         parts = self._parts
+        large = self._large
         self._parts = []
         self._size = 0
+        self._large = False
         try:
-            if len(parts) == 1 or sum(len(p) for p in parts) < 65536:
-                view = memoryview(b"".join(parts) if len(parts) > 1 else parts[0])
-                fd = self._fd
-                while view:
-                    view = view[_model.write(fd, view):]
-            else:
+            if large:
                 self._writev(parts)
+            else:
+                # small frames only: one copy of at most ~64 KiB, one write
+                self._write(b"".join(parts) if len(parts) > 1 else parts[0])
         except OSError as exc:
             self.error = exc
             raise
         self._last_write = _monotonic()
 
-    def _writev(self, parts):
-        pending = [memoryview(p) for p in parts]
+    def _write(self, data):
+        view = memoryview(data)
         fd = self._fd
-        while pending:
-            written = _model.writev(fd, pending[:512])
+        while view:
+            view = view[_model.write(fd, view):]
+
+    def _writev(self, parts):
+        """Large payloads from where they are, the small parts between them joined."""
+        views = []
+        run = []
+        for part in parts:
+            if len(part) > 4096:
+                if run:
+                    views.append(memoryview(b"".join(run)))
+                    run = []
+                views.append(memoryview(part))
+            else:
+                run.append(part)
+        if run:
+            views.append(memoryview(b"".join(run)))
+        fd = self._fd
+        i = 0
+        while i < len(views):
+            written = _model.writev(fd, views[i:i + 512])
             while written:
-                first = pending[0]
+                first = views[i]
                 if written >= len(first):
                     written -= len(first)
-                    pending.pop(0)
+                    i += 1
                 else:
-                    pending[0] = first[written:]
+                    views[i] = first[written:]
                     written = 0
 
 
