@@ -278,9 +278,13 @@ def _codec_make_pure_dumps(channel_class, segment_min=None):
             return int_(obj)
         if t is tuple:
             n = len(obj)
-            body = (fixarray[n] if n < 16 else len_head(n, fixarray, None, 0xDC, 0xDD)) + join(
-                map(enc, obj)
-            )
+            if n == 2:
+                # pairs are the most common tuple: skip map() and join()
+                body = b"\x92" + enc(obj[0]) + enc(obj[1])
+            else:
+                body = (fixarray[n] if n < 16 else len_head(n, fixarray, None, 0xDC, 0xDD)) + join(
+                    map(enc, obj)
+                )
             n = len(body)
             return (tuple_head[n] if n < 256 else ext_head(_CODEC_EXT_TUPLE, n)) + body
         if t is float:
@@ -354,12 +358,17 @@ def _codec_decode_error(exc, data):
     return DataFormatError("corrupt data: %s: %s" % (type(exc).__name__, exc))
 
 
-def _codec_make_pure_loads(get_channel):
-    # One handler per first byte: handler(data, i) decodes the value whose first byte is at i - 1
-    # and returns (value, index after it). A table call beats a chain of range tests.
+_codec_leaves = []
+
+
+def _codec_leaf_table():
+    """(table, length): the first-byte handlers (see _codec_make_pure_loads) of values that
+    hold no other value, made once per process and shared by every codec's table, and the
+    reader of a length field that containers use too."""
+    if _codec_leaves:
+        return _codec_leaves[0]
     H = [None] * 256
     S = _codec_struct.Struct
-    EXT_TUPLE = _CODEC_EXT_TUPLE
 
     def const(value):
         def handler(data, i):
@@ -371,28 +380,6 @@ def _codec_make_pure_loads(get_channel):
         def handler(data, i):
             j = i + n
             return data[i:j].decode(), j
-
-        return handler
-
-    # Containers loop inline rather than call a helper: one Python frame per nesting level.
-    def fixarray(n):
-        def handler(data, i):
-            items = []
-            append = items.append
-            for _ in range(n):
-                v, i = H[data[i]](data, i + 1)
-                append(v)
-            return items, i
-
-        return handler
-
-    def fixmap(n):
-        def handler(data, i):
-            d = {}
-            for _ in range(n):
-                k, i = H[data[i]](data, i + 1)
-                d[k], i = H[data[i]](data, i + 1)
-            return d, i
 
         return handler
 
@@ -408,33 +395,6 @@ def _codec_make_pure_loads(get_channel):
             return n, i
 
         return read
-
-    def sized_array(fmt):
-        read = length(fmt)
-
-        def handler(data, i):
-            n, i = read(data, i)
-            items = []
-            append = items.append
-            for _ in range(n):
-                v, i = H[data[i]](data, i + 1)
-                append(v)
-            return items, i
-
-        return handler
-
-    def sized_map(fmt):
-        read = length(fmt)
-
-        def handler(data, i):
-            n, i = read(data, i)
-            d = {}
-            for _ in range(n):
-                k, i = H[data[i]](data, i + 1)
-                d[k], i = H[data[i]](data, i + 1)
-            return d, i
-
-        return handler
 
     def number(fmt):
         size = S(fmt).size
@@ -460,6 +420,90 @@ def _codec_make_pure_loads(get_channel):
         def handler(data, i):
             n, i = read(data, i)
             return data[i : i + n], i + n
+
+        return handler
+
+    def invalid(data, i):
+        raise DataFormatError("invalid msgpack byte 0xc1 at byte %d" % (i - 1))
+
+    for b in range(0x80):
+        H[b] = const(b)
+    for b in range(32):
+        H[0xA0 | b] = fixstr(b)
+    for b in range(0xE0, 0x100):
+        H[b] = const(b - 0x100)
+    H[0xC0] = const(None)
+    H[0xC1] = invalid
+    H[0xC2] = const(False)
+    H[0xC3] = const(True)
+    H[0xC4] = sized_bin(">B")
+    H[0xC5] = sized_bin(">H")
+    H[0xC6] = sized_bin(">I")
+    for b, fmt in zip(range(0xCA, 0xD4), (">f", ">d", ">B", ">H", ">I", ">Q", ">b", ">h", ">i", ">q")):
+        H[b] = number(fmt)
+    H[0xD9] = sized_str(">B")
+    H[0xDA] = sized_str(">H")
+    H[0xDB] = sized_str(">I")
+    _codec_leaves.append((H, length))
+    return _codec_leaves[0]
+
+
+def _codec_make_pure_loads(get_channel):
+    # One handler per first byte: handler(data, i) decodes the value whose first byte is at i - 1
+    # and returns (value, index after it). A table call beats a chain of range tests. Containers
+    # and ext types are this codec's own (they decode through its table, channels through its
+    # get_channel); the rest is shared.
+    leaves, length = _codec_leaf_table()
+    H = list(leaves)
+    S = _codec_struct.Struct
+    EXT_TUPLE = _CODEC_EXT_TUPLE
+
+    # Containers loop inline rather than call a helper: one Python frame per nesting level.
+    def fixarray(n):
+        def handler(data, i):
+            items = []
+            append = items.append
+            for _ in range(n):
+                v, i = H[data[i]](data, i + 1)
+                append(v)
+            return items, i
+
+        return handler
+
+    def fixmap(n):
+        def handler(data, i):
+            d = {}
+            for _ in range(n):
+                k, i = H[data[i]](data, i + 1)
+                d[k], i = H[data[i]](data, i + 1)
+            return d, i
+
+        return handler
+
+    def sized_array(fmt):
+        read = length(fmt)
+
+        def handler(data, i):
+            n, i = read(data, i)
+            items = []
+            append = items.append
+            for _ in range(n):
+                v, i = H[data[i]](data, i + 1)
+                append(v)
+            return items, i
+
+        return handler
+
+    def sized_map(fmt):
+        read = length(fmt)
+
+        def handler(data, i):
+            n, i = read(data, i)
+            d = {}
+            for _ in range(n):
+                k, i = H[data[i]](data, i + 1)
+                d[k], i = H[data[i]](data, i + 1)
+            return d, i
 
         return handler
 
@@ -552,35 +596,14 @@ def _codec_make_pure_loads(get_channel):
 
         return handler
 
-    def invalid(data, i):
-        raise DataFormatError("invalid msgpack byte 0xc1 at byte %d" % (i - 1))
-
-    for b in range(0x80):
-        H[b] = const(b)
     for b in range(16):
         H[0x80 | b] = fixmap(b)
         H[0x90 | b] = fixarray(b)
-    for b in range(32):
-        H[0xA0 | b] = fixstr(b)
-    for b in range(0xE0, 0x100):
-        H[b] = const(b - 0x100)
-    H[0xC0] = const(None)
-    H[0xC1] = invalid
-    H[0xC2] = const(False)
-    H[0xC3] = const(True)
-    H[0xC4] = sized_bin(">B")
-    H[0xC5] = sized_bin(">H")
-    H[0xC6] = sized_bin(">I")
     H[0xC7] = ext8
     H[0xC8] = ext_sized(">H")
     H[0xC9] = ext_sized(">I")
-    for b, fmt in zip(range(0xCA, 0xD4), (">f", ">d", ">B", ">H", ">I", ">Q", ">b", ">h", ">i", ">q")):
-        H[b] = number(fmt)
     for b, n in zip(range(0xD4, 0xD9), (1, 2, 4, 8, 16)):
         H[b] = fixext(n)
-    H[0xD9] = sized_str(">B")
-    H[0xDA] = sized_str(">H")
-    H[0xDB] = sized_str(">I")
     H[0xDC] = sized_array(">H")
     H[0xDD] = sized_array(">I")
     H[0xDE] = sized_map(">H")
@@ -753,7 +776,18 @@ def _codec_make_c_codec(channel_class, get_channel, msgpack, segment_min=None):
     return dumps, loads
 
 
+_codec_msgpack = []  # the msgpack module found at the first make_codec, or None
+
+
 def _codec_import_msgpack():
+    # looked for once per process: a failed import is not cached by Python, and costs a
+    # path search every time
+    if not _codec_msgpack:
+        _codec_msgpack.append(_codec_find_msgpack())
+    return _codec_msgpack[0]
+
+
+def _codec_find_msgpack():
     try:
         import msgpack
     except ImportError:
