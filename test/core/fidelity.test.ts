@@ -11,6 +11,7 @@ import * as vm from 'node:vm';
 import { describe, it } from 'node:test';
 import type { Channel } from '../../src/core/channel';
 import { DataFormatError, DumpError, RemoteError } from '../../src/core/errors';
+import type { Gateway } from '../../src/core/gateway';
 import { RSync } from '../../src/core/rsync';
 import { dumps, Float, loads } from '../../src/core/serializer';
 import { askExecnet, EXECNET_PYTHON } from '../helpers/execnet';
@@ -41,6 +42,34 @@ json.dump(out, sys.stdout)
 `,
     sources,
   );
+}
+
+/** The text of the RemoteError execnet raises for `source`. */
+function execnetErrorText(source: string): string {
+  return askExecnet<string>(
+    `
+gw = execnet.makegateway("popen")
+try:
+    gw.remote_exec(data).waitclose(30)
+except execnet.RemoteError as e:
+    json.dump(str(e), sys.stdout)
+gw.exit()
+`,
+    source,
+  );
+}
+
+/** The RemoteError `source` ends with on `gw`. */
+async function remoteErrorOf(gw: Gateway, source: string): Promise<RemoteError> {
+  const error = await gw
+    .remoteExec(source)
+    .waitClose(30)
+    .then(
+      () => assert.fail('expected a RemoteError'),
+      (e: unknown) => e,
+    );
+  assert.ok(error instanceof RemoteError, String(error));
+  return error;
 }
 
 describe('remote errors, as execnet reports them', () => {
@@ -76,27 +105,10 @@ describe('remote errors, as execnet reports them', () => {
 
   it('the text starts with the traceback header, for a SyntaxError in the sent source too', async () => {
     const source = 'x = 1\ny = (';
-    const [execnetText] = askExecnet<string[]>(
-      `
-gw = execnet.makegateway("popen")
-try:
-    gw.remote_exec(data).waitclose(30)
-except execnet.RemoteError as e:
-    json.dump([str(e)], sys.stdout)
-gw.exit()
-`,
-      source,
-    );
+    const execnetText = execnetErrorText(source);
     const tg = testGroup();
     const gw = await tg.gateway(undefined, EXECNET_PYTHON);
-    const error = await gw
-      .remoteExec(source)
-      .waitClose(30)
-      .then(
-        () => assert.fail('expected a RemoteError'),
-        (e: unknown) => e,
-      );
-    assert.ok(error instanceof RemoteError);
+    const error = await remoteErrorOf(gw, source);
     const header = 'Traceback (most recent call last):\n';
     assert.ok(execnetText.startsWith(header), execnetText);
     assert.ok(error.message.startsWith(header), error.message);
@@ -109,28 +121,11 @@ gw.exit()
 
   it('a traceback of a plain source string shows the failing line (execnet shows only its number)', async () => {
     const source = 'a = 1\nb = undefined_name\n';
-    const [execnetText] = askExecnet<string[]>(
-      `
-gw = execnet.makegateway("popen")
-try:
-    gw.remote_exec(data).waitclose(30)
-except execnet.RemoteError as e:
-    json.dump([str(e)], sys.stdout)
-gw.exit()
-`,
-      source,
-    );
+    const execnetText = execnetErrorText(source);
     assert.match(execnetText, /File "<remote exec>", line 2, in <module>\nNameError/);
     const tg = testGroup();
     const gw = await tg.gateway(undefined, EXECNET_PYTHON);
-    const error = await gw
-      .remoteExec(source)
-      .waitClose(30)
-      .then(
-        () => assert.fail('expected a RemoteError'),
-        (e: unknown) => e,
-      );
-    assert.ok(error instanceof RemoteError);
+    const error = await remoteErrorOf(gw, source);
     assert.match(
       error.message,
       /File "<remote exec>", line 2, in <module>\n {4}b = undefined_name\n/,
@@ -234,14 +229,7 @@ gw.exit()
     // a well-formed pair is one character, and the channel still works after the refusal
     await echo.send('a\ud83d\ude00b');
     assert.equal(await echo.receive(30), 'a\ud83d\ude00b');
-    const error = await gw
-      .remoteExec("channel.send(['x', 'a\\ud800b'])")
-      .waitClose(30)
-      .then(
-        () => assert.fail('expected a RemoteError'),
-        (e: unknown) => e,
-      );
-    assert.ok(error instanceof RemoteError);
+    const error = await remoteErrorOf(gw, "channel.send(['x', 'a\\ud800b'])");
     assert.equal(error.type, 'DumpError');
     assert.match(error.summary, /value\[1\]: a str with a lone surrogate \('\\ud800' at index 1\)/);
     assert.throws(() => dumps('\udc80'), DumpError);
