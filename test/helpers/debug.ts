@@ -27,13 +27,26 @@ export interface Session {
 export async function launchToFirstStop(
   gateway: Gateway,
   launch: LaunchArguments,
-  breakpoints: Record<string, (number | DebugProtocol.SourceBreakpoint)[]>,
+  breakpoints: Breakpoints,
   options: DebugRelayOptions & { exceptions?: string[] } = {},
 ): Promise<Session> {
   const started = performance.now();
   const relay = await DebugRelay.open(gateway, options);
   const adapter = new GatewayDebugAdapter(relay);
   const dap = new DapClient(adapter);
+  const stopped = await runToFirstStop(dap, launch, breakpoints, options.exceptions);
+  return { relay, adapter, dap, stopped, msToFirstStop: performance.now() - started };
+}
+
+export type Breakpoints = Record<string, (number | DebugProtocol.SourceBreakpoint)[]>;
+
+/** The editor's start sequence on any adapter, up to the first `stopped` event. */
+export async function runToFirstStop(
+  dap: DapClient,
+  launch: object,
+  breakpoints: Breakpoints,
+  exceptions: string[] = [],
+): Promise<DebugProtocol.StoppedEvent> {
   const init = await dap.request<DebugProtocol.InitializeResponse>('initialize', {
     clientID: 'execnet-test',
     adapterID: 'execnet',
@@ -56,11 +69,10 @@ export async function launchToFirstStop(
       `breakpoints in ${file}`,
     );
   }
-  await dap.request('setExceptionBreakpoints', { filters: options.exceptions ?? [] });
+  await dap.request('setExceptionBreakpoints', { filters: exceptions });
   await dap.request('configurationDone');
   await launched;
-  const stopped = await dap.waitEvent<DebugProtocol.StoppedEvent>('stopped');
-  return { relay, adapter, dap, stopped, msToFirstStop: performance.now() - started };
+  return dap.waitEvent<DebugProtocol.StoppedEvent>('stopped');
 }
 
 /** The stack of the stopped thread: `name file:line`, innermost first. */
