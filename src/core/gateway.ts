@@ -136,6 +136,11 @@ export interface GatewayOptions {
   readonly onProgress?: (message: string) => void;
   /** The Slurm allocation a fan-out's gateway runs its step on (Group.makeGateways sets it). */
   readonly allocation?: SlurmAllocation;
+  /**
+   * Gives up a start that is still waiting for its launcher (a Slurm job in the queue, a
+   * container starting): the launcher is ended (the job cancelled) and the start rejects.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** The seconds callers usually give terminate() before it kills (the editor's default too). */
@@ -482,7 +487,9 @@ export class Gateway implements ChannelHost {
     const expired = new Promise<never>((_resolve, reject) => {
       timer = after(timeout, () =>
         reject(
-          new GatewayStartError(`${transport.description} did not answer within ${timeout} seconds`),
+          new GatewayStartError(
+            `${transport.description} did not answer within ${timeout} seconds`,
+          ),
         ),
       );
     });

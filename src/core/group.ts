@@ -7,7 +7,7 @@ import type { Channel } from './channel';
 import { ExecnetError } from './errors';
 import { Emitter, type Event } from './events';
 import { Gateway, type GatewayOptions, type GatewayState, type RemoteSource } from './gateway';
-import { checkSpec, withId, type ParsedSpec } from './spec';
+import { checkSpec, gatewayCount, withId, type GatewaySpec, type ParsedSpec } from './spec';
 import type { Timeout } from './timers';
 import { SlurmAllocation } from './transports/slurm';
 
@@ -43,7 +43,7 @@ export class Group implements Iterable<Gateway> {
    */
   async makeGateway(
     spec: string | ParsedSpec = this.defaultSpec,
-    options: Pick<GatewayOptions, 'allocation' | 'onProgress'> = {},
+    options: Pick<GatewayOptions, 'allocation' | 'onProgress' | 'signal'> = {},
   ): Promise<Gateway> {
     let parsed = checkSpec(spec);
     const id = parsed.id ?? this.allocateId();
@@ -84,20 +84,14 @@ export class Group implements Iterable<Gateway> {
    */
   async makeGateways(spec: string | ParsedSpec, count?: number): Promise<Gateway[]> {
     const parsed = checkSpec(spec);
-    const n = count ?? parsed.slurmTasks ?? 1;
+    const n = count ?? gatewayCount(parsed);
     if (!(Number.isInteger(n) && n >= 1)) {
       throw new ExecnetError(`makeGateways: count must be a whole number from 1, not ${n}`);
     }
     const ids = Array.from({ length: n }, (_, i) =>
       parsed.id === undefined ? undefined : n === 1 ? parsed.id : `${parsed.id}-${i}`,
     );
-    const allocation =
-      parsed.type === 'slurm'
-        ? await SlurmAllocation.open(parsed, n, {
-            lookup: (other) => this.gateways.get(other),
-            onProgress: this.options.onProgress,
-          })
-        : undefined;
+    const allocation = parsed.type === 'slurm' ? await this.openAllocation(parsed, n) : undefined;
     const results = await Promise.allSettled(
       ids.map((id) => this.makeGateway({ ...parsed, id }, { allocation })),
     );
@@ -109,15 +103,32 @@ export class Group implements Iterable<Gateway> {
       await allocation?.end();
       throw failed.reason;
     }
-    if (allocation) {
-      this.allocations.add(allocation);
-      allocation.onDidChangeState((state) => {
-        if (state === 'ended') {
-          this.allocations.delete(allocation);
-        }
-      });
-    }
     return started;
+  }
+
+  /**
+   * A Slurm allocation for `count` gateways of a slurm spec (or the job its slurm_job= names),
+   * given back when the group terminates if not before. Start the gateways with
+   * `makeGateway(spec, { allocation })`, then call `allocation.unhold()`: it goes when the last
+   * of them has. makeGateways does all of this.
+   */
+  async openAllocation(
+    spec: GatewaySpec,
+    count: number,
+    options: Pick<GatewayOptions, 'onProgress' | 'signal'> = {},
+  ): Promise<SlurmAllocation> {
+    const allocation = await SlurmAllocation.open(spec, count, {
+      lookup: (other) => this.gateways.get(other),
+      onProgress: options.onProgress ?? this.options.onProgress,
+      signal: options.signal,
+    });
+    this.allocations.add(allocation);
+    allocation.onDidChangeState((state) => {
+      if (state === 'ended') {
+        this.allocations.delete(allocation);
+      }
+    });
+    return allocation;
   }
 
   /** The gateway with this id, if it is in the group. */

@@ -413,6 +413,11 @@ export function formatSpec(spec: GatewaySpec): string {
   return [...items.filter((item) => !item.endsWith('/')), ...slashEnded].join('//');
 }
 
+/** How many gateways a spec starts: its slurm_tasks= for a slurm fan-out, else one. */
+export function gatewayCount(spec: ParsedSpec): number {
+  return spec.type === 'slurm' ? (spec.slurmTasks ?? 1) : 1;
+}
+
 /**
  * The same spec with its id set, as a group does for specs without one. As with execnet's
  * allocate_id, the id joins the attributes while `raw` stays the text as written, so messages

@@ -2,7 +2,7 @@
 // in a quick pick, the spec validated as it is typed, a progress notification while it connects.
 
 import * as vscode from 'vscode';
-import { validateSpec } from '../core/spec';
+import { parseSpec, validateSpec } from '../core/spec';
 import { firstLine } from '../views/format';
 import type { Log } from './log';
 import type { GatewayEntry, GroupEntry, Session } from './session';
@@ -98,8 +98,15 @@ export async function startGateway(
 ): Promise<GatewayEntry | undefined> {
   const { session, log } = services;
   const spec = withWorkspaceVariables(request.spec);
-  const { entry, ready } = session.startGateway(spec, { name: request.name, group: request.group });
-  log.info(`starting gateway ${entry.id} (${spec}) in group ${entry.group.name}`);
+  const { entry, entries, ready } = session.startGateway(spec, {
+    name: request.name,
+    group: request.group,
+  });
+  const what =
+    entries.length > 1
+      ? `${entries.length} gateways ${entries[0].id} … ${entries[entries.length - 1].id}`
+      : `gateway ${entry.id}`;
+  log.info(`starting ${what} (${spec}) in group ${entry.group.name}`);
   if (!session.defaultEntry || session.defaultEntry.state === 'dead') {
     session.defaultEntry = entry;
   }
@@ -107,11 +114,17 @@ export async function startGateway(
     await vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: `Execnet: starting gateway ${entry.id}`,
+        title: `Execnet: starting ${what}`,
         cancellable: true,
       },
       async (progress, token) => {
         progress.report({ message: spec });
+        // what the start waits for (a job in the queue) replaces the spec as it changes
+        const waiting = session.onDidChange((change) => {
+          if (change.kind === 'gateway' && change.entry === entry && entry.progress) {
+            progress.report({ message: entry.progress });
+          }
+        });
         // a cancel closes the notification at once; the gateway is ended as soon as it is up
         // (or its start fails), which the tree shows
         let cancelled: (() => void) | undefined;
@@ -124,6 +137,7 @@ export async function startGateway(
           await Promise.race([ready, onCancel]);
         } finally {
           cancel.dispose();
+          waiting.dispose();
         }
       },
     );
@@ -320,7 +334,37 @@ export async function groupGateways(
   const runningNames = new Set(entry?.alive.map((e) => e.configName) ?? []);
   const missing = settings.gateways().filter((g) => g.group === name && !runningNames.has(g.name));
   if (missing.length > 0 && (typeof group === 'string' || entry?.alive.length === 0)) {
-    await Promise.all(missing.map((config) => startGateway(services, fromConfig(config))));
+    // gateways others go through (via=) start first
+    const routes = missing.filter((config) =>
+      missing.some((other) => viaOf(other) === config.name),
+    );
+    await Promise.all(routes.map((config) => startGateway(services, fromConfig(config))));
+    const rest = missing.filter((config) => !routes.includes(config));
+    await Promise.all(rest.map((config) => startGateway(services, fromConfig(config))));
   }
   return session.findGroup(name)?.alive ?? [];
+}
+
+/** The via= of a configured gateway's spec, if it has one. */
+function viaOf(config: GatewayConfig): string | undefined {
+  try {
+    return parseSpec(withWorkspaceVariables(config.spec)).via;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The gateways of a group that run a file: all, except a login node or container host that
+ * Slurm or container gateways of the group go through (via=) — it is the way in, not a worker.
+ */
+export function workers(entries: readonly GatewayEntry[]): GatewayEntry[] {
+  const routes = new Set(
+    entries.flatMap((entry) => {
+      const spec = entry.gateway?.spec;
+      const launched = spec?.type === 'slurm' || spec?.type === 'docker' || spec?.type === 'podman';
+      return launched && spec?.via !== undefined ? [spec.via] : [];
+    }),
+  );
+  return entries.filter((entry) => !routes.has(entry.id));
 }

@@ -21,7 +21,8 @@ import type {
   Session as InteractiveSession,
 } from '../core/session';
 import { describeBundle } from '../repl/console';
-import { checkSpec, type GatewaySpec } from '../core/spec';
+import { checkSpec, gatewayCount, type GatewaySpec } from '../core/spec';
+import type { SlurmAllocation } from '../core/transports/slurm';
 import { Disposable, toDisposable } from '../core/lifecycle';
 import { loadGroups } from './engine';
 import type { SyncMapping } from './syncMapping';
@@ -82,6 +83,8 @@ const RUNS_KEPT_PER_GATEWAY = 10;
 
 export class GroupEntry {
   readonly gateways: GatewayEntry[] = [];
+  /** The Slurm allocation of a fan-out started in this group (its row shows the job). */
+  allocation: SlurmAllocation | undefined;
   private groupValue: Group | undefined;
 
   constructor(
@@ -109,6 +112,10 @@ export class GatewayEntry {
   readonly createdAt = new Date();
   /** Set by cancel() while connecting: the gateway is ended as soon as it is up. */
   cancelled = false;
+  /** What the start waits for, while connecting: `job 12 pending: Resources`. */
+  progress: string | undefined;
+  /** Gives up the start (a fan-out's entries share one: they start as one). */
+  startAbort = new AbortController();
   /** Where its last completed sync put the workspace folder. */
   sync: SyncMapping | undefined;
   /** The gateway's interactive session, once something ran in it (its row in the tree). */
@@ -300,11 +307,15 @@ export class Session extends Disposable {
   startGateway(
     spec: string,
     options: { group?: string; name?: string } = {},
-  ): { entry: GatewayEntry; ready: Promise<GatewayEntry> } {
+  ): { entry: GatewayEntry; entries: GatewayEntry[]; ready: Promise<GatewayEntry> } {
     if (this.shuttingDown) {
       throw new GatewayClosedError('the extension is shutting down: no new gateways');
     }
     const parsed = checkSpec(spec);
+    const tasks = gatewayCount(parsed);
+    if (tasks > 1) {
+      return this.startFanOut(spec, parsed, tasks, options);
+    }
     const id = parsed.id ?? this.allocateId(options.name);
     if (parsed.id !== undefined && this.isTaken(parsed.id)) {
       throw new GatewayClosedError(
@@ -316,7 +327,71 @@ export class Session extends Disposable {
     group.gateways.push(entry);
     this.fire({ kind: 'group', group });
     const ready = this.connect(entry, { ...parsed, id });
-    return { entry, ready };
+    return { entry, entries: [entry], ready };
+  }
+
+  /**
+   * A Slurm fan-out (slurm_tasks=N): N entries ID-0 … ID-(N-1) in a group of their own (unless
+   * one is named), on one allocation. `ready` resolves with the first entry when all are alive,
+   * or rejects with the first failure (the others keep running; the tree shows which failed).
+   */
+  private startFanOut(
+    spec: string,
+    parsed: GatewaySpec,
+    tasks: number,
+    options: { group?: string; name?: string },
+  ): { entry: GatewayEntry; entries: GatewayEntry[]; ready: Promise<GatewayEntry> } {
+    const base = parsed.id ?? this.allocateId(options.name);
+    const ids = Array.from({ length: tasks }, (_, i) => `${base}-${i}`);
+    const taken = ids.find((id) => this.isTaken(id));
+    if (taken !== undefined) {
+      throw new GatewayClosedError(
+        `a gateway with id '${taken}' is already running: terminate it, or change id= in the spec`,
+      );
+    }
+    ids.forEach((id) => this.forgetDead(id));
+    const group = this.groupEntry(options.group ?? base);
+    const abort = new AbortController();
+    const entries = ids.map((id) => {
+      const entry = new GatewayEntry(id, spec, group, options.name);
+      entry.startAbort = abort;
+      return entry;
+    });
+    group.gateways.push(...entries);
+    this.fire({ kind: 'group', group });
+    return { entry: entries[0], entries, ready: this.connectFanOut(entries, parsed, tasks) };
+  }
+
+  private async connectFanOut(
+    entries: GatewayEntry[],
+    spec: GatewaySpec,
+    tasks: number,
+  ): Promise<GatewayEntry> {
+    const group = entries[0].group;
+    let allocation: SlurmAllocation;
+    try {
+      allocation = await group.group.openAllocation(spec, tasks, {
+        onProgress: (message) => entries.forEach((entry) => this.progress(entry, message)),
+        signal: entries[0].startAbort.signal,
+      });
+    } catch (error) {
+      for (const entry of entries) {
+        this.failed(entry, error);
+      }
+      throw error;
+    }
+    group.allocation = allocation;
+    allocation.onDidChangeState(() => this.fire({ kind: 'group', group }));
+    this.fire({ kind: 'group', group });
+    const results = await Promise.allSettled(
+      entries.map((entry) => this.connect(entry, { ...spec, id: entry.id }, allocation)),
+    );
+    allocation.unhold();
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      throw failed.reason;
+    }
+    return entries[0];
   }
 
   /** Run code on a gateway; the run is in the tree and streams its events until it ends. */
@@ -454,6 +529,8 @@ export class Session extends Disposable {
   async terminate(entry: GatewayEntry): Promise<void> {
     if (entry.state === 'connecting') {
       entry.cancelled = true;
+      // a start still waiting (a job in the queue) is given up at once
+      entry.startAbort.abort();
       return;
     }
     await entry.gateway?.terminate(this.options.terminateTimeout());
@@ -486,6 +563,7 @@ export class Session extends Disposable {
     this.shuttingDown ??= (async () => {
       const pending = this.entries.map(async (entry) => {
         entry.cancelled = true;
+        entry.startAbort.abort();
         await entry.gateway?.terminate(timeout);
       });
       await Promise.all(pending);
@@ -495,16 +573,23 @@ export class Session extends Disposable {
 
   // -- internals -------------------------------------------------------------------------------
 
-  private async connect(entry: GatewayEntry, spec: GatewaySpec): Promise<GatewayEntry> {
+  private async connect(
+    entry: GatewayEntry,
+    spec: GatewaySpec,
+    allocation?: SlurmAllocation,
+  ): Promise<GatewayEntry> {
     let gateway: Gateway;
     try {
-      gateway = await entry.group.group.makeGateway(spec);
+      gateway = await entry.group.group.makeGateway(spec, {
+        allocation,
+        onProgress: (message) => this.progress(entry, message),
+        signal: entry.startAbort.signal,
+      });
     } catch (error) {
-      entry.state = 'dead';
-      entry.reason = error instanceof Error ? error.message : String(error);
-      this.fire({ kind: 'gateway', entry });
+      this.failed(entry, error);
       throw error;
     }
+    entry.progress = undefined;
     entry.gateway = gateway;
     gateway.onDidChangeState((state) => {
       entry.state = state;
@@ -530,6 +615,22 @@ export class Session extends Disposable {
       throw new GatewayClosedError(`gateway ${entry.id} was cancelled while it started`);
     }
     return entry;
+  }
+
+  private progress(entry: GatewayEntry, message: string): void {
+    entry.progress = message;
+    this.fire({ kind: 'gateway', entry });
+  }
+
+  private failed(entry: GatewayEntry, error: unknown): void {
+    entry.state = 'dead';
+    entry.progress = undefined;
+    entry.reason = entry.cancelled
+      ? 'cancelled while it started'
+      : error instanceof Error
+        ? error.message
+        : String(error);
+    this.fire({ kind: 'gateway', entry });
   }
 
   private finish(run: Run, outcome: RunOutcome, output: { dispose(): void }): void {

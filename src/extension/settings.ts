@@ -2,6 +2,7 @@
 // named in the log rather than breaking a command.
 
 import * as vscode from 'vscode';
+import { gatewayCount, parseSpec } from '../core/spec';
 
 export interface GatewayConfig {
   readonly name: string;
@@ -11,6 +12,15 @@ export interface GatewayConfig {
 }
 
 export type TraceSetting = 'off' | 'local' | 'verbose';
+
+/** Whether a spec starts several gateways (a Slurm fan-out, slurm_tasks=N). */
+function isFanOut(spec: string): boolean {
+  try {
+    return gatewayCount(parseSpec(spec)) > 1;
+  } catch {
+    return false;
+  }
+}
 
 export class Settings {
   constructor(private readonly warn: (message: string) => void = () => undefined) {}
@@ -42,7 +52,12 @@ export class Settings {
       out.push({
         name: entry.name,
         spec: entry.spec,
-        group: typeof entry.group === 'string' && entry.group !== '' ? entry.group : 'default',
+        group:
+          typeof entry.group === 'string' && entry.group !== ''
+            ? entry.group
+            : isFanOut(entry.spec)
+              ? entry.name // a fan-out's tasks are a group of their own
+              : 'default',
         rsyncTarget: typeof entry.rsyncTarget === 'string' ? entry.rsyncTarget : undefined,
       });
     });

@@ -85,6 +85,21 @@ export function formatBytes(n: number): string {
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
+/**
+ * The gateway that writes a sync for `entry`: itself, or for a Slurm gateway reached through a
+ * login node (via=), that login node, which sees the same shared file system the tasks do.
+ */
+export function syncRoute(entry: GatewayEntry): GatewayEntry {
+  const spec = entry.gateway?.spec;
+  if (spec?.type === 'slurm' && spec.via !== undefined) {
+    const login = entry.group.gateways.find((e) => e.id === spec.via && e.state === 'alive');
+    if (login) {
+      return login;
+    }
+  }
+  return entry;
+}
+
 /** `target` as an absolute path on the gateway, resolved as the sync resolved it. */
 async function remotePath(gateway: Gateway, target: string): Promise<string> {
   const channel = gateway.remoteExec(
@@ -119,13 +134,14 @@ export async function syncWorkspace(
     );
     return undefined;
   }
-  const gateway = entry.gateway;
-  if (!gateway || entry.state !== 'alive') {
+  if (!entry.gateway || entry.state !== 'alive') {
     void vscode.window.showWarningMessage(`Execnet: gateway ${entry.id} is ${entry.state}.`);
     return undefined;
   }
+  const route = syncRoute(entry);
+  const gateway = route.gateway ?? entry.gateway;
   const target = options.target ?? syncTarget(settings, entry, folder);
-  const where = `${entry.id}:${target}`;
+  const where = `${entry.id}:${target}${route === entry ? '' : ` (through ${route.id})`}`;
   const { RSync } = loadRSync();
   log.info(`sync ${folder.uri.fsPath} → ${where}`);
 

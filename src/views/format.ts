@@ -3,7 +3,7 @@
 
 import type { RemoteInfo } from '../core/gateway';
 import type { Session as InteractiveSession } from '../core/session';
-import type { GatewayEntry, Run, RunOutcome } from '../extension/session';
+import type { GatewayEntry, GroupEntry, Run, RunOutcome } from '../extension/session';
 
 /** `0.42 s`, `12.3 s`, `2 min 05 s`, `1 h 02 min`. */
 export function formatDuration(ms: number): string {
@@ -44,15 +44,58 @@ export function firstLine(text: string): string {
 export function describeGateway(entry: GatewayEntry): string {
   switch (entry.state) {
     case 'connecting':
-      return `connecting · ${entry.spec}`;
+      return `connecting · ${entry.progress ?? entry.spec}`;
     case 'alive':
     case 'closing': {
       const info = entry.info;
-      return info ? `${entry.state} · ${describeInterpreter(info)}` : entry.state;
+      if (!info) {
+        return entry.state;
+      }
+      // where a scheduler or container put it says more than the host name
+      const placement = describePlacement(info);
+      return placement
+        ? `${entry.state} · ${placement} · ${describeInterpreter(info).replace(/ on .*$/, '')}`
+        : `${entry.state} · ${describeInterpreter(info)}`;
     }
     case 'dead':
       return entry.reason ? `dead: ${firstLine(entry.reason)}` : 'dead';
   }
+}
+
+/** Where Slurm or a container runtime runs the interpreter: `job 12.3 on node01`, `podman web`. */
+export function describePlacement(info: RemoteInfo): string | undefined {
+  if (info.slurm) {
+    return `job ${info.slurm.jobId}.${info.slurm.stepId} on ${info.slurm.node}`;
+  }
+  if (info.container) {
+    return `${info.container.engine} ${info.container.container}`;
+  }
+  return undefined;
+}
+
+/** The placement in full, for a tooltip: job, step, node, rank; container, image, pid inside. */
+export function placementDetails(info: RemoteInfo): string | undefined {
+  const slurm = info.slurm;
+  if (slurm) {
+    const rank = slurm.tasks > 1 ? `, task ${slurm.procId} of ${slurm.tasks}` : '';
+    const whose = slurm.owned
+      ? 'cancelled when its gateways end'
+      : 'a job of someone else, left running';
+    return `Slurm job ${slurm.jobId}, step ${slurm.stepId} on ${slurm.node}${rank} (${whose})`;
+  }
+  const container = info.container;
+  if (container) {
+    const image = container.image ? ` (a fresh one of ${container.image}, removed at the end)` : '';
+    return `${container.engine} container ${container.container}${image}, pid ${container.pid} inside`;
+  }
+  return undefined;
+}
+
+/** A group row: `4 of 4 alive`, or with its Slurm allocation `job 12 running · 4 of 4 alive`. */
+export function describeGroup(group: GroupEntry): string {
+  const alive = `${group.alive.length} of ${group.gateways.length} alive`;
+  const allocation = group.allocation;
+  return allocation ? `job ${allocation.jobId} ${allocation.state} · ${alive}` : alive;
 }
 
 /** What a run's row says about its state: `running since 14:03:07`, `failed: ZeroDivisionError`. */

@@ -6,7 +6,9 @@ import { Disposable } from '../core/lifecycle';
 import { GatewayEntry, GroupEntry, Run, SessionNode, type Session } from '../extension/session';
 import {
   describeGateway,
+  describeGroup,
   describeInterpreter,
+  placementDetails,
   describeRunState,
   describeSession,
   formatClock,
@@ -99,11 +101,13 @@ export class GatewayTreeProvider extends Disposable implements vscode.TreeDataPr
   private groupItem(group: GroupEntry): vscode.TreeItem {
     const item = new vscode.TreeItem(group.name, vscode.TreeItemCollapsibleState.Expanded);
     item.id = `group:${group.name}`;
-    const alive = group.alive.length;
-    item.description = `${alive} of ${group.gateways.length} alive`;
+    item.description = describeGroup(group);
     item.iconPath = new vscode.ThemeIcon('server-environment');
     item.contextValue = 'group';
-    item.tooltip = `Group ${group.name}: ${group.gateways.map((e) => e.id).join(', ')}`;
+    const job = group.allocation
+      ? `\n\nSlurm allocation: job ${group.allocation.jobId}, ${group.allocation.state}`
+      : '';
+    item.tooltip = `Group ${group.name}: ${group.gateways.map((e) => e.id).join(', ')}${job}`;
     return item;
   }
 
@@ -195,6 +199,10 @@ function gatewayTooltip(entry: GatewayEntry, isDefault: boolean): vscode.Markdow
   const info = entry.info;
   if (info) {
     md.appendMarkdown(`${describeInterpreter(info)} (${info.platform})\n\n`);
+    const placement = placementDetails(info);
+    if (placement) {
+      md.appendMarkdown(`${placement}\n\n`);
+    }
     md.appendMarkdown(`executable: \`${info.executable}\`, pid ${info.pid}\n\n`);
     md.appendMarkdown(`cwd: \`${info.cwd}\`\n\n`);
   }

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { SlurmError, SpecError } from '../../src/core/errors';
+import { GatewayStartError, SlurmError, SpecError } from '../../src/core/errors';
 import { Group } from '../../src/core/group';
 import { newMark } from '../helpers/processes';
 import { allJobIds, jobsLeft, requireCluster, slurmSpec } from '../helpers/slurm';
@@ -59,6 +59,30 @@ describe('pending jobs', () => {
       },
     );
     assert.deepEqual(await jobsLeft([job ?? '']), [], 'the allocation was cancelled');
+  });
+});
+
+describe('cancelling a start', () => {
+  test('an aborted start of a pending job rejects at once and cancels the job', async () => {
+    const abort = new AbortController();
+    let job: string | undefined;
+    const group = new Group('abort', {
+      onProgress: (message) => {
+        job ??= /^job (\d+) pending/.exec(message)?.[1];
+        if (job) {
+          abort.abort();
+        }
+      },
+    });
+    await assert.rejects(
+      group.makeGateway(slurmSpec(newMark(), `slurm=-c ${SLURM_CPUS * 8}`), {
+        signal: abort.signal,
+      }),
+      (error: unknown) =>
+        error instanceof GatewayStartError && /the start was cancelled/.test(error.message),
+    );
+    assert.ok(job);
+    assert.deepEqual(await jobsLeft([job]), [], 'the pending job was cancelled');
   });
 });
 

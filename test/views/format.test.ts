@@ -4,12 +4,16 @@ import { test } from 'node:test';
 import { RemoteError } from '../../src/core/errors';
 import type { RemoteInfo } from '../../src/core/gateway';
 import type { GatewayEntry, Run, RunOutcome } from '../../src/extension/session';
+import type { SlurmAllocation } from '../../src/core/transports/slurm';
+import type { GroupEntry } from '../../src/extension/session';
 import {
   describeGateway,
+  describeGroup,
   describeOutcome,
   endLine,
   formatDuration,
   outputName,
+  placementDetails,
   startLine,
   TRACEBACK_FRAME,
 } from '../../src/views/format';
@@ -116,5 +120,61 @@ test('traceback frames are found with their file and line', () => {
       ['/a b/x.py', '12'],
       ['<string>', '1'],
     ],
+  );
+});
+
+test('a Slurm gateway says its job, step and node; a container gateway its container', () => {
+  const slurm = {
+    ...info,
+    slurm: { jobId: '12', stepId: '3', node: 'node01', procId: 2, tasks: 4, owned: true },
+  };
+  assert.equal(
+    describeGateway({ state: 'alive', info: slurm } as unknown as GatewayEntry),
+    'alive · job 12.3 on node01 · Python 3.11.2',
+  );
+  assert.equal(
+    placementDetails(slurm),
+    'Slurm job 12, step 3 on node01, task 2 of 4 (cancelled when its gateways end)',
+  );
+  const joined = { ...info, slurm: { ...slurm.slurm, tasks: 1, procId: 0, owned: false } };
+  assert.equal(
+    placementDetails(joined),
+    'Slurm job 12, step 3 on node01 (a job of someone else, left running)',
+  );
+  const container = {
+    ...info,
+    container: { engine: 'podman', container: 'execnet-1a2b', image: 'py:3.12', pid: 1 },
+  } as const;
+  assert.equal(
+    describeGateway({ state: 'closing', info: container } as unknown as GatewayEntry),
+    'closing · podman execnet-1a2b · Python 3.11.2',
+  );
+  assert.equal(
+    placementDetails(container),
+    'podman container execnet-1a2b (a fresh one of py:3.12, removed at the end), pid 1 inside',
+  );
+  assert.equal(placementDetails(info), undefined);
+});
+
+test('a gateway waiting to start says for what; a group row names its allocation', () => {
+  assert.equal(
+    describeGateway({
+      state: 'connecting',
+      spec: 'slurm',
+      progress: 'job 7 pending: Resources',
+    } as unknown as GatewayEntry),
+    'connecting · job 7 pending: Resources',
+  );
+  const gateways = [{ state: 'alive' }, { state: 'dead' }];
+  const group = (allocation?: Partial<SlurmAllocation>) =>
+    ({
+      gateways,
+      alive: gateways.filter((g) => g.state === 'alive'),
+      allocation,
+    }) as unknown as GroupEntry;
+  assert.equal(describeGroup(group()), '1 of 2 alive');
+  assert.equal(
+    describeGroup(group({ jobId: '7', state: 'running' })),
+    'job 7 running · 1 of 2 alive',
   );
 });

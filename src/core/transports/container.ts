@@ -23,6 +23,8 @@ const START_SECONDS = 300;
 
 export interface ContainerContext {
   readonly lookup: (id: string) => unknown;
+  /** Gives up waiting for the container: it is ended (a fresh one removed). */
+  readonly signal?: AbortSignal;
 }
 
 export async function openContainer(
@@ -71,6 +73,7 @@ export async function openContainer(
         ),
       ),
     failed: (exit, said) => containerFailure(engine, spec, container, exit, said, host),
+    signal: context.signal,
     cleanup: image === undefined ? undefined : removeContainer,
   });
   const pid = Number(fields[0]);

@@ -42,10 +42,11 @@ export async function openTransport(
       lookup: context.lookup,
       allocation: options.allocation,
       onProgress: options.onProgress,
+      signal: options.signal,
     });
   }
   if (spec.type === 'docker' || spec.type === 'podman') {
-    return openContainer(spec, bootstrapLine, { lookup: context.lookup });
+    return openContainer(spec, bootstrapLine, { lookup: context.lookup, signal: options.signal });
   }
   if (spec.via !== undefined) {
     return openVia(spec, bootstrapLine, context, sudo, canAskSudo);

@@ -8,7 +8,7 @@
 
 import { execFile } from 'node:child_process';
 import { PassThrough } from 'node:stream';
-import { ExecnetError } from '../errors';
+import { ExecnetError, GatewayStartError } from '../errors';
 import { shellQuote } from './command';
 import { killGroup, spawnTransport } from './popen';
 import { relayProcess, relayRun, type CommandResult } from './relay';
@@ -119,6 +119,8 @@ export interface AnnouncementWait {
   readonly failed: (exit: TransportExit, said: string) => Error;
   /** Cleanup that ending the launcher needs besides SIGTERM (scancel). */
   readonly cleanup?: () => Promise<unknown>;
+  /** Gives up waiting: the launcher is ended and the wait rejects with a GatewayStartError. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -144,6 +146,7 @@ export function waitAnnouncement(
       }
       done = true;
       clearTimeout(timer);
+      wait.signal?.removeEventListener('abort', onAbort);
       stderr.off('data', onData);
       if (error) {
         void endGently(launched, wait.cleanup);
@@ -179,6 +182,13 @@ export function waitAnnouncement(
         wait.onLine?.(line);
       }
     };
+    const onAbort = (): void =>
+      finish(new GatewayStartError(`${launched.description}: the start was cancelled`));
+    if (wait.signal?.aborted) {
+      onAbort();
+      return;
+    }
+    wait.signal?.addEventListener('abort', onAbort);
     stderr.on('data', onData);
     void launched.exited.then((exit) => {
       if (!done) {

@@ -34,6 +34,8 @@ export interface SlurmContext {
   readonly allocation?: SlurmAllocation;
   /** Progress while the job waits: `job 12 pending: Resources`. */
   readonly onProgress?: (message: string) => void;
+  /** Gives up waiting: the job is cancelled. */
+  readonly signal?: AbortSignal;
 }
 
 export async function openSlurm(
@@ -125,6 +127,7 @@ export async function openSlurm(
       }
     },
     timedOut: () => pendingTimeout(host, jobId, pendingSeconds, 'srun'),
+    signal: context.signal,
     failed: (exit, said) => slurmFailure('srun', spec, exit, said, host),
     cleanup: () => (ownJob && jobId !== undefined ? scancel(host, jobId) : Promise.resolve()),
   }).finally(() => pending.stop());
@@ -430,6 +433,7 @@ export class SlurmAllocation {
         }
       },
       timedOut: () => pendingTimeout(host, jobId, seconds, 'salloc'),
+      signal: context.signal,
       failed: (exit, said) => slurmFailure('salloc', spec, exit, said, host),
       cleanup: () => (jobId !== undefined ? scancel(host, jobId) : Promise.resolve()),
     }).finally(() => pending.stop());

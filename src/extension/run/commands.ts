@@ -5,9 +5,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { documentFor, type Services } from '../commands';
-import { groupGateways, pickGroup, resolveGateway } from '../gateways';
+import { groupGateways, pickGroup, resolveGateway, workers } from '../gateways';
 import { GatewayEntry, GroupEntry, Run, type RunSource } from '../session';
-import { syncWorkspace } from '../sync';
+import { syncRoute, syncWorkspace, type SyncResult } from '../sync';
 import { GroupRun } from './groupRun';
 import { scriptRunOptions } from './launch';
 import { joinArgs, splitArgs, type RunIn } from './settings';
@@ -41,12 +41,27 @@ function workspaceRoot(file: string | undefined): string | undefined {
   return file ? vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file))?.uri.fsPath : undefined;
 }
 
-/** With execnet.syncBeforeRun, mirror the workspace first (the run then runs in the mirror). */
-async function beforeRun(services: Services, entry: GatewayEntry): Promise<boolean> {
+/** Syncs of one Run File on Group by route and entry: a fan-out's tasks share one. */
+type Syncs = Map<string, Promise<SyncResult | undefined>>;
+
+/**
+ * With execnet.syncBeforeRun, mirror the workspace first (the run then runs in the mirror). The
+ * tasks of a Slurm fan-out (same entry, same login node) in one `syncs` are synced once.
+ */
+async function beforeRun(services: Services, entry: GatewayEntry, syncs?: Syncs): Promise<boolean> {
   if (!services.settings.syncBeforeRun()) {
     return true;
   }
-  const result = await syncWorkspace(services, entry, { quiet: true });
+  const key = `${syncRoute(entry).id}\0${entry.configName ?? entry.id}`;
+  let sync = syncs?.get(key);
+  if (!sync) {
+    sync = syncWorkspace(services, entry, { quiet: true });
+    syncs?.set(key, sync);
+  }
+  const result = await sync;
+  if (result?.mapping) {
+    entry.sync = result.mapping;
+  }
   return result !== undefined && !result.cancelled;
 }
 
@@ -108,8 +123,9 @@ async function launch(
   source: RunSource,
   document?: vscode.TextDocument,
   presentation: RunIn = services.runLoop.settings.runIn(),
+  syncs?: Syncs,
 ): Promise<Run | undefined> {
-  if (!(await beforeRun(services, entry)) || !(await makeWay(services, entry, source))) {
+  if (!(await beforeRun(services, entry, syncs)) || !(await makeWay(services, entry, source))) {
     return undefined;
   }
   if (entry.state !== 'alive') {
@@ -243,15 +259,17 @@ async function runOnGroup(
   group: GroupEntry | string,
 ): Promise<Run[]> {
   const name = typeof group === 'string' ? group : group.name;
-  const entries = await groupGateways(services, group);
+  // the tasks, not the login node they go through
+  const entries = workers(await groupGateways(services, group));
   if (entries.length === 0) {
     void vscode.window.showWarningMessage(`Execnet: no gateway of group ${name} is alive.`);
     return [];
   }
   const file = document.uri.scheme === 'file' ? document.uri.fsPath : undefined;
   const source = sourceOf(document, file ? services.runLoop.settings.fixedArgs(file) : undefined);
+  const syncs: Syncs = new Map();
   const started = await Promise.all(
-    entries.map((entry) => launch(services, entry, source, document)),
+    entries.map((entry) => launch(services, entry, source, document, undefined, syncs)),
   );
   const runs = started.filter((r): r is Run => r !== undefined);
   if (runs.length > 0) {
