@@ -12,13 +12,7 @@ import type { Gateway } from '../gateway';
 import { RemoteModule } from '../remoteModule';
 import { RSync } from '../rsync';
 import { trace } from '../trace';
-import {
-  BUNDLE_MARKER,
-  DebugpyNotFound,
-  localDebugpy,
-  type DebugpyBundle,
-  type DebugpyOptions,
-} from './debugpy';
+import { BUNDLE_MARKER, localDebugpy, type DebugpyBundle, type DebugpyOptions } from './debugpy';
 
 /** The debug relay could not start on the gateway; the message says why and what to do. */
 export class DebugStartError extends ExecnetError {}
@@ -81,42 +75,41 @@ export class DebugRelay implements Disposable {
    */
   static async open(gateway: Gateway, options: DebugRelayOptions = {}): Promise<DebugRelay> {
     const timeout = options.timeout ?? 60;
-    let bundle: DebugpyBundle | undefined;
-    let noBundle: Error | undefined;
+    const channel = debugRelayModule.exec(gateway, {});
     try {
-      bundle = await localDebugpy(options);
-    } catch (error) {
-      noBundle = error as Error;
-    }
-    const channel = debugRelayModule.exec(gateway, { key: bundle?.key });
-    try {
-      const hello = await channel.receive(timeout);
-      const info = helloInfo(hello);
+      const hello = helloInfo(await channel.receive(timeout));
       debugRelayModule.kept(gateway);
-      const python = `${gateway.id}'s Python ${info.version.join('.')} (${info.executable})`;
-      if (compareVersions(info.version, OLDEST_PYTHON) < 0) {
+      const python = `${gateway.id}'s Python ${hello.version.join('.')} (${hello.executable})`;
+      if (compareVersions(hello.version, OLDEST_PYTHON) < 0) {
         throw new DebugStartError(
           `${python} is too old to debug: debugpy needs Python ${OLDEST_PYTHON.join('.')} or newer`,
         );
       }
-      let remote: RemoteDebugInfo;
-      if (info.debugpy === 'own' || info.debugpy === 'cached') {
-        remote = { ...info, debugpy: info.debugpy };
-        await channel.send(['start', info.folder ?? null, null]);
-      } else if (!bundle || !info.folder) {
-        throw new DebugStartError(
-          `${python} has no debugpy, and there is none here to ship: ${noBundle?.message ?? 'no copy was found'}`,
-        );
-      } else {
-        await ship(gateway, bundle, info.folder, options.progress);
-        remote = { ...info, debugpy: 'shipped', folder: info.folder };
-        await channel.send(['start', info.folder, bundle.key]);
+      let info: RemoteDebugInfo = { ...hello, debugpy: 'own' };
+      if (!hello.debugpy) {
+        // a copy of this machine's debugpy: cached there already, or shipped now
+        let bundle: DebugpyBundle;
+        try {
+          bundle = await localDebugpy(options);
+        } catch (error) {
+          throw new DebugStartError(
+            `${python} has no debugpy, and there is none here to ship: ${(error as Error).message}`,
+          );
+        }
+        await channel.send(['find', bundle.key]);
+        const [, folder, complete] = (await channel.receive(timeout)) as [string, string, boolean];
+        if (!complete) {
+          await ship(gateway, bundle, folder, options.progress);
+          await channel.send(['shipped', bundle.key]);
+        }
+        info = { ...hello, debugpy: complete ? 'cached' : 'shipped', folder };
       }
-      trace(`[${gateway.id}] debug relay: debugpy (${remote.debugpy}) ${remote.folder ?? ''}`);
-      return new DebugRelay(channel, gateway, remote);
+      await channel.send(['start']);
+      trace(`[${gateway.id}] debug relay: debugpy (${info.debugpy}) ${info.folder ?? ''}`);
+      return new DebugRelay(channel, gateway, info);
     } catch (error) {
       channel.close();
-      if (error instanceof DebugStartError || error instanceof DebugpyNotFound) {
+      if (error instanceof DebugStartError) {
         throw error;
       }
       throw new DebugStartError(
@@ -194,22 +187,15 @@ async function ship(
   );
 }
 
-function helloInfo(hello: unknown): {
-  executable: string;
-  version: number[];
-  debugpy: string | null;
-  folder: string | undefined;
-} {
+function helloInfo(hello: unknown): { executable: string; version: number[]; debugpy: boolean } {
   const map = Array.isArray(hello) && hello[0] === 'hello' ? hello[1] : undefined;
   if (!(map instanceof Map)) {
     throw new DebugStartError(`unexpected answer from the debug relay: ${String(hello)}`);
   }
-  const folder = map.get('folder');
   return {
     executable: String(map.get('executable')),
     version: (map.get('version') as number[]).map(Number),
-    debugpy: (map.get('debugpy') as string | null) ?? null,
-    folder: typeof folder === 'string' ? folder : undefined,
+    debugpy: map.get('debugpy') === true,
   };
 }
 

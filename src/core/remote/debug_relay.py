@@ -3,8 +3,10 @@
 # that speaks DAP on its stdin/stdout, and carries DAP between the adapter and the channel, one
 # message per item (the JSON body, as bytes). The adapter starts the program itself (through
 # debugpy's launcher) and listens on 127.0.0.1 only; nothing here opens a port.
-# Items to the local side: ("hello", info), then DAP bodies, then ("exit", status, stderr).
-# Items from the local side: ("start", path or None, key or None) once, then DAP bodies, then the
+# Items to the local side: ("hello", info), ("found", folder, complete) for each ("find", key),
+# then DAP bodies, then ("exit", status, stderr).
+# Items from the local side: ("find", key) when the interpreter has no debugpy of its own (its
+# cached copy), ("shipped", key) once a copy has landed, ("start",), then DAP bodies, then the
 # end of its sending (the session is over).
 # Invariant: when nothing more comes from the local side (the session ended, the local side is
 # gone, the gateway terminates) the adapter's input ends, and what is left of it, the launcher and
@@ -39,20 +41,11 @@ def _complete(folder, key):
         return False
 
 
-def _locate(key):
-    """Where debugpy comes from: ('own', None), ('cached', folder) or (None, cache folder)."""
+def _has_own_debugpy():
     try:
-        own = importlib.util.find_spec("debugpy")
+        return importlib.util.find_spec("debugpy") is not None
     except (ImportError, ValueError):
-        own = None
-    if own is not None:
-        return "own", None
-    if key:
-        cache = os.path.join(_cache_root(), key)
-        if _complete(cache, key):
-            return "cached", cache
-        return None, cache
-    return None, None
+        return False
 
 
 class _Adapter(object):
@@ -172,7 +165,7 @@ class _Adapter(object):
                 pass
 
 
-def serve(channel, key=None, keep_as=None):
+def serve(channel, keep_as=None):
     """One debug session. keep_as: register this module under that name in sys.modules, so that
     later sessions on the same gateway need not send and compile the source again."""
     if keep_as:
@@ -180,23 +173,28 @@ def serve(channel, key=None, keep_as=None):
         module = types.ModuleType(keep_as)
         module.serve = serve
         sys.modules[keep_as] = module
-    found, folder = _locate(key)
     channel.send(("hello", {
         "executable": sys.executable,
         "version": list(sys.version_info[:3]),
-        "debugpy": found,
-        "folder": folder,
+        "debugpy": _has_own_debugpy(),
     }))
     items = queue.Queue()
     channel.setcallback(items.put, endmarker=_END)
-    start = items.get()
-    if start is _END:
-        return
-    _, folder, shipped = start
-    if shipped and folder:
-        # the local side shipped a copy and it has landed whole: mark it complete
-        with open(os.path.join(folder, MARKER), "w") as f:
-            f.write(shipped)
+    folder = None
+    while True:
+        item = items.get()
+        if item is _END:
+            return
+        if item[0] == "find":
+            # a copy shipped earlier, under the name the local side's copy has
+            folder = os.path.join(_cache_root(), item[1])
+            channel.send(("found", folder, _complete(folder, item[1])))
+        elif item[0] == "shipped":
+            # the local side's copy has landed whole: mark it complete
+            with open(os.path.join(folder, MARKER), "w") as f:
+                f.write(item[1])
+        elif item[0] == "start":
+            break
     adapter = _Adapter(folder)
 
     def forward():
