@@ -567,7 +567,10 @@ export class Gateway implements ChannelHost {
       case Msg.ChannelData: {
         const channel = this.lookup(cid);
         if (channel) {
-          channel.deliver(this.codec.decode(payload));
+          const item = this.decodeFor(channel, payload);
+          if (item !== UNREADABLE) {
+            channel.deliver(item);
+          }
         } else {
           // nobody opened it, or it was closed (or dropped) here: never brought back to life
           this.droppedFramesValue++;
@@ -585,9 +588,10 @@ export class Gateway implements ChannelHost {
         this.lookup(cid)?.markClosed(undefined, false);
         return;
       case Msg.ChannelCloseError: {
-        const error = remoteErrorFrom(this.codec.decode(payload));
         const channel = this.lookup(cid);
-        if (channel) {
+        const value = channel ? this.decodeFor(channel, payload) : UNREADABLE;
+        if (channel && value !== UNREADABLE) {
+          const error = remoteErrorFrom(value);
           if (error.exitCode !== undefined) {
             channel.exitCode = error.exitCode;
           }
@@ -612,6 +616,31 @@ export class Gateway implements ChannelHost {
         return;
       default:
         throw new DataFormatError(`unexpected message type ${type} from the remote`);
+    }
+  }
+
+  /**
+   * A payload for `channel`. One that cannot be decoded (nested too deeply, corrupt) fails that
+   * channel alone, with the DataFormatError, and the remote hears why: frames around it are
+   * intact, so the gateway and its other channels go on.
+   */
+  private decodeFor(channel: Channel, payload: Buffer): unknown {
+    try {
+      return this.codec.decode(payload);
+    } catch (error) {
+      if (!(error instanceof DataFormatError)) {
+        throw error;
+      }
+      const refused = new DataFormatError(
+        `${channel} received an item this side cannot read: ${error.message}`,
+        { cause: error },
+      );
+      trace(`[${this.id}] ${refused.message}`);
+      if (!channel.isClosed()) {
+        this.sendClose(channel, refused.message);
+      }
+      channel.markClosed(refused, false);
+      return UNREADABLE;
     }
   }
 
@@ -958,6 +987,9 @@ export class Gateway implements ChannelHost {
     return { request, origin };
   }
 }
+
+/** decodeFor's answer for a payload that could not be read. */
+const UNREADABLE: unique symbol = Symbol('unreadable');
 
 function describeSource(source: string): string {
   const first = source.split('\n').find((line) => line.trim()) ?? '';

@@ -20,8 +20,12 @@ export const DUMPS_FORMAT_VERSION = 1;
  * frames per level under a default recursion limit of 1000, so it must stay well below 333.
  */
 export const MAX_ENCODE_DEPTH = 200;
-/** Deepest nesting `decode` accepts, above what any encoder on either side produces. */
-const MAX_DECODE_DEPTH = 2000;
+/**
+ * Deepest nesting of containers and extension types `decode` accepts: what any encoder on either
+ * side produces (the msgpack C extension packs up to 511 levels of lists and dicts), and a
+ * quarter of what Node's stack holds for a decode (about four frames per level).
+ */
+export const MAX_DECODE_DEPTH = 512;
 
 const EXT_TUPLE = 1;
 const EXT_SET = 2;
@@ -1114,7 +1118,9 @@ class Reader {
         return new Complex(parts[0], parts[1]);
       }
       case EXT_CHANNEL: {
-        const id = len > 0 ? this.read(depth) : undefined;
+        // an id is an int: anything else is refused before it is read (and could nest)
+        const first = len > 0 ? this.buf[this.pos] : 0xc1;
+        const id = first < 0x80 || (first >= 0xcc && first <= 0xd3) ? this.read(depth) : undefined;
         if (this.pos !== dataEnd || typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
           throw corrupt('extension type 5 (channel): data is not a channel id', at);
         }
@@ -1168,6 +1174,12 @@ function decodeWith(
     }
     if (error instanceof DataFormatError) {
       throw new DataFormatError(`${context}${error.message}`);
+    }
+    if (error instanceof RangeError) {
+      // the stack ran out below MAX_DECODE_DEPTH: the caller was deep in its own stack already
+      throw new DataFormatError(
+        `${context}containers nested too deeply to decode here (${error.message})`,
+      );
     }
     throw error;
   }

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Channel } from '../../src/core/channel';
+import { DataFormatError } from '../../src/core/errors';
 import { testGroup } from '../helpers/gateways';
 import { forgeHello } from '../helpers/hostile';
 import { leftoverProcesses, newMark } from '../helpers/processes';
@@ -116,4 +117,49 @@ describe('a hostile remote', () => {
     assert.equal(stream.state, 'closed');
     await tg.close();
   });
+
+  it('a value nested too deeply to read fails its channel alone; the gateway goes on', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    // 1,500 tuples inside each other, written straight onto the wire
+    const ch = gw.remoteExec(
+      [
+        'b = b"\\xc0"',
+        'for _ in range(1500):',
+        '    body = b"\\x91" + b',
+        '    n = len(body)',
+        '    b = (bytes([0xc7, n, 1]) if n < 256 else b"\\xc8" + n.to_bytes(2, "big") + b"\\x01") + body',
+        'channel.gateway._send(5, channel.id, b)',
+        'channel.receive()',
+      ].join('\n'),
+    );
+    await assert.rejects(ch.receive(10), (error: unknown) => {
+      assert.ok(error instanceof DataFormatError, String(error));
+      assert.match((error as Error).message, /nested deeper than 512 levels/);
+      return true;
+    });
+    assert.equal(gw.state, 'alive');
+    assert.equal(await gw.remoteExec('channel.send("still here")').receive(10), 'still here');
+    await tg.close();
+  });
+
+  for (const [label, python] of [
+    ['the pure-Python codec', defaultPython()],
+    ['the msgpack C extension', '/usr/bin/python3'],
+  ]) {
+    it(`remote code sending a value nested 1,500 deep gets a DumpError naming the depth (${label})`, async () => {
+      const tg = testGroup();
+      const gw = await tg.gateway(undefined, python);
+      const ch = gw.remoteExec(
+        'v = None\nfor _ in range(1500):\n    v = (v,)\ntry:\n    channel.send(v)\n' +
+          'except Exception as e:\n    channel.send((type(e).__name__, "DataFormatError" in [c.__name__ for c in type(e).__mro__], str(e)))',
+      );
+      const [name, isFormatError, message] = (await ch.receive(10)) as string[];
+      assert.equal(name, 'DumpError');
+      assert.equal(isFormatError, true);
+      assert.match(message, /nested 1500 levels deep; up to 200 levels travel either way/);
+      assert.equal(await gw.remoteExec('channel.send(1)').receive(10), 1);
+      await tg.close();
+    });
+  }
 });

@@ -208,6 +208,31 @@ def _codec_path_to(root, target, depth=0):
     return None
 
 
+_CODEC_SAFE_DEPTH = 200  # the local side's own limit (MAX_ENCODE_DEPTH); it reads up to 512
+_CODEC_DEPTH_CAP = 100000
+_CODEC_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
+def _codec_depth(root):
+    """How deep containers nest in root, counted without recursion (for the message about a
+    value too deep to encode); _CODEC_DEPTH_CAP for one that contains itself."""
+    deepest = 0
+    stack = [(root, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            if deepest >= _CODEC_DEPTH_CAP:
+                return _CODEC_DEPTH_CAP
+        children = (
+            list(value.keys()) + list(value.values()) if isinstance(value, dict) else value
+        )
+        for child in children:
+            if isinstance(child, _CODEC_CONTAINERS):
+                stack.append((child, depth + 1))
+    return deepest if isinstance(root, _CODEC_CONTAINERS) else 0
+
+
 def _codec_dump_error(root, exc):
     """A DumpError for a failure while encoding `root`, naming where the bad part sits."""
     if isinstance(exc, _CodecRefused):
@@ -219,7 +244,15 @@ def _codec_dump_error(root, exc):
             % (where, _codec_type_name(bad), _CODEC_SUPPORTED)
         )
     if isinstance(exc, RecursionError):
-        return DumpError("cannot serialize value: it is nested too deeply (does it contain itself?)")
+        depth = _codec_depth(root)
+        return DumpError(
+            "cannot serialize value: it is nested %s levels deep; up to %d levels travel "
+            "either way%s" % (
+                "more than %d" % depth if depth >= _CODEC_DEPTH_CAP else depth,
+                _CODEC_SAFE_DEPTH,
+                " (does it contain itself?)" if depth >= _CODEC_DEPTH_CAP else "",
+            )
+        )
     if isinstance(exc, UnicodeEncodeError) and isinstance(exc.object, str):
         path = _codec_path_to(root, exc.object)
         return DumpError(

@@ -1153,9 +1153,19 @@ class RemoteGateway(object):
 
     def _dispatch(self, msgtype, cid, payload):
         if msgtype == CHANNEL_DATA:
-            self._deliver(cid, self._loads(payload))
+            try:
+                item = self._loads(payload)
+            except DataFormatError as exc:
+                self._unreadable(cid, exc)
+                return
+            self._deliver(cid, item)
         elif msgtype == CHANNEL_EXEC:
-            self._schedule(self._getchannel(cid), self._loads(payload))
+            try:
+                request = self._loads(payload)
+            except DataFormatError as exc:
+                self._unreadable(cid, exc)
+                return
+            self._schedule(self._getchannel(cid), request)
         elif msgtype == CHANNEL_CLOSE:
             with self._receivelock:
                 self._local_close(cid)
@@ -1181,6 +1191,18 @@ class RemoteGateway(object):
             self._terminate()
         else:
             raise DataFormatError("unknown message type %d" % msgtype)
+
+    def _unreadable(self, cid, exc):
+        """A payload that cannot be decoded fails its channel alone (both sides hear why): the
+        frames around it are intact, so the gateway goes on."""
+        text = "<Channel id=%d> received an item this side cannot read: %s" % (cid, exc)
+        self._trace(text)
+        try:
+            self._send(CHANNEL_CLOSE_ERROR, cid, self._dumps(text))
+        except OSError:
+            pass
+        with self._receivelock:
+            self._local_close(cid, RemoteError(text))
 
     def _deliver(self, cid, item):
         """An item for a channel: to its callback, or into its queue."""
