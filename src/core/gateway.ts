@@ -145,6 +145,8 @@ export interface GatewayOptions {
 
 /** The seconds callers usually give terminate() before it kills (the editor's default too). */
 export const DEFAULT_TERMINATE_TIMEOUT = 10;
+/** Seconds a broken pipe waits for the gateway to learn why (see brokenPipe). */
+const BROKEN_PIPE_WAIT_SECONDS = 2;
 /** Seconds a killed remote may take to be gone before terminate() says it could not be killed. */
 export const KILL_WAIT_SECONDS = 5;
 
@@ -786,17 +788,13 @@ export class Gateway implements ChannelHost {
         }
         settled = true;
         this.writesInFlight.delete(done);
-        this.hold(-1);
         if (error) {
-          reject(
-            this.stateValue === 'dead'
-              ? this.closedError()
-              : new GatewayClosedError(
-                  `gateway ${this.id}: the value could not be written (${error.message})`,
-                  { cause: error },
-                ),
-          );
+          void this.brokenPipe(error).then((failure) => {
+            this.hold(-1);
+            reject(failure);
+          });
         } else {
+          this.hold(-1);
           resolve();
         }
       };
@@ -829,14 +827,47 @@ export class Gateway implements ChannelHost {
       }
     });
     input.on('close', () => {
-      const error = this.closedError();
-      for (const waiter of this.drainWaiters.splice(0)) {
-        this.hold(-1);
-        waiter.reject(error);
+      const waiters = this.drainWaiters.splice(0);
+      if (waiters.length > 0) {
+        void this.brokenPipe().then((failure) => {
+          for (const waiter of waiters) {
+            this.hold(-1);
+            waiter.reject(failure);
+          }
+        });
       }
       for (const done of [...this.writesInFlight]) {
-        done(error);
+        done(new GatewayClosedError(`gateway ${this.id}: the connection closed`));
       }
+    });
+  }
+
+  /**
+   * Why a send could not be written. The pipe breaks a moment before the gateway learns that its
+   * remote died: wait for that (briefly) and say how it died, rather than that it is alive.
+   */
+  private async brokenPipe(error?: Error): Promise<Error> {
+    if (this.stateValue !== 'dead') {
+      await new Promise<void>((resolve) => {
+        const timer = after(BROKEN_PIPE_WAIT_SECONDS, () => {
+          subscription.dispose();
+          resolve();
+        });
+        const subscription = this.onDidChangeState((state) => {
+          if (state === 'dead') {
+            timer.clear();
+            subscription.dispose();
+            resolve();
+          }
+        });
+      });
+    }
+    if (this.stateValue === 'dead') {
+      return this.closedError();
+    }
+    const why = error ? error.message : 'the connection closed';
+    return new GatewayClosedError(`gateway ${this.id}: the value could not be written (${why})`, {
+      cause: error,
     });
   }
 

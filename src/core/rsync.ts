@@ -170,6 +170,8 @@ export interface RSyncTargetSummary extends RSyncCounts {
   readonly copiedLocally: boolean;
   /** How many of filesSent it copied itself (the rest came over the channel). */
   readonly filesCopiedLocally: number;
+  /** Temporary files that an earlier sync, killed mid-file, left there and this one removed. */
+  readonly staleRemoved: number;
   readonly seconds: number;
   readonly errorList: readonly RSyncIssue[];
   /** Set when the target failed as a whole (its gateway died, its remote half broke). */
@@ -1104,6 +1106,7 @@ class TargetRun {
       cancelled: this.cancelled,
       copiedLocally: this.copyLocally,
       filesCopiedLocally: Number(remote?.get('copied') ?? 0),
+      staleRemoved: Number(remote?.get('stale') ?? 0),
       seconds: ((this.finishedAt || performance.now()) - this.started) / 1000,
       errorList: [...this.issues],
       failure: this.failure,

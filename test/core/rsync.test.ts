@@ -973,6 +973,8 @@ describe('rsync', () => {
           assert.match(error.message, /1 of 2 targets failed/);
           const [dead, alive] = error.summary.targets;
           assert.ok(dead.failure, 'the killed target failed');
+          // the gateway died, and how: not that it "is alive", nor a broken pipe
+          assert.match(dead.failure.message, /was killed by SIGKILL/);
           assert.equal(alive.failure, undefined);
           assert.equal(alive.filesSent, 2);
           return true;
@@ -984,6 +986,13 @@ describe('rsync', () => {
         for (const name of left) {
           assert.match(name, /^\.big\.bin\..*rsync-tmp$/);
         }
+        assert.equal(left.length, 1, 'the killed remote left its temporary file');
+        // the next sync to that destination (no delete) removes the killed one's temporary
+        const again = new RSync(source);
+        again.addTarget(gw, dest, undefined, { copyLocally: false });
+        const summary = (await again.send())!;
+        assert.equal(summary.targets[0].staleRemoved, left.length);
+        assertMirrors(dest, source);
       } finally {
         await tgKill.close();
       }

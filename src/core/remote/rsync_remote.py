@@ -48,6 +48,8 @@ _PROC_FD = "/proc/self/fd/%d" if _O_PATH and os.path.isdir("/proc/self/fd") else
 _OPEN_DIR = (_O_PATH or os.O_RDONLY) | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC
 _OPEN_ENTRY = (_O_PATH if _PROC_FD else os.O_RDONLY | os.O_NONBLOCK) | _O_NOFOLLOW | _O_CLOEXEC
 # a wire path that is empty, absolute, or has an empty, '.' or '..' component, or a NUL
+# a temporary name of ours: .NAME.PID.N.rsync-tmp
+_TEMP_NAME = re.compile(r"\A\..*\.(\d+)\.\d+\.rsync-tmp\Z", re.S)
 _UNSAFE_PATH = re.compile(r"\A\Z|\A/|//|/\Z|(?:\A|/)\.{1,2}(?:/|\Z)|\x00")
 
 
@@ -126,9 +128,11 @@ class Receiver(object):
         self.stream = None
         self.root_meta = None
         self.tmp_counter = 0
+        self.pid = os.getpid()          # in our temporary names: whose they are
+        self.swept = set()              # directories already rid of stale temporaries
         self.stats = {
             "files": 0, "bytes": 0, "meta": 0, "modes": 0, "links": 0, "dirs": 0,
-            "deleted": 0, "errors": 0, "hashed": 0, "hashed_bytes": 0, "copied": 0,
+            "deleted": 0, "errors": 0, "hashed": 0, "hashed_bytes": 0, "copied": 0, "stale": 0,
         }
         self.timings = {"compare": 0.0, "hash": 0.0, "write": 0.0, "copy": 0.0, "delete": 0.0,
                         "dirs": 0.0}
@@ -524,9 +528,12 @@ class Receiver(object):
     def make_temp(self, final, create):
         """Create a fresh name beside final with create(tmp_path); return the name."""
         directory, name = os.path.split(final)
+        if directory not in self.swept:
+            self.swept.add(directory)
+            self.sweep(directory)
         for _ in range(100):
             self.tmp_counter += 1
-            tmp = os.path.join(directory, ".%s.%d.rsync-tmp" % (name[:200], self.tmp_counter))
+            tmp = os.path.join(directory, ".%s.%d.%d.rsync-tmp" % (name[:200], self.pid, self.tmp_counter))
             try:
                 create(tmp)
                 return tmp
@@ -534,6 +541,24 @@ class Receiver(object):
                 if exc.errno != errno.EEXIST:
                     raise
         raise OSError(errno.EEXIST, "no free temporary name beside %s" % final)
+
+    def sweep(self, directory):
+        """Remove the temporaries that a receiver which is no longer running (killed mid-sync)
+        left in directory: ours by their name, stale by their pid."""
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            return
+        for entry in entries:
+            match = _TEMP_NAME.match(entry.name)
+            if match is None or int(match.group(1)) == self.pid or _running(int(match.group(1))):
+                continue
+            try:
+                if entry.is_file(follow_symlinks=False) or entry.is_symlink():
+                    os.unlink(entry.path)
+                    self.stats["stale"] += 1
+            except OSError:
+                pass
 
     def open_temp(self, final, mode):
         """A new temporary file beside final, created with mode when the umask leaves it whole
@@ -956,6 +981,17 @@ def _rmtree(path):
         shutil.rmtree(path, onexc=retry)
     else:
         shutil.rmtree(path, onerror=retry)
+
+
+def _running(pid):
+    """Whether a process with this pid exists (another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _unlink_quietly(path):
