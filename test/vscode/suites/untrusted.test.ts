@@ -15,6 +15,8 @@ describe('untrusted workspace', () => {
     assert.equal(await vscode.commands.executeCommand('execnet.runFile'), undefined);
     assert.equal(await vscode.commands.executeCommand('execnet.runSelection'), undefined);
     assert.deepEqual(await vscode.commands.executeCommand('execnet.runFileOnGroup', 'pair'), []);
+    assert.equal(await vscode.commands.executeCommand('execnet.debugFile'), false);
+    assert.equal(vscode.debug.activeDebugSession, undefined);
     assert.equal(ext.session.entries.length, 0);
   });
 });
