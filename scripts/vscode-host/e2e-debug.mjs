@@ -7,18 +7,9 @@
 
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { openFile, runCommand, textOf } from './e2e.mjs';
-import {
-  installExtension,
-  launchBrowser,
-  log,
-  makeWorkspace,
-  prepareState,
-  startCodeServer,
-  startSshdFixture,
-} from './host.mjs';
+import { log, makeWorkspace, startSshdFixture, uiWalk } from './host.mjs';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -28,6 +19,11 @@ const RATIO_PY = `def ratio(a, b):
 
 print(ratio(1, 0))
 `;
+
+/** Where Sync Workspace puts the workspace on the gateways of the walk. */
+function mirrorOf(outside) {
+  return path.join(outside, 'mirror');
+}
 
 /** 1-based number of the first line of a workspace file that contains `text`. */
 function lineOf(workspace, file, text) {
@@ -78,44 +74,48 @@ async function waitNoDebugpy(mark, timeout = 10_000) {
 }
 
 export async function runDebugE2E({ dir, vsix }) {
-  const shots = path.join(dir, 'screenshots');
-  fs.mkdirSync(shots, { recursive: true });
-  const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-e2e-debug-'));
   const mark = `m${randomUUID().replace(/-/g, '')}`;
   const sshd = await startSshdFixture();
-  const mirror = path.join(outside, 'mirror');
-  const state = prepareState(outside, {
-    'security.workspace.trust.enabled': false,
-    'workbench.panel.defaultLocation': 'bottom',
-    // the adapter's loopback ports are nobody's business here
-    'remote.autoForwardPorts': false,
-  });
-  const workspace = makeWorkspace(outside, {
-    'execnet.gateways': [
-      { name: 'local', spec: `popen//python=${PYTHON}` },
-      ...(sshd
-        ? [{ name: 'lab', spec: `${sshd.known}//env:XDG_CACHE_HOME=${outside}/remote-cache` }]
-        : []),
-    ],
-    'execnet.defaultGateway': 'local',
-    'execnet.rsync.target': mirror,
-  });
-  fs.writeFileSync(path.join(workspace, 'ratio.py'), RATIO_PY);
-  installExtension(state, vsix);
-  const host = await startCodeServer(state, {
-    logFile: path.join(dir, 'code-server.log'),
-    env: { EXECNET_TEST_MARK: mark },
-  });
-  log(`e2e-debug: code-server at ${host.url} (pid ${host.pid}); screenshots in ${shots}`);
-  const browser = await launchBrowser();
-  const { page } = browser;
-  let step = 0;
-  const shot = async (name) => {
-    const file = path.join(shots, `${String(++step).padStart(2, '0')}-${name}.png`);
-    await page.screenshot({ path: file });
-    log(`e2e-debug: ${path.basename(file)}`);
-    return file;
-  };
+  try {
+    return await uiWalk(
+      {
+        name: 'e2e-debug',
+        dir,
+        vsix,
+        // the adapter's loopback ports are nobody's business here
+        settings: { 'remote.autoForwardPorts': false },
+        // marks every process the walk starts, debugpy's among them
+        env: { EXECNET_TEST_MARK: mark },
+        workspace: (outside) => {
+          const workspace = makeWorkspace(outside, {
+            'execnet.gateways': [
+              { name: 'local', spec: `popen//python=${PYTHON}` },
+              ...(sshd
+                ? [
+                    {
+                      name: 'lab',
+                      spec: `${sshd.known}//env:XDG_CACHE_HOME=${outside}/remote-cache`,
+                    },
+                  ]
+                : []),
+            ],
+            'execnet.defaultGateway': 'local',
+            'execnet.rsync.target': mirrorOf(outside),
+          });
+          fs.writeFileSync(path.join(workspace, 'ratio.py'), RATIO_PY);
+          return workspace;
+        },
+      },
+      (walked) => walk({ ...walked, mark, sshd }),
+    );
+  } finally {
+    await sshd?.stop();
+  }
+}
+
+/** The steps, in the workbench; `mark` is on every process started, `sshd` may be undefined. */
+async function walk({ page, shot, workspace, outside, mark, sshd }) {
+  const mirror = mirrorOf(outside);
   const grossLine = lineOf(workspace, 'prices.py', 'gross = ');
   const toolbar = page.locator('.debug-toolbar');
   /** The editor shows the stop: the file's tab is active and the cursor is on the line. */
@@ -127,7 +127,6 @@ export async function runDebugE2E({ dir, vsix }) {
       .waitFor({ timeout });
     await page.locator('.debug-top-stack-frame-line').first().waitFor({ timeout });
   };
-  /** The value the Variables view shows for a local variable (its row reads `name = value`). */
   /** F9 on a line of the active editor: sets or removes its breakpoint. */
   const toggleBreakpoint = async (line) => {
     await page.keyboard.press('Control+G');
@@ -135,6 +134,7 @@ export async function runDebugE2E({ dir, vsix }) {
     await page.keyboard.press('Enter');
     await page.keyboard.press('F9');
   };
+  /** The value the Variables view shows for a local variable (its row reads `name = value`). */
   const variable = async (name) => {
     const row = page
       .locator('.debug-variables .monaco-list-row', { hasText: new RegExp(`^${name}\\s*=`) })
@@ -142,155 +142,131 @@ export async function runDebugE2E({ dir, vsix }) {
     await row.waitFor({ timeout: 30_000 });
     return (await textOf(row)).replace(/^[^=]+=\s*/, '').trim();
   };
-  let ok = false;
-  try {
-    page.on('pageerror', (e) => fs.appendFileSync(path.join(dir, 'browser.log'), `${e.message}\n`));
-    await page.goto(`${host.url}?folder=${encodeURIComponent(workspace)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    await page
-      .locator('.activitybar .action-item a[aria-label^="Execnet"]')
-      .waitFor({ timeout: 60_000 });
+  await page
+    .locator('.activitybar .action-item a[aria-label^="Execnet"]')
+    .waitFor({ timeout: 60_000 });
 
-    // 1. F9 sets a breakpoint in the module that basket.py imports
+  // 1. F9 sets a breakpoint in the module that basket.py imports
+  await openFile(page, 'prices.py');
+  await toggleBreakpoint(grossLine);
+  await page.locator('.codicon-debug-breakpoint').first().waitFor({ timeout: 15_000 });
+  await shot('breakpoint-set');
+
+  // 2. basket.py: Debug File on Gateway from the editor title's Run menu
+  await openFile(page, 'basket.py');
+  const runMenu = page.locator('.editor-actions .action-item .monaco-dropdown').first();
+  await runMenu.click();
+  const menuItem = page.locator('.monaco-menu .action-item', {
+    hasText: 'Debug File on Gateway',
+  });
+  await menuItem.waitFor({ timeout: 15_000 });
+  await page.waitForTimeout(300); // the menu fades in: let the screenshot show it whole
+  await shot('run-menu');
+  const started = Date.now();
+  await menuItem.click();
+
+  // 3. the stop: prices.py at the breakpoint, the toolbar, the call stack and variables
+  await waitStop('prices.py', grossLine);
+  await toolbar.waitFor({ timeout: 15_000 });
+  log(`e2e-debug: Debug File → stopped on the line in ${Date.now() - started} ms (popen)`);
+  const net = await variable('net');
+  if (net !== '1.5') {
+    throw new Error(`the Variables view shows net = ${net}, not 1.5`);
+  }
+  await shot('stopped-at-breakpoint');
+
+  // 4. F10 steps over: the next line
+  await page.keyboard.press('F10');
+  await waitStop('prices.py', grossLine + 1);
+  const gross = await variable('gross');
+  if (gross !== '1.875') {
+    throw new Error(`after the step the Variables view shows gross = ${gross}, not 1.875`);
+  }
+  await shot('stepped-over');
+
+  // 5. without the breakpoint, F5 continues to the end; the output is in the Debug Console
+  await toggleBreakpoint(grossLine);
+  await page.keyboard.press('F5');
+  await toolbar.waitFor({ state: 'hidden', timeout: 30_000 });
+  await runCommand(page, 'Debug Console: Focus on Debug Console View');
+  await page
+    .locator('.repl .monaco-list-row', { hasText: 'total 6.76' })
+    .first()
+    .waitFor({ timeout: 15_000 });
+  await shot('ended-debug-console');
+  await waitNoDebugpy(mark);
+
+  // 6. an uncaught exception stops where it is raised, with its message
+  await openFile(page, 'ratio.py');
+  await runCommand(page, 'Execnet: Debug File on Gateway');
+  await waitStop('ratio.py', 2);
+  await page
+    .locator('.exception-widget', { hasText: 'ZeroDivisionError' })
+    .waitFor({ timeout: 15_000 });
+  await shot('uncaught-exception');
+  await page.keyboard.press('Shift+F5');
+  await toolbar.waitFor({ state: 'hidden', timeout: 30_000 });
+  await waitNoDebugpy(mark);
+
+  // 7. the same breakpoint on an ssh gateway, from its row: synced first, debugpy shipped
+  if (sshd) {
+    // back from the Debug Console to the editor
+    await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
     await openFile(page, 'prices.py');
     await toggleBreakpoint(grossLine);
-    await page.locator('.codicon-debug-breakpoint').first().waitFor({ timeout: 15_000 });
-    await shot('breakpoint-set');
-
-    // 2. basket.py: Debug File on Gateway from the editor title's Run menu
     await openFile(page, 'basket.py');
-    const runMenu = page.locator('.editor-actions .action-item .monaco-dropdown').first();
-    await runMenu.click();
-    const menuItem = page.locator('.monaco-menu .action-item', {
+    await runCommand(page, 'Execnet: New Gateway…');
+    await page
+      .locator('.quick-input-list .monaco-list-row', { hasText: 'lab' })
+      .first()
+      .waitFor({ timeout: 15_000 });
+    await page.keyboard.type('lab');
+    await page.keyboard.press('Enter');
+    await page.locator('.activitybar .action-item a[aria-label^="Execnet"]').click();
+    const view = page.locator('.pane', {
+      has: page.locator('.pane-header', { hasText: 'Gateways' }),
+    });
+    const lab = view.locator('.monaco-list-row', { hasText: 'lab' }).first();
+    await lab.locator('.label-description', { hasText: /alive/ }).waitFor({ timeout: 30_000 });
+    await lab.click({ button: 'right' });
+    const debugHere = page.locator('.monaco-menu .action-item', {
       hasText: 'Debug File on Gateway',
     });
-    await menuItem.waitFor({ timeout: 15_000 });
-    await page.waitForTimeout(300); // the menu fades in: let the screenshot show it whole
-    await shot('run-menu');
-    const started = Date.now();
-    await menuItem.click();
-
-    // 3. the stop: prices.py at the breakpoint, the toolbar, the call stack and variables
-    await waitStop('prices.py', grossLine);
-    await toolbar.waitFor({ timeout: 15_000 });
-    log(`e2e-debug: Debug File → stopped on the line in ${Date.now() - started} ms (popen)`);
-    const net = await variable('net');
-    if (net !== '1.5') {
-      throw new Error(`the Variables view shows net = ${net}, not 1.5`);
+    await debugHere.waitFor({ timeout: 15_000 });
+    const sshStarted = Date.now();
+    // a click that lands while the menu still settles is lost: the menu stays open
+    for (let attempt = 0; attempt < 3 && (await debugHere.isVisible()); attempt++) {
+      await debugHere.click();
+      await page
+        .locator('.monaco-menu')
+        .waitFor({ state: 'hidden', timeout: 3_000 })
+        .catch(() => undefined);
     }
-    await shot('stopped-at-breakpoint');
-
-    // 4. F10 steps over: the next line
-    await page.keyboard.press('F10');
-    await waitStop('prices.py', grossLine + 1);
-    const gross = await variable('gross');
-    if (gross !== '1.875') {
-      throw new Error(`after the step the Variables view shows gross = ${gross}, not 1.875`);
+    await waitStop('prices.py', grossLine, 120_000);
+    log(
+      `e2e-debug: Debug File → stopped on the line in ${Date.now() - sshStarted} ms (ssh, synced, debugpy shipped)`,
+    );
+    if (!fs.existsSync(path.join(mirror, 'prices.py'))) {
+      throw new Error(`the workspace was not synced to ${mirror}`);
     }
-    await shot('stepped-over');
-
-    // 5. without the breakpoint, F5 continues to the end; the output is in the Debug Console
+    const remoteNet = await variable('net');
+    if (remoteNet !== '1.5') {
+      throw new Error(`over ssh the Variables view shows net = ${remoteNet}, not 1.5`);
+    }
+    // the debug console evaluates in the paused frame: the code runs from the mirror
+    await runCommand(page, 'Debug Console: Focus on Debug Console View');
+    await page.keyboard.type('__file__');
+    await page.keyboard.press('Enter');
+    await page
+      .locator('.repl .monaco-list-row', { hasText: path.join(mirror, 'prices.py') })
+      .first()
+      .waitFor({ timeout: 15_000 });
+    await shot('stopped-on-ssh-gateway');
     await toggleBreakpoint(grossLine);
     await page.keyboard.press('F5');
     await toolbar.waitFor({ state: 'hidden', timeout: 30_000 });
-    await runCommand(page, 'Debug Console: Focus on Debug Console View');
-    await page
-      .locator('.repl .monaco-list-row', { hasText: 'total 6.76' })
-      .first()
-      .waitFor({ timeout: 15_000 });
-    await shot('ended-debug-console');
     await waitNoDebugpy(mark);
-
-    // 6. an uncaught exception stops where it is raised, with its message
-    await openFile(page, 'ratio.py');
-    await runCommand(page, 'Execnet: Debug File on Gateway');
-    await waitStop('ratio.py', 2);
-    await page
-      .locator('.exception-widget', { hasText: 'ZeroDivisionError' })
-      .waitFor({ timeout: 15_000 });
-    await shot('uncaught-exception');
-    await page.keyboard.press('Shift+F5');
-    await toolbar.waitFor({ state: 'hidden', timeout: 30_000 });
-    await waitNoDebugpy(mark);
-
-    // 7. the same breakpoint on an ssh gateway, from its row: synced first, debugpy shipped
-    if (sshd) {
-      // back from the Debug Console to the editor
-      await page
-        .locator('.editor-group-container.active .monaco-editor .view-lines')
-        .first()
-        .click();
-      await openFile(page, 'prices.py');
-      await toggleBreakpoint(grossLine);
-      await openFile(page, 'basket.py');
-      await runCommand(page, 'Execnet: New Gateway…');
-      await page
-        .locator('.quick-input-list .monaco-list-row', { hasText: 'lab' })
-        .first()
-        .waitFor({ timeout: 15_000 });
-      await page.keyboard.type('lab');
-      await page.keyboard.press('Enter');
-      await page.locator('.activitybar .action-item a[aria-label^="Execnet"]').click();
-      const view = page.locator('.pane', {
-        has: page.locator('.pane-header', { hasText: 'Gateways' }),
-      });
-      const lab = view.locator('.monaco-list-row', { hasText: 'lab' }).first();
-      await lab.locator('.label-description', { hasText: /alive/ }).waitFor({ timeout: 30_000 });
-      await lab.click({ button: 'right' });
-      const debugHere = page.locator('.monaco-menu .action-item', {
-        hasText: 'Debug File on Gateway',
-      });
-      await debugHere.waitFor({ timeout: 15_000 });
-      const sshStarted = Date.now();
-      // a click that lands while the menu still settles is lost: the menu stays open
-      for (let attempt = 0; attempt < 3 && (await debugHere.isVisible()); attempt++) {
-        await debugHere.click();
-        await page
-          .locator('.monaco-menu')
-          .waitFor({ state: 'hidden', timeout: 3_000 })
-          .catch(() => undefined);
-      }
-      await waitStop('prices.py', grossLine, 120_000);
-      log(
-        `e2e-debug: Debug File → stopped on the line in ${Date.now() - sshStarted} ms (ssh, synced, debugpy shipped)`,
-      );
-      if (!fs.existsSync(path.join(mirror, 'prices.py'))) {
-        throw new Error(`the workspace was not synced to ${mirror}`);
-      }
-      const remoteNet = await variable('net');
-      if (remoteNet !== '1.5') {
-        throw new Error(`over ssh the Variables view shows net = ${remoteNet}, not 1.5`);
-      }
-      // the debug console evaluates in the paused frame: the code runs from the mirror
-      await runCommand(page, 'Debug Console: Focus on Debug Console View');
-      await page.keyboard.type('__file__');
-      await page.keyboard.press('Enter');
-      await page
-        .locator('.repl .monaco-list-row', { hasText: path.join(mirror, 'prices.py') })
-        .first()
-        .waitFor({ timeout: 15_000 });
-      await shot('stopped-on-ssh-gateway');
-      await toggleBreakpoint(grossLine);
-      await page.keyboard.press('F5');
-      await toolbar.waitFor({ state: 'hidden', timeout: 30_000 });
-      await waitNoDebugpy(mark);
-    } else {
-      log('e2e-debug: no sshd here: the ssh steps are skipped');
-    }
-    ok = true;
-  } catch (error) {
-    log(`e2e-debug: FAILED: ${error instanceof Error ? error.message : error}`);
-    await page.screenshot({ path: path.join(shots, '99-failure.png') }).catch(() => undefined);
-  } finally {
-    await browser.close();
-    await host.stop();
-    await sshd?.stop();
-    const logs = path.join(state.userData, 'logs');
-    if (fs.existsSync(logs)) {
-      fs.cpSync(logs, path.join(dir, 'logs'), { recursive: true });
-    }
-    fs.rmSync(outside, { recursive: true, force: true });
+  } else {
+    log('e2e-debug: no sshd here: the ssh steps are skipped');
   }
-  log(`e2e-debug: ${ok ? 'passed' : 'failed'} (${step} screenshots in ${shots})`);
-  return ok;
 }

@@ -5,17 +5,9 @@
 // step goes to <dir>/screenshots.
 
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { openFile, runCommand, textOf } from './e2e.mjs';
-import {
-  installExtension,
-  launchBrowser,
-  log,
-  makeWorkspace,
-  prepareState,
-  startCodeServer,
-} from './host.mjs';
+import { makeWorkspace, uiWalk } from './host.mjs';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -97,172 +89,144 @@ async function openNotebook(page, name) {
 }
 
 export async function runInteractiveE2E({ dir, vsix }) {
-  const shots = path.join(dir, 'screenshots');
-  fs.mkdirSync(shots, { recursive: true });
-  const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-e2e-interactive-'));
-  const state = prepareState(outside, {
-    'security.workspace.trust.enabled': false,
-    'workbench.panel.defaultLocation': 'bottom',
-    'terminal.integrated.gpuAcceleration': 'off',
-    'notebook.confirmDeleteRunningCell': false,
-  });
-  const workspace = makeWorkspace(outside, {
-    'execnet.gateways': [{ name: 'local', spec: `popen//python=${PYTHON}` }],
-    'execnet.defaultGateway': 'local',
-  });
-  fs.writeFileSync(path.join(workspace, 'cells.py'), CELLS_PY);
-  fs.writeFileSync(path.join(workspace, 'weather.ipynb'), notebook(NOTEBOOK_CELLS));
-  fs.writeFileSync(
-    path.join(workspace, 'long.ipynb'),
-    notebook(['import time\nprint("working...", flush=True)\ntime.sleep(100)']),
+  return uiWalk(
+    {
+      name: 'e2e-interactive',
+      dir,
+      vsix,
+      settings: {
+        'terminal.integrated.gpuAcceleration': 'off',
+        'notebook.confirmDeleteRunningCell': false,
+      },
+      workspace: (outside) => {
+        const workspace = makeWorkspace(outside, {
+          'execnet.gateways': [{ name: 'local', spec: `popen//python=${PYTHON}` }],
+          'execnet.defaultGateway': 'local',
+        });
+        fs.writeFileSync(path.join(workspace, 'cells.py'), CELLS_PY);
+        fs.writeFileSync(path.join(workspace, 'weather.ipynb'), notebook(NOTEBOOK_CELLS));
+        fs.writeFileSync(
+          path.join(workspace, 'long.ipynb'),
+          notebook(['import time\nprint("working...", flush=True)\ntime.sleep(100)']),
+        );
+        return workspace;
+      },
+    },
+    walk,
   );
-  installExtension(state, vsix);
-  const host = await startCodeServer(state, { logFile: path.join(dir, 'code-server.log') });
-  log(`e2e-interactive: code-server at ${host.url} (pid ${host.pid}); screenshots in ${shots}`);
-  const browser = await launchBrowser();
-  const { page } = browser;
-  let step = 0;
-  const shot = async (name) => {
-    const file = path.join(shots, `${String(++step).padStart(2, '0')}-${name}.png`);
-    await page.screenshot({ path: file });
-    log(`e2e-interactive: ${path.basename(file)}`);
-    return file;
-  };
-  let ok = false;
-  try {
-    page.on('pageerror', (e) => fs.appendFileSync(path.join(dir, 'browser.log'), `${e.message}\n`));
-    await page.goto(`${host.url}?folder=${encodeURIComponent(workspace)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    const activity = page.locator('.activitybar .action-item a[aria-label^="Execnet"]');
-    await activity.waitFor({ timeout: 60_000 });
-    await activity.click();
-    const view = page.locator('.pane', {
-      has: page.locator('.pane-header', { hasText: 'Gateways' }),
-    });
+}
 
-    // 1. a Python file with # %% cells: each marker has Run Cell / Run Cell and Below / Run Above
-    await openFile(page, 'cells.py');
-    const lenses = page.locator('.contentWidgets .codelens-decoration');
-    await lenses.filter({ hasText: 'Run Cell' }).first().waitFor({ timeout: 30_000 });
-    await shot('cell-code-lenses');
+/** The steps, in the workbench. */
+async function walk({ page, shot, dir }) {
+  const activity = page.locator('.activitybar .action-item a[aria-label^="Execnet"]');
+  await activity.waitFor({ timeout: 60_000 });
+  await activity.click();
+  const view = page.locator('.pane', {
+    has: page.locator('.pane-header', { hasText: 'Gateways' }),
+  });
 
-    // 2. Run Cell on both cells (the gateway starts on the first): the second sees the first's names
-    await lenses.first().locator('a', { hasText: 'Run Cell' }).first().click();
-    const sessionRow = view.locator('.monaco-list-row', { hasText: 'Interactive session' });
-    await sessionRow.waitFor({ timeout: 60_000 });
-    await lenses
-      .nth(1)
-      .locator('a', { hasText: /^Run Cell$/ })
-      .first()
-      .click();
-    const panel = page.locator('.part.panel .monaco-editor .view-lines').first();
-    const deadline = Date.now() + 30_000;
-    while (!/5 samples, mean 3\.70/.test(await textOf(panel).catch(() => ''))) {
-      if (Date.now() > deadline) {
-        throw new Error(`the second cell's output never showed:\n${await textOf(panel)}`);
-      }
-      await page.waitForTimeout(200);
+  // 1. a Python file with # %% cells: each marker has Run Cell / Run Cell and Below / Run Above
+  await openFile(page, 'cells.py');
+  const lenses = page.locator('.contentWidgets .codelens-decoration');
+  await lenses.filter({ hasText: 'Run Cell' }).first().waitFor({ timeout: 30_000 });
+  await shot('cell-code-lenses');
+
+  // 2. Run Cell on both cells (the gateway starts on the first): the second sees the first's names
+  await lenses.first().locator('a', { hasText: 'Run Cell' }).first().click();
+  const sessionRow = view.locator('.monaco-list-row', { hasText: 'Interactive session' });
+  await sessionRow.waitFor({ timeout: 60_000 });
+  await lenses
+    .nth(1)
+    .locator('a', { hasText: /^Run Cell$/ })
+    .first()
+    .click();
+  const panel = page.locator('.part.panel .monaco-editor .view-lines').first();
+  const deadline = Date.now() + 30_000;
+  while (!/5 samples, mean 3\.70/.test(await textOf(panel).catch(() => ''))) {
+    if (Date.now() > deadline) {
+      throw new Error(`the second cell's output never showed:\n${await textOf(panel)}`);
     }
-    await sessionRow.locator('.label-description', { hasText: /idle · 2 runs/ }).waitFor();
-    await shot('cells-ran-in-session');
-
-    // 3. the REPL terminal on the gateway: a for block, Tab completion, Ctrl+C of a sleep
-    await sessionRow.hover();
-    await sessionRow.locator('.action-label[aria-label="Open REPL on Gateway"]').click();
-    await waitTerminal(page, />>>$/);
-    await page.keyboard.type('for s in samples[:3]:');
-    await page.keyboard.press('Enter');
-    await waitTerminal(page, /\.\.\.$/);
-    await page.keyboard.type('    print(s * 2)');
-    await page.keyboard.press('Enter');
-    await page.keyboard.press('Enter');
-    await waitTerminal(page, /9\.6\s*\n>>>$/);
-    await page.keyboard.type('statistics.med');
-    await page.keyboard.press('Tab');
-    await waitTerminal(page, />>> statistics\.median$/);
-    await shot('repl-block-and-completion');
-    await page.keyboard.type('(samples)');
-    await page.keyboard.press('Enter');
-    await waitTerminal(page, /\n3\.9\s*\n>>>$/);
-    await page.keyboard.type('import time; time.sleep(100)');
-    await page.keyboard.press('Enter');
-    await sessionRow
-      .locator('.label-description', { hasText: /busy/ })
-      .waitFor({ timeout: 15_000 });
-    await shot('repl-busy-in-tree');
-    await page.keyboard.press('Control+C');
-    await waitTerminal(page, /KeyboardInterrupt\s*\n>>>$/);
-    await shot('repl-interrupted');
-
-    // 4. a notebook on the Execnet kernel: three cells sharing state, a plot, an error
-    await openNotebook(page, 'weather.ipynb');
-    const kernelPicker = page
-      .locator('.notebook-toolbar-container .kernel-label, [aria-label*="Select Kernel"]')
-      .first();
-    await kernelPicker.click({ timeout: 30_000 });
-    const local = page
-      .locator('.quick-input-list .monaco-list-row', { hasText: 'Execnet: local' })
-      .first();
-    await local.waitFor({ timeout: 30_000 });
-    await shot('notebook-kernel-picker');
-    await local.click();
-    await page
-      .locator('.notebook-toolbar-container', { hasText: 'Execnet: local' })
-      .first()
-      .waitFor({ timeout: 15_000 });
-    // a taller window and no panel: the whole notebook fits on the screenshot
-    await runCommand(page, 'View: Hide Panel');
-    await page.setViewportSize({ width: 1400, height: 1500 });
-    const runsBefore = await sessionRuns(sessionRow);
-    await runCommand(page, 'Notebook: Run All');
-    await sessionRow
-      .locator('.label-description', { hasText: `idle · ${runsBefore + 4} runs` })
-      .waitFor({ timeout: 60_000 });
-    // let the plot's image and the traceback render in the output webview
-    await page.waitForTimeout(2500);
-    const notebookShot = await shot('notebook-plot-and-error');
-    fs.copyFileSync(notebookShot, path.join(dir, 'notebook.png'));
-    await page.setViewportSize({ width: 1400, height: 900 });
-
-    // 5. interrupt of a long cell from the notebook toolbar
-    await openNotebook(page, 'long.ipynb');
-    await page
-      .locator('.notebook-toolbar-container', { hasText: 'Execnet: local' })
-      .first()
-      .waitFor({ timeout: 15_000 })
-      .catch(async () => {
-        await runCommand(page, 'Notebook: Select Notebook Kernel');
-        const kernel = page
-          .locator('.quick-input-list .monaco-list-row', { hasText: 'Execnet: local' })
-          .first();
-        await kernel.waitFor({ timeout: 30_000 });
-        await kernel.click();
-      });
-    await runCommand(page, 'Notebook: Run All');
-    await sessionRow
-      .locator('.label-description', { hasText: /busy/ })
-      .waitFor({ timeout: 30_000 });
-    await page.waitForTimeout(1000);
-    await shot('notebook-long-cell-running');
-    await runCommand(page, 'Notebook: Interrupt');
-    await sessionRow
-      .locator('.label-description', { hasText: /idle/ })
-      .waitFor({ timeout: 30_000 });
-    await page.waitForTimeout(1000);
-    await shot('notebook-interrupted');
-    ok = true;
-  } catch (error) {
-    log(`e2e-interactive: FAILED: ${error instanceof Error ? error.message : error}`);
-    await page.screenshot({ path: path.join(shots, '99-failure.png') }).catch(() => undefined);
-  } finally {
-    await browser.close();
-    await host.stop();
-    const logs = path.join(state.userData, 'logs');
-    if (fs.existsSync(logs)) {
-      fs.cpSync(logs, path.join(dir, 'logs'), { recursive: true });
-    }
-    fs.rmSync(outside, { recursive: true, force: true });
+    await page.waitForTimeout(200);
   }
-  log(`e2e-interactive: ${ok ? 'passed' : 'failed'} (${step} screenshots in ${shots})`);
-  return ok;
+  await sessionRow.locator('.label-description', { hasText: /idle · 2 runs/ }).waitFor();
+  await shot('cells-ran-in-session');
+
+  // 3. the REPL terminal on the gateway: a for block, Tab completion, Ctrl+C of a sleep
+  await sessionRow.hover();
+  await sessionRow.locator('.action-label[aria-label="Open REPL on Gateway"]').click();
+  await waitTerminal(page, />>>$/);
+  await page.keyboard.type('for s in samples[:3]:');
+  await page.keyboard.press('Enter');
+  await waitTerminal(page, /\.\.\.$/);
+  await page.keyboard.type('    print(s * 2)');
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Enter');
+  await waitTerminal(page, /9\.6\s*\n>>>$/);
+  await page.keyboard.type('statistics.med');
+  await page.keyboard.press('Tab');
+  await waitTerminal(page, />>> statistics\.median$/);
+  await shot('repl-block-and-completion');
+  await page.keyboard.type('(samples)');
+  await page.keyboard.press('Enter');
+  await waitTerminal(page, /\n3\.9\s*\n>>>$/);
+  await page.keyboard.type('import time; time.sleep(100)');
+  await page.keyboard.press('Enter');
+  await sessionRow.locator('.label-description', { hasText: /busy/ }).waitFor({ timeout: 15_000 });
+  await shot('repl-busy-in-tree');
+  await page.keyboard.press('Control+C');
+  await waitTerminal(page, /KeyboardInterrupt\s*\n>>>$/);
+  await shot('repl-interrupted');
+
+  // 4. a notebook on the Execnet kernel: three cells sharing state, a plot, an error
+  await openNotebook(page, 'weather.ipynb');
+  const kernelPicker = page
+    .locator('.notebook-toolbar-container .kernel-label, [aria-label*="Select Kernel"]')
+    .first();
+  await kernelPicker.click({ timeout: 30_000 });
+  const local = page
+    .locator('.quick-input-list .monaco-list-row', { hasText: 'Execnet: local' })
+    .first();
+  await local.waitFor({ timeout: 30_000 });
+  await shot('notebook-kernel-picker');
+  await local.click();
+  await page
+    .locator('.notebook-toolbar-container', { hasText: 'Execnet: local' })
+    .first()
+    .waitFor({ timeout: 15_000 });
+  // a taller window and no panel: the whole notebook fits on the screenshot
+  await runCommand(page, 'View: Hide Panel');
+  await page.setViewportSize({ width: 1400, height: 1500 });
+  const runsBefore = await sessionRuns(sessionRow);
+  await runCommand(page, 'Notebook: Run All');
+  await sessionRow
+    .locator('.label-description', { hasText: `idle · ${runsBefore + 4} runs` })
+    .waitFor({ timeout: 60_000 });
+  // let the plot's image and the traceback render in the output webview
+  await page.waitForTimeout(2500);
+  const notebookShot = await shot('notebook-plot-and-error');
+  fs.copyFileSync(notebookShot, path.join(dir, 'notebook.png'));
+  await page.setViewportSize({ width: 1400, height: 900 });
+
+  // 5. interrupt of a long cell from the notebook toolbar
+  await openNotebook(page, 'long.ipynb');
+  await page
+    .locator('.notebook-toolbar-container', { hasText: 'Execnet: local' })
+    .first()
+    .waitFor({ timeout: 15_000 })
+    .catch(async () => {
+      await runCommand(page, 'Notebook: Select Notebook Kernel');
+      const kernel = page
+        .locator('.quick-input-list .monaco-list-row', { hasText: 'Execnet: local' })
+        .first();
+      await kernel.waitFor({ timeout: 30_000 });
+      await kernel.click();
+    });
+  await runCommand(page, 'Notebook: Run All');
+  await sessionRow.locator('.label-description', { hasText: /busy/ }).waitFor({ timeout: 30_000 });
+  await page.waitForTimeout(1000);
+  await shot('notebook-long-cell-running');
+  await runCommand(page, 'Notebook: Interrupt');
+  await sessionRow.locator('.label-description', { hasText: /idle/ }).waitFor({ timeout: 30_000 });
+  await page.waitForTimeout(1000);
+  await shot('notebook-interrupted');
 }

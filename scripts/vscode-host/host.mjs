@@ -405,3 +405,64 @@ export async function startSshdFixture() {
     },
   };
 }
+
+/**
+ * A UI walk in the browser workbench against the packaged .vsix: fresh state and a workspace (made
+ * by `workspace(outside)`) outside this repository, so that the .vsix must do alone (nothing can
+ * resolve a module, such as ssh2's or msgpackr's optional native parts, from this repository's
+ * node_modules); code-server with the extension installed; chromium on the workspace.
+ * `steps({ page, shot, workspace, outside, dir })` walks; `shot(label)` saves the next numbered
+ * screenshot in <dir>/screenshots. A failure is logged with 99-failure.png; the workbench's logs
+ * (the Execnet log among them) are kept beside the screenshots; everything started is stopped.
+ * Resolves true when the steps passed.
+ */
+export async function uiWalk({ name, dir, vsix, settings = {}, env = {}, workspace }, steps) {
+  const shots = path.join(dir, 'screenshots');
+  fs.mkdirSync(shots, { recursive: true });
+  const outside = fs.mkdtempSync(path.join(os.tmpdir(), `execnet-${name}-`));
+  const state = prepareState(outside, {
+    'security.workspace.trust.enabled': false,
+    'workbench.panel.defaultLocation': 'bottom',
+    ...settings,
+  });
+  let step = 0;
+  let ok = false;
+  let host;
+  let browser;
+  try {
+    const folder = workspace(outside);
+    installExtension(state, vsix);
+    host = await startCodeServer(state, { logFile: path.join(dir, 'code-server.log'), env });
+    log(`${name}: code-server at ${host.url} (pid ${host.pid}); screenshots in ${shots}`);
+    browser = await launchBrowser();
+    const { page } = browser;
+    const shot = async (label) => {
+      const file = path.join(shots, `${String(++step).padStart(2, '0')}-${label}.png`);
+      await page.screenshot({ path: file });
+      log(`${name}: ${path.basename(file)}`);
+      return file;
+    };
+    try {
+      page.on('pageerror', (e) =>
+        fs.appendFileSync(path.join(dir, 'browser.log'), `${e.message}\n`),
+      );
+      await page.goto(`${host.url}?folder=${encodeURIComponent(folder)}`);
+      await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+      await steps({ page, shot, workspace: folder, outside, dir });
+      ok = true;
+    } catch (error) {
+      log(`${name}: FAILED: ${error instanceof Error ? error.message : error}`);
+      await page.screenshot({ path: path.join(shots, '99-failure.png') }).catch(() => undefined);
+    }
+  } finally {
+    await browser?.close();
+    await host?.stop();
+    const logs = path.join(state.userData, 'logs');
+    if (fs.existsSync(logs)) {
+      fs.cpSync(logs, path.join(dir, 'logs'), { recursive: true });
+    }
+    fs.rmSync(outside, { recursive: true, force: true });
+  }
+  log(`${name}: ${ok ? 'passed' : 'failed'} (${step} screenshots in ${shots})`);
+  return ok;
+}
