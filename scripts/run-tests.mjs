@@ -15,7 +15,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
+import { startSystem, stopSystem } from './systems.mjs';
 
 const SKIPPED = 77;
 
@@ -37,45 +37,6 @@ function findTests(dir) {
     .readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile() && e.name.endsWith('.test.ts'))
     .map((e) => path.join(e.parentPath, e.name));
-}
-
-/**
- * Starts a tier's system; resolves with its process and environment, or with why it cannot run.
- * @param {string} file
- * @returns {Promise<{ child?: import('node:child_process').ChildProcess, env?: Record<string,string>, unavailable?: string }>}
- */
-function startSystem(file) {
-  const child = spawn(process.execPath, ['--import', 'tsx', file], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    const lines = readline.createInterface({ input: child.stdout });
-    lines.once('line', (line) => {
-      lines.close();
-      child.stdout.resume();
-      const message = JSON.parse(line);
-      resolve(
-        message.unavailable !== undefined
-          ? { unavailable: message.unavailable }
-          : { child, env: message.env },
-      );
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`${file} exited with ${code} before the system was up`)),
-    );
-  });
-}
-
-/** @param {import('node:child_process').ChildProcess} child */
-function stopSystem(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) {
-      resolve(undefined);
-      return;
-    }
-    child.once('exit', resolve);
-    child.stdin?.end();
-  });
 }
 
 const files = dirs.flatMap(findTests).sort();

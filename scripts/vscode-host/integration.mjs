@@ -15,6 +15,7 @@ import {
   startCodeServer,
   startSshdFixture,
 } from './host.mjs';
+import { startSystem, stopSystem } from '../systems.mjs';
 
 /** Workspace settings of the tests: three local gateways, two of them a group. */
 export const TEST_SETTINGS = {
@@ -68,12 +69,18 @@ export async function runIntegration({ dir, tests, untrusted = false, timeoutMs 
 
   // ssh gateways against a private sshd on 127.0.0.1, where one is installed
   const sshd = untrusted ? undefined : await startSshdFixture();
+  // Slurm gateways on a private cluster (SLURM_CONF reaches the extension host)
+  const slurm = untrusted ? undefined : await startSystem(path.join(ROOT, 'test/slurm/system.ts'));
+  if (slurm?.unavailable !== undefined) {
+    log(`${label}: SKIPPED the Slurm suite: ${slurm.unavailable}`);
+  }
   const host = await startCodeServer(state, {
     trust: untrusted,
     env: {
       EXECNET_TEST_REPORT: report,
       ...(untrusted ? { EXECNET_TEST_UNTRUSTED: '1' } : {}),
       ...(sshd ? { EXECNET_TEST_SSH: JSON.stringify(sshd) } : {}),
+      ...(slurm?.env ?? {}),
     },
   });
   log(`${label}: code-server at ${host.url} (pid ${host.pid})`);
@@ -131,6 +138,9 @@ export async function runIntegration({ dir, tests, untrusted = false, timeoutMs 
     await browser.close();
     await host.stop();
     await sshd?.stop();
+    if (slurm?.child) {
+      await stopSystem(slurm.child);
+    }
   }
   if (fs.readFileSync(report, 'utf8') === '') {
     log(

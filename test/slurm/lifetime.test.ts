@@ -110,51 +110,63 @@ describe('via= a login node over ssh', { skip: sshdAvailable() ? false : 'needs 
   });
 });
 
-describe('a Node process that dies', () => {
-  test('SIGKILL leaves no job in squeue: running, fan-out and pending', async () => {
-    const mark = newMark();
-    const group = JSON.stringify(require.resolve('../../src/core/group'));
-    const script = `
-      const { Group } = require(${group});
-      setInterval(() => {}, 1000); // alive until killed
-      (async () => {
-        const group = new Group('doomed', {
-          onProgress: (message) => console.log(message.replace(/^job (\\d+) pending.*/, 'pending $1')),
-        });
-        const one = await group.makeGateway(${JSON.stringify(slurmSpec(mark))});
-        const many = await group.makeGateways(${JSON.stringify(slurmSpec(mark))}, 2);
-        one.remoteExec('import time; time.sleep(600)');
-        console.log('jobs ' + [one, ...many].map((g) => g.info.slurm.jobId).join(' '));
-        group.makeGateway(${JSON.stringify(slurmSpec(mark, `slurm=-c ${SLURM_CPUS * 8}`))}).catch(() => {});
-      })();
-    `;
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const ours = await new Promise<string[]>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const jobs = /^jobs (.*)$/m.exec(out);
-        const pending = /^pending (\d+)$/m.exec(out);
-        if (jobs && pending) {
-          resolve([...jobs[1].split(' '), pending[1]]);
-        }
+/**
+ * Starts, in a Node process of its own, a gateway in a job of its own, a fan-out of two and a
+ * job that stays pending (through `via` when given), then SIGKILLs that process: squeue must
+ * list none of the jobs soon after, and no task process may be left.
+ */
+async function killedWithJobs(via?: string): Promise<void> {
+  const mark = newMark();
+  const options = (more = '') =>
+    slurmSpec(mark, [via ? `via=${via}` : '', more].filter(Boolean).join('//'));
+  const group = JSON.stringify(require.resolve('../../src/core/group'));
+  const login = via
+    ? `await group.makeGateway(${JSON.stringify(`popen//id=${via}//python=${defaultPython()}`)});`
+    : '';
+  const script = `
+    const { Group } = require(${group});
+    setInterval(() => {}, 1000); // alive until killed
+    (async () => {
+      const group = new Group('doomed', {
+        onProgress: (message) => console.log(message.replace(/^job (\\d+) pending.*/, 'pending $1')),
       });
-      child.once('exit', (code) => reject(new Error(`the script ended (${code}): ${out}`)));
-    });
-    assert.equal(
-      new Set(ours).size,
-      3,
-      `a job each for one, the fan-out and the pending one: ${ours}`,
-    );
-    assert.equal(listedJobs(ours).length, 3);
-    child.kill('SIGKILL');
-    assert.deepEqual(
-      await jobsLeft(ours, 20_000),
-      [],
-      'squeue still lists jobs of the dead process',
-    );
-    assert.deepEqual(await leftoverProcesses(mark, 10_000), []);
+      ${login}
+      const one = await group.makeGateway(${JSON.stringify(options())});
+      const many = await group.makeGateways(${JSON.stringify(options())}, 2);
+      one.remoteExec('import time; time.sleep(600)');
+      console.log('jobs ' + [one, ...many].map((g) => g.info.slurm.jobId).join(' '));
+      group.makeGateway(${JSON.stringify(options(`slurm=-c ${SLURM_CPUS * 8}`))}).catch(() => {});
+    })();
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const ours = await new Promise<string[]>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const jobs = /^jobs (.*)$/m.exec(out);
+      const pending = /^pending (\d+)$/m.exec(out);
+      if (jobs && pending) {
+        resolve([...jobs[1].split(' '), pending[1]]);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the script ended (${code}): ${out}`)));
+  });
+  assert.equal(
+    new Set(ours).size,
+    3,
+    `a job each for one, the fan-out and the pending one: ${ours}`,
+  );
+  assert.equal(listedJobs(ours).length, 3);
+  child.kill('SIGKILL');
+  assert.deepEqual(await jobsLeft(ours, 20_000), [], 'squeue still lists jobs of the dead process');
+  assert.deepEqual(await leftoverProcesses(mark, 10_000), []);
+}
+
+describe('a Node process that dies', () => {
+  test('SIGKILL leaves no job in squeue: running, fan-out and pending', () => killedWithJobs());
+
+  test('the same through a login node (via=): its reaper cancels them', () =>
+    killedWithJobs('login'));
 });

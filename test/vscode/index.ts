@@ -81,6 +81,7 @@ export async function run(): Promise<void> {
     require('./suites/ssh.test');
     require('./suites/interactive.test');
     require('./suites/debug.test');
+    require('./suites/slurm.test');
     require('./suites/deactivation.test');
   }
   /* eslint-enable @typescript-eslint/no-require-imports */
