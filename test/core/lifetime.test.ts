@@ -2,7 +2,6 @@
 // nothing is left running.
 
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -13,18 +12,9 @@ import {
   RemoteError,
 } from '../../src/core/errors';
 import { testGroup } from '../helpers/gateways';
-import { leftoverProcesses, newMark } from '../helpers/processes';
+import { alive, leftoverProcesses, newMark } from '../helpers/processes';
 import { defaultPython } from '../helpers/pythons';
 import { runScript } from '../helpers/scripts';
-
-/** Alive and not a zombie. */
-function running(pid: number): boolean {
-  try {
-    return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 function rejection(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
@@ -301,7 +291,7 @@ describe('terminate', () => {
     await assert.rejects(ch.receive(), GatewayClosedError);
     assert.ok(gw.closeReason instanceof DataFormatError);
     await gw.terminate(5);
-    assert.equal(running(pid), false, 'the remote is gone when terminate resolves');
+    assert.equal(alive(pid), false, 'the remote is gone when terminate resolves');
     await tg.close();
   });
 

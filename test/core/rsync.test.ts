@@ -64,6 +64,12 @@ function snapshot(root: string): Map<string, string> {
   return out;
 }
 
+/** A path's mode and mtime (ns), followed as the kernel would: what must not change. */
+function modeAndTime(p: string): string {
+  const st = fs.statSync(p, { bigint: true });
+  return `${(st.mode & 0o7777n).toString(8)} ${st.mtimeNs}`;
+}
+
 function assertMirrors(dest: string, source: string): void {
   assert.deepEqual(Object.fromEntries(snapshot(dest)), Object.fromEntries(snapshot(source)));
 }
@@ -807,11 +813,7 @@ describe('rsync', () => {
       fs.chmodSync(outside, 0o750);
       fs.utimesSync(outside, then, then);
       const before = snapshot(outside);
-      const outsideMeta = (): string => {
-        const st = fs.statSync(outside, { bigint: true });
-        return `${(st.mode & 0o7777n).toString(8)} ${st.mtimeNs}`;
-      };
-      const metaBefore = outsideMeta();
+      const metaBefore = modeAndTime(outside);
       const mtime = 1_600_000_000_000_000_000n;
       const channel = remoteHalf(gw, dest, { delete: true });
       // a new directory and an existing one, each listed again later as a link to `outside`
@@ -846,7 +848,11 @@ describe('rsync', () => {
       const out = await replies(channel);
       const errors = out.filter((m) => m[0] === 'error').map((m) => `${m[1]}: ${m[2]}`);
       assert.deepEqual(snapshot(outside), before, 'nothing outside written or re-dated');
-      assert.equal(outsideMeta(), metaBefore, 'the outside directory is not chmod-ed or re-dated');
+      assert.equal(
+        modeAndTime(outside),
+        metaBefore,
+        'the outside directory is not chmod-ed or re-dated',
+      );
       for (const p of ['new', 'old', 'plain']) {
         assert.ok(
           errors.some((e) => e.startsWith(`${p}: `) && /refused: .* listed twice/.test(e)),
@@ -869,15 +875,11 @@ describe('rsync', () => {
         fs.utimesSync(path.join(outside, p), then, then);
       }
       fs.chmodSync(outside, 0o750);
-      const metaOf = (p: string): string => {
-        const st = fs.statSync(p, { bigint: true });
-        return `${(st.mode & 0o7777n).toString(8)} ${st.mtimeNs}`;
-      };
       const before = [
         outside,
         path.join(outside, 'deep'),
         path.join(outside, 'deep/victim.txt'),
-      ].map(metaOf);
+      ].map(modeAndTime);
       const mtime = 1_600_000_000_000_000_000n;
       const channel = remoteHalf(gw, dest);
       await channel.send([
@@ -916,7 +918,9 @@ describe('rsync', () => {
       const out = await replies(channel);
       const errors = out.filter((m) => m[0] === 'error').map((m) => `${m[1]}: ${m[2]}`);
       assert.deepEqual(
-        [outside, path.join(outside, 'deep'), path.join(outside, 'deep/victim.txt')].map(metaOf),
+        [outside, path.join(outside, 'deep'), path.join(outside, 'deep/victim.txt')].map(
+          modeAndTime,
+        ),
         before,
         'nothing outside chmod-ed or re-dated',
       );

@@ -11,7 +11,7 @@ import type { Gateway } from '../../src/core/gateway';
 import { Tuple } from '../../src/core/serializer';
 import { isPythonExecutable, warmInterpreterPids } from '../../src/core/transports/warm';
 import { testGroup, type TestGroup } from '../helpers/gateways';
-import { leftoverProcesses, newMark } from '../helpers/processes';
+import { alive, leftoverProcesses, newMark } from '../helpers/processes';
 import { defaultPython } from '../helpers/pythons';
 import { runScript } from '../helpers/scripts';
 
@@ -20,15 +20,6 @@ function procStat(pid: number): { ppid: number; pgid: number; sid: number } {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { ppid: Number(fields[1]), pgid: Number(fields[2]), sid: Number(fields[3]) };
-}
-
-/** Alive and not a zombie (a killed process's orphans are reaped by whoever inherits them). */
-function running(pid: number): boolean {
-  try {
-    return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
-  }
 }
 
 /** Start gateways until one comes from the warm interpreter (the first one starts it). */
@@ -111,7 +102,7 @@ describe('warm start', () => {
     const child = Number(await ch.receive());
     await gw.terminate(0.5);
     await tg.close(); // asserts that no marked process is left: the sleeper included
-    assert.equal(running(child), false);
+    assert.equal(alive(child), false);
   });
 
   it('the warm interpreter ends when it has had no gateway for a while', async () => {
@@ -125,8 +116,8 @@ describe('warm start', () => {
     while (pids.some((pid) => fs.existsSync(`/proc/${pid}`)) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    const alive = pids.filter(running);
-    assert.deepEqual(alive, [], 'warm interpreters still running after their idle time');
+    const stillRunning = pids.filter(alive);
+    assert.deepEqual(stillRunning, [], 'warm interpreters still running after their idle time');
   });
 
   it('a Node process that exits takes its warm interpreters and their gateways along', async () => {

@@ -50,3 +50,25 @@ export async function leftoverProcesses(mark: string, waitMs = 3000): Promise<nu
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** Whether a process with this pid exists (and is not a zombie). */
+export function alive(pid: number): boolean {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    return !/^State:\s+Z/m.test(status);
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until the pid is gone; returns whether it went. */
+export async function gone(pid: number, waitMs = 3000): Promise<boolean> {
+  const deadline = Date.now() + waitMs;
+  while (alive(pid)) {
+    if (Date.now() > deadline) {
+      return false;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
+}

@@ -4,7 +4,6 @@
 
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import type { GatewayOptions } from '../../src/core/gateway';
 import { Group } from '../../src/core/group';
 import { SshConnectionPool } from '../../src/core/ssh/connections';
@@ -52,24 +51,4 @@ export function connectionsTo(port: number): number {
   return out.split('\n').filter((line) => line.includes(`pid=${process.pid},`)).length;
 }
 
-/** Whether a process with this pid exists (and is not a zombie). */
-export function alive(pid: number): boolean {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    return !/^State:\s+Z/m.test(status);
-  } catch {
-    return false;
-  }
-}
-
-/** Waits until the pid is gone; returns whether it went. */
-export async function gone(pid: number, waitMs = 3000): Promise<boolean> {
-  const deadline = Date.now() + waitMs;
-  while (alive(pid)) {
-    if (Date.now() > deadline) {
-      return false;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return true;
-}
+export { alive, gone } from './processes';
