@@ -6,18 +6,9 @@
 // screenshot of every step goes to <dir>/screenshots; the fan-out's is also <dir>/slurm.png.
 
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { openFile, runCommand, textOf } from './e2e.mjs';
-import {
-  installExtension,
-  launchBrowser,
-  log,
-  makeWorkspace,
-  prepareState,
-  ROOT,
-  startCodeServer,
-} from './host.mjs';
+import { log, makeWorkspace, ROOT, uiWalk } from './host.mjs';
 import { startSystem, stopSystem } from '../systems.mjs';
 
 const PYTHON = '/usr/bin/python3';
@@ -33,137 +24,116 @@ print(f"task {rank} of {tasks} on {socket.gethostname()}: {len(mine)} items, sum
 `;
 
 export async function runSlurmE2E({ dir, vsix }) {
-  const shots = path.join(dir, 'screenshots');
-  fs.mkdirSync(shots, { recursive: true });
   const cluster = await startSystem(path.join(ROOT, 'test', 'slurm', 'system.ts'));
   if (cluster.unavailable !== undefined) {
     log(`e2e-slurm: SKIPPED: ${cluster.unavailable}`);
     return 'skipped';
   }
-  const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-e2e-slurm-'));
-  const state = prepareState(outside, {
-    'security.workspace.trust.enabled': false,
-    'workbench.panel.defaultLocation': 'bottom',
-  });
-  const workspace = makeWorkspace(outside, {
-    'execnet.gateways': [
-      { name: 'cluster', spec: `slurm=--time=10//python=${PYTHON}//slurm_tasks=4` },
-      { name: 'big', spec: `slurm=-c 64//python=${PYTHON}//slurm_tasks=2` },
-    ],
-  });
-  fs.writeFileSync(path.join(workspace, 'shard.py'), SHARD_PY);
-  installExtension(state, vsix);
-  const host = await startCodeServer(state, {
-    logFile: path.join(dir, 'code-server.log'),
-    env: cluster.env,
-  });
-  log(`e2e-slurm: code-server at ${host.url} (pid ${host.pid}); screenshots in ${shots}`);
-  const browser = await launchBrowser();
-  const { page } = browser;
-  let step = 0;
-  const shot = async (name) => {
-    const file = path.join(shots, `${String(++step).padStart(2, '0')}-${name}.png`);
-    await page.screenshot({ path: file });
-    log(`e2e-slurm: ${path.basename(file)}`);
-    return file;
-  };
+  try {
+    return await uiWalk(
+      {
+        name: 'e2e-slurm',
+        dir,
+        vsix,
+        env: cluster.env,
+        workspace: (outside) => {
+          const workspace = makeWorkspace(outside, {
+            'execnet.gateways': [
+              { name: 'cluster', spec: `slurm=--time=10//python=${PYTHON}//slurm_tasks=4` },
+              { name: 'big', spec: `slurm=-c 64//python=${PYTHON}//slurm_tasks=2` },
+            ],
+          });
+          fs.writeFileSync(path.join(workspace, 'shard.py'), SHARD_PY);
+          return workspace;
+        },
+      },
+      (walk) => walkFanOut(walk, dir),
+    );
+  } finally {
+    await stopSystem(cluster.child);
+  }
+}
+
+async function walkFanOut({ page, shot }, dir) {
   const pick = async (text) => {
     const row = page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
     await row.waitFor({ timeout: 30_000 });
     await row.click();
   };
-  let ok = false;
-  try {
-    page.on('pageerror', (e) => fs.appendFileSync(path.join(dir, 'browser.log'), `${e.message}\n`));
-    await page.goto(`${host.url}?folder=${encodeURIComponent(workspace)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    const activity = page.locator('.activitybar .action-item a[aria-label^="Execnet"]');
-    await activity.waitFor({ timeout: 60_000 });
-    await activity.click();
-    const view = page.locator('.pane', {
-      has: page.locator('.pane-header', { hasText: 'Gateways' }),
-    });
-    // a wider side bar: the rows' descriptions (job, step, node, state) show whole
-    const sidebar = await page.locator('.part.sidebar').boundingBox();
-    if (sidebar) {
-      const y = sidebar.y + sidebar.height / 2;
-      await page.mouse.move(sidebar.x + sidebar.width, y);
-      await page.mouse.down();
-      await page.mouse.move(620, y, { steps: 5 });
-      await page.mouse.up();
-    }
-    const groupRow = (name) =>
-      view.locator('.monaco-list-row', { has: page.locator('.label-name', { hasText: name }) });
-
-    // 1. New Gateway… → "cluster": four tasks on one allocation, each row with its job and node
-    await openFile(page, 'shard.py');
-    await runCommand(page, 'Execnet: New Gateway…');
-    await pick('cluster');
-    const cluster = groupRow(/^cluster$/).first();
-    await cluster
-      .locator('.label-description', { hasText: /job \d+ running · 4 of 4 alive/ })
-      .waitFor({ timeout: 60_000 });
-    for (let i = 0; i < 4; i++) {
-      await view
-        .locator('.monaco-list-row', { hasText: `cluster-${i}` })
-        .locator('.label-description', { hasText: /alive · job \d+\.\d+ on localhost · Python/ })
-        .waitFor({ timeout: 30_000 });
-    }
-    await shot('fanout-in-tree');
-
-    // 2. Run File on Group (from the group row): the file runs on every task
-    await cluster.hover();
-    await cluster.locator('.action-label[aria-label="Run File on Group"]').click();
-    for (let i = 0; i < 4; i++) {
-      await view
-        .locator('.monaco-list-row', { hasText: 'shard.py' })
-        .nth(i)
-        .waitFor({ timeout: 30_000 });
-    }
-    const output = page.locator('.part.panel .monaco-editor .view-lines').first();
-    const deadline = Date.now() + 30_000;
-    while (!/on group cluster: 4 finished/.test(await textOf(output).catch(() => ''))) {
-      if (Date.now() > deadline) {
-        throw new Error(`the group's output never ended:\n${await textOf(output).catch(() => '')}`);
-      }
-      await page.waitForTimeout(200);
-    }
-    await page.waitForTimeout(1000);
-    const fanout = await shot('run-file-on-group');
-    fs.copyFileSync(fanout, path.join(dir, 'slurm.png'));
-
-    // 3. a fan-out the cluster cannot grant: its rows say why they wait; cancel it from a row
-    await runCommand(page, 'Execnet: New Gateway…');
-    await pick('big');
-    const waiting = view.locator('.monaco-list-row', { hasText: 'big-0' }).first();
-    await waiting
-      .locator('.label-description', { hasText: /connecting · job \d+ pending: PartitionConfig/ })
-      .waitFor({ timeout: 30_000 });
-    await shot('pending-with-reason');
-    await waiting.hover();
-    await waiting.locator('.action-label[aria-label="Terminate Gateway"]').click();
-    await waiting
-      .locator('.label-description', { hasText: /dead: cancelled while it started/ })
-      .waitFor({ timeout: 30_000 });
-    await shot('pending-cancelled');
-
-    // 4. Terminate Group: the tasks end and the allocation is given back
-    await cluster.hover();
-    await cluster.locator('.action-label[aria-label="Terminate Group"]').click();
-    await cluster
-      .locator('.label-description', { hasText: /job \d+ ended · 0 of 4 alive/ })
-      .waitFor({ timeout: 60_000 });
-    await shot('group-terminated');
-    ok = true;
-  } catch (error) {
-    log(`e2e-slurm: FAILED: ${error instanceof Error ? error.message : error}`);
-    await page.screenshot({ path: path.join(shots, '99-failure.png') }).catch(() => undefined);
-  } finally {
-    await browser.close();
-    await host.stop();
-    if (cluster.child) {
-      await stopSystem(cluster.child);
-    }
+  const activity = page.locator('.activitybar .action-item a[aria-label^="Execnet"]');
+  await activity.waitFor({ timeout: 60_000 });
+  await activity.click();
+  const view = page.locator('.pane', {
+    has: page.locator('.pane-header', { hasText: 'Gateways' }),
+  });
+  // a wider side bar: the rows' descriptions (job, step, node, state) show whole
+  const sidebar = await page.locator('.part.sidebar').boundingBox();
+  if (sidebar) {
+    const y = sidebar.y + sidebar.height / 2;
+    await page.mouse.move(sidebar.x + sidebar.width, y);
+    await page.mouse.down();
+    await page.mouse.move(620, y, { steps: 5 });
+    await page.mouse.up();
   }
-  return ok;
+  const groupRow = (name) =>
+    view.locator('.monaco-list-row', { has: page.locator('.label-name', { hasText: name }) });
+
+  // 1. New Gateway… → "cluster": four tasks on one allocation, each row with its job and node
+  await openFile(page, 'shard.py');
+  await runCommand(page, 'Execnet: New Gateway…');
+  await pick('cluster');
+  const cluster = groupRow(/^cluster$/).first();
+  await cluster
+    .locator('.label-description', { hasText: /job \d+ running · 4 of 4 alive/ })
+    .waitFor({ timeout: 60_000 });
+  for (let i = 0; i < 4; i++) {
+    await view
+      .locator('.monaco-list-row', { hasText: `cluster-${i}` })
+      .locator('.label-description', { hasText: /alive · job \d+\.\d+ on localhost · Python/ })
+      .waitFor({ timeout: 30_000 });
+  }
+  await shot('fanout-in-tree');
+
+  // 2. Run File on Group (from the group row): the file runs on every task
+  await cluster.hover();
+  await cluster.locator('.action-label[aria-label="Run File on Group"]').click();
+  for (let i = 0; i < 4; i++) {
+    await view
+      .locator('.monaco-list-row', { hasText: 'shard.py' })
+      .nth(i)
+      .waitFor({ timeout: 30_000 });
+  }
+  const output = page.locator('.part.panel .monaco-editor .view-lines').first();
+  const deadline = Date.now() + 30_000;
+  while (!/on group cluster: 4 finished/.test(await textOf(output).catch(() => ''))) {
+    if (Date.now() > deadline) {
+      throw new Error(`the group's output never ended:\n${await textOf(output).catch(() => '')}`);
+    }
+    await page.waitForTimeout(200);
+  }
+  await page.waitForTimeout(1000);
+  fs.copyFileSync(await shot('run-file-on-group'), path.join(dir, 'slurm.png'));
+
+  // 3. a fan-out the cluster cannot grant: its rows say why they wait; cancel it from a row
+  await runCommand(page, 'Execnet: New Gateway…');
+  await pick('big');
+  const waiting = view.locator('.monaco-list-row', { hasText: 'big-0' }).first();
+  await waiting
+    .locator('.label-description', { hasText: /connecting · job \d+ pending: PartitionConfig/ })
+    .waitFor({ timeout: 30_000 });
+  await shot('pending-with-reason');
+  await waiting.hover();
+  await waiting.locator('.action-label[aria-label="Terminate Gateway"]').click();
+  await waiting
+    .locator('.label-description', { hasText: /dead: cancelled while it started/ })
+    .waitFor({ timeout: 30_000 });
+  await shot('pending-cancelled');
+
+  // 4. Terminate Group: the tasks end and the allocation is given back
+  await cluster.hover();
+  await cluster.locator('.action-label[aria-label="Terminate Group"]').click();
+  await cluster
+    .locator('.label-description', { hasText: /job \d+ ended · 0 of 4 alive/ })
+    .waitFor({ timeout: 60_000 });
+  await shot('group-terminated');
 }
