@@ -71,7 +71,7 @@ export class DebugRelay implements Disposable {
 
   /**
    * Start debugpy's adapter on the gateway's host, shipping debugpy there first if its Python
-   * has none. Rejects with DebugStartError (or DebugpyNotFound) saying what is missing.
+   * has none. Rejects with DebugStartError saying what is missing.
    */
   static async open(gateway: Gateway, options: DebugRelayOptions = {}): Promise<DebugRelay> {
     const timeout = options.timeout ?? 60;

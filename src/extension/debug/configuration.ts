@@ -90,9 +90,9 @@ export class ExecnetConfigurationProvider implements vscode.DebugConfigurationPr
     }
     const { log } = this.services;
     const program = config.program ? path.resolve(config.program) : undefined;
-    if (!program || !program.endsWith('.py')) {
+    if (!program) {
       void vscode.window.showErrorMessage(
-        `Execnet: "program" must name a Python file to debug (it is ${JSON.stringify(config.program ?? '')}).`,
+        'Execnet: the launch configuration names no "program" to debug.',
       );
       return undefined;
     }
