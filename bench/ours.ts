@@ -27,6 +27,9 @@ const { values: opts, positionals } = parseArgs({
     spec: { type: 'string' },
     python: { type: 'string' },
     mib: { type: 'string' },
+    scale: { type: 'string' },
+    'scale-runs': { type: 'string' },
+    'scale-work-n': { type: 'string' },
   },
 });
 
@@ -444,7 +447,31 @@ async function b5(): Promise<void> {
       terminate_ms: summarize(cols[3], 1e3, 1),
     };
   }
-  await emit('B5', { k, work_n: workN, runs }, out);
+  // how the total grows per added gateway: N started at once, a small work each
+  const scaleRuns = int('scale-runs', 3);
+  const scaleWorkN = int('scale-work-n', 1000);
+  const scale: Record<string, unknown> = {};
+  for (const n of (opts.scale ?? '1,8,32,64').split(',').filter(Boolean).map(Number)) {
+    const totals: number[] = [];
+    for (let r = 0; r < scaleRuns; r++) {
+      totals.push((await b5One(n, scaleWorkN, true))[0]);
+      log(`B5 scale N=${n} run ${r}: total=${Math.round(totals[r] * 1e3)}ms`);
+    }
+    scale[String(n)] = summarize(totals, 1e3, 1);
+  }
+  out.scale_parallel_start = scale;
+  await emit(
+    'B5',
+    {
+      k,
+      work_n: workN,
+      runs,
+      scale: opts.scale ?? '1,8,32,64',
+      scale_runs: scaleRuns,
+      scale_work_n: scaleWorkN,
+    },
+    out,
+  );
 }
 
 // -- B8 -------------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ const PARAMS: Record<'full' | 'quick', Record<WorkloadName, string[]>> = {
     B2: ['-n', '2000', '--runs', '2', '--warmup', '200'],
     B3: ['--count', '200000', '--runs', '2', '--warmup-count', '10000'],
     B4: ['--chunks', '64', '--runs', '2', '--warmup-chunks', '16'],
-    B5: ['-k', '8', '--work-n', '200000', '--runs', '2'],
+    B5: ['-k', '8', '--work-n', '200000', '--runs', '2', '--scale', '1,8,32', '--scale-runs', '1'],
     B8: ['--mib', '64', '--runs', '1'],
   },
 };
@@ -430,6 +430,22 @@ const ROWS: Row[] = [
     metric: '· start 8 gateways in parallel (ms)',
     get: (r) => dig(r, 'parallel_start', 'start_gateways_ms', 'median'),
     digits: 0,
+  },
+  ...[1, 8, 32, 64].map((n): Row => ({
+    workload: 'B5',
+    metric: `scale: ${n} gateway${n > 1 ? 's' : ''} at once + a small exec each + terminate (ms)`,
+    get: (r) => dig(r, 'scale_parallel_start', String(n), 'median'),
+    digits: 0,
+  })),
+  {
+    workload: 'B5',
+    metric: 'scale: slope per added gateway, 1 → 64 (ms)',
+    get: (r) =>
+      (dig(r, 'scale_parallel_start', '64', 'median') -
+        dig(r, 'scale_parallel_start', '1', 'median')) /
+      63,
+    target: { maxRatio: 0.3 },
+    digits: 2,
   },
   ...b8Rows('r2l', 'remote→local'),
   ...b8Rows('l2r', 'local→remote'),

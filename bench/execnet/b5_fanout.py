@@ -4,6 +4,9 @@
 Per run, fresh Group: t0; 8 x makegateway (sequential, or from 8 threads for the
 "parallel_start" variant); t1; mch = group.remote_exec(work, n=200000); receive_each();
 waitclose(); t2 (8 results, 8 distinct pids checked); group.terminate(10); t3.
+
+Scale rows: the same with N = --scale gateways (1, 8, 32, 64) started from N threads and a
+small work (n = --scale-work-n) each: how the total grows per added gateway.
 """
 
 import argparse
@@ -56,6 +59,9 @@ def main():
     ap.add_argument("--work-n", type=int, default=200000)
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--spec", default=default_spec())
+    ap.add_argument("--scale", default="1,8,32,64")
+    ap.add_argument("--scale-runs", type=int, default=3)
+    ap.add_argument("--scale-work-n", type=int, default=1000)
     args = ap.parse_args()
     env = env_info()
 
@@ -76,6 +82,15 @@ def main():
             "terminate_ms": summarize(cols[3], 1e3, 1),
         }
 
+    scale = {}
+    for k in [int(x) for x in args.scale.split(",") if x]:
+        totals = []
+        for r in range(args.scale_runs):
+            totals.append(one(args.spec, k, args.scale_work_n, True)[0])
+            log("B5 scale N=%d run %d: total=%.0fms" % (k, r, totals[-1] * 1e3))
+        scale[str(k)] = summarize(totals, 1e3, 1)
+    out["scale_parallel_start"] = scale
+
     class _Sink(object):
         def send(self, item):
             pass
@@ -87,7 +102,9 @@ def main():
         ref.append(now() - t)
     out["work_local_single_ms"] = summarize(ref, 1e3, 2)
 
-    emit("B5", {"k": args.k, "work_n": args.work_n, "runs": args.runs, "spec": args.spec}, out, env)
+    params = {"k": args.k, "work_n": args.work_n, "runs": args.runs, "spec": args.spec,
+              "scale": args.scale, "scale_runs": args.scale_runs, "scale_work_n": args.scale_work_n}
+    emit("B5", params, out, env)
 
 
 if __name__ == "__main__":

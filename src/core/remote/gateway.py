@@ -10,6 +10,7 @@ import os
 import _signal as signal  # the module without its enum wrappers: 1-3 ms less start-up
 import struct
 import sys
+import _thread
 import threading
 import time
 import weakref
@@ -97,6 +98,24 @@ class _EndMarker(object):
 
 ENDMARKER = _EndMarker()
 NO_ENDMARKER = object()
+
+
+def _background(target, *args):
+    """Run target(*args) in a thread of the gateway's own; returns a lock released when it
+    returns. Unlike threading.Thread.start(), this does not wait until the new thread runs: a
+    gateway starts several, and each wait is a trip through the scheduler. (_thread is looked
+    up at each call: the green execmodels patch it.)"""
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def run():
+        try:
+            target(*args)
+        finally:
+            done.release()
+
+    _thread.start_new_thread(run, ())
+    return done
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,12 +289,10 @@ class _FrameWriter(object):
         self._large = False           # _parts holds a payload of more than 4 KiB
         self._quiet = True            # a thread blocked waiting since the last send
         self._armed = False           # the flusher has been told there is something to write
+        self._flusher_started = False  # started when first needed
         self._lock = threading.Lock()
         self._pending = threading.Event()
         self.error = None
-        flusher = threading.Thread(target=self._flusher, name="flusher")
-        flusher.daemon = True
-        flusher.start()
 
     def send(self, msgtype, channel_id, payload=b"", _pack=_HEADER.pack):
         # the hot path of every channel.send and print: keep it to a few operations (acquire
@@ -313,6 +330,9 @@ class _FrameWriter(object):
             if self._armed:
                 return
             self._armed = True
+            if not self._flusher_started:
+                self._flusher_started = True
+                _background(self._flusher)
         finally:
             lock.release()
         self._pending.set()
@@ -1553,8 +1573,9 @@ class RemoteGateway(object):
 
     def _exit(self, status, kill_group=False):
         _restore_output_fds()
-        for thread in _output_threads:
-            thread.join(0.2)
+        for done in _output_threads:  # what they still read goes out before we do
+            if done.acquire(timeout=0.2):
+                done.release()
         try:
             self._writer.flush()
         except OSError:
@@ -1980,10 +2001,7 @@ def _main(config):
         os.dup2(w, fd)
         os.close(w)
         _model.prepare_fd(r)
-        thread = threading.Thread(target=_pump_output, args=(gateway, r, msgtype), name="output-%d" % fd)
-        thread.daemon = True
-        thread.start()
-        _output_threads.append(thread)
+        _output_threads.append(_background(_pump_output, gateway, r, msgtype))
     sys.stdout = _StreamText(gateway, STDOUT, 1, name="<stdout>")
     sys.stderr = _StreamText(gateway, STDERR, 2, name="<stderr>")
     sys.stdin = _StdinProxy(gateway)
@@ -1998,9 +2016,7 @@ def _main(config):
         hello["code"] = _stdlib("importlib.util").MAGIC_NUMBER + marshal.dumps(boot["_boot_code"])
     gateway._send(HELLO, 0, gateway._dumps(hello))
     gateway._writer.flush()
-    reader = threading.Thread(target=gateway._reader, name="reader")
-    reader.daemon = True
-    reader.start()
+    _background(gateway._reader)
     gateway._trace("gateway up", hello["executable"], hello["version"])
     gateway.serve_main()
 
