@@ -22,4 +22,6 @@ export interface ExecnetApi {
   runStatusText(): string;
   /** The last hint a failed run got (a module missing on the gateway, input() without a terminal). */
   lastHint(): string | undefined;
+  /** Specs typed into New Gateway lately, newest first (it offers them again). */
+  recentSpecs(): string[];
 }

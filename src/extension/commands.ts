@@ -13,7 +13,6 @@ import { dedent } from '../views/selection';
 import type { TracebackNavigation } from '../views/tracebackLinks';
 import {
   pickGateway,
-  pickStartRequest,
   requestFor,
   resolveGateway,
   showError,
@@ -26,6 +25,14 @@ import type { GatewayDebugging } from './debug';
 import type { NotebookKernels } from './notebook';
 import type { ReplTerminals } from './repl';
 import { rerunLast, runFile, runFileOnGroup, runFileWithArgs, stopRun } from './run/commands';
+import {
+  addGatewayToGroup,
+  moveToGroup,
+  newGroup,
+  saveGatewayToSettings,
+  startPicked,
+  type RecentSpecs,
+} from './organize';
 import type { RunLoop } from './run/loop';
 import { confirmTerminateAll, terminateEntries } from './run/terminate';
 import { GatewayEntry, GroupEntry, Run, SessionNode, type RunSource } from './session';
@@ -35,6 +42,7 @@ export interface Services extends GatewayServices {
   readonly outputs: RunOutputs;
   readonly groupOutputs: GroupOutputs;
   readonly runLoop: RunLoop;
+  readonly recents: RecentSpecs;
   readonly traceback: TracebackNavigation;
   readonly repls: ReplTerminals;
   readonly notebooks: NotebookKernels;
@@ -71,13 +79,11 @@ export async function newGateway(
   if (!ensureTrusted()) {
     return undefined;
   }
-  const request =
-    typeof arg === 'string'
-      ? requestFor(services.settings, arg)
-      : isStartRequest(arg)
-        ? arg
-        : await pickStartRequest(services.settings);
-  return request ? startGateway(services, request) : undefined;
+  if (typeof arg === 'string') {
+    return startGateway(services, requestFor(services.settings, arg));
+  }
+  // picked (configured, ~/.ssh/config, recent, typed) or given: typed specs are remembered
+  return startPicked(services, undefined, isStartRequest(arg) ? arg : undefined);
 }
 
 export async function selectDefaultGateway(services: Services): Promise<GatewayEntry | undefined> {
@@ -486,6 +492,16 @@ export function registerCommands(services: Services): vscode.Disposable[] {
     'execnet.runFileWithArgs': (arg?: unknown, line?: string) =>
       runFileWithArgs(services, ensureTrusted, arg, line),
     'execnet.stopRun': (arg?: unknown) => stopRun(services, arg),
+    'execnet.newGroup': (name?: string, request?: StartRequest) =>
+      ensureTrusted() ? newGroup(services, name, request) : undefined,
+    'execnet.addGatewayToGroup': (arg?: GroupEntry | string, request?: StartRequest) =>
+      ensureTrusted() ? addGatewayToGroup(services, arg, request) : undefined,
+    'execnet.moveToGroup': (arg?: GatewayEntry, target?: string) =>
+      moveToGroup(services, arg, target),
+    'execnet.saveGatewayToSettings': (
+      arg?: GatewayEntry,
+      choice?: { name?: string; where?: 'workspace' | 'user' },
+    ) => saveGatewayToSettings(services, arg, choice),
     'execnet.rerunLast': () => rerunLast(services, ensureTrusted),
     'execnet.debugFile': (arg?: unknown) => services.debugging.debugFile(arg),
     'execnet.runSelection': () => runSelection(services),

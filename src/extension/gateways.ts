@@ -63,23 +63,54 @@ export async function enterSpec(): Promise<StartRequest | undefined> {
   return spec === undefined ? undefined : { spec: spec.trim() };
 }
 
-/** The configured gateways and "Enter a spec…", for New Gateway. */
-export async function pickStartRequest(settings: Settings): Promise<StartRequest | undefined> {
+/**
+ * New Gateway's choices: the configured gateways (their specs as they will start, variables
+ * replaced), the hosts of ~/.ssh/config, the specs used lately, and "Enter a spec…".
+ */
+export async function pickStartRequest(
+  settings: Settings,
+  more: {
+    readonly sshHosts?: readonly string[];
+    readonly recent?: readonly string[];
+    readonly title?: string;
+  } = {},
+): Promise<StartRequest | undefined> {
   type Item = vscode.QuickPickItem & { request?: StartRequest };
-  const configured: Item[] = settings.gateways().map((g) => ({
-    label: g.name,
-    description: g.spec,
-    detail: g.group !== 'default' ? `group ${g.group}` : undefined,
-    request: fromConfig(g),
+  const section = (label: string, items: Item[]): Item[] =>
+    items.length > 0 ? [{ label, kind: vscode.QuickPickItemKind.Separator }, ...items] : [];
+  const configured: Item[] = settings.gateways().map((g) => {
+    const resolved = withWorkspaceVariables(g.spec);
+    return {
+      label: g.name,
+      description: resolved,
+      detail:
+        [g.group !== 'default' ? `group ${g.group}` : '', resolved !== g.spec ? g.spec : '']
+          .filter(Boolean)
+          .join(' · ') || undefined,
+      request: fromConfig(g),
+    };
+  });
+  const hosts: Item[] = (more.sshHosts ?? []).map((host) => ({
+    label: `$(remote) ${host}`,
+    description: `ssh=${host}`,
+    request: { spec: `ssh=${host}` },
+  }));
+  const recent: Item[] = (more.recent ?? []).map((spec) => ({
+    label: `$(history) ${spec}`,
+    description: withWorkspaceVariables(spec) !== spec ? withWorkspaceVariables(spec) : undefined,
+    request: { spec },
   }));
   const items: Item[] = [
-    ...configured,
-    ...(configured.length > 0 ? [{ label: '', kind: vscode.QuickPickItemKind.Separator }] : []),
+    ...section('execnet.gateways', configured),
+    ...section('~/.ssh/config', hosts),
+    ...section('recently used', recent),
+    { label: '', kind: vscode.QuickPickItemKind.Separator },
     { label: '$(edit) Enter a spec…', description: 'popen, ssh=host, socket=host:port …' },
   ];
   const picked = await vscode.window.showQuickPick(items, {
-    title: 'New Gateway',
-    placeHolder: 'A configured gateway (execnet.gateways), or a spec of your own',
+    title: more.title ?? 'New Gateway',
+    placeHolder: 'A configured gateway, an ssh host, or a spec of your own',
+    matchOnDescription: true,
     ignoreFocusOut: true,
   });
   if (!picked) {
@@ -101,6 +132,7 @@ export async function startGateway(
   const { entry, entries, ready } = session.startGateway(spec, {
     name: request.name,
     group: request.group,
+    template: request.spec,
   });
   const what =
     entries.length > 1

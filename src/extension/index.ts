@@ -17,6 +17,7 @@ import { Log } from './log';
 import { NotebookKernels } from './notebook';
 import { EditorPrompts } from './prompts';
 import { ReplTerminals } from './repl';
+import { RecentSpecs } from './organize';
 import { RunHints } from './run/hints';
 import { RunLoop } from './run/loop';
 import { Session } from './session';
@@ -53,6 +54,7 @@ export function activate(context: vscode.ExtensionContext): ExecnetApi {
   context.subscriptions.push(current);
 
   const runLoop = new RunLoop(current, context.workspaceState);
+  const recents = new RecentSpecs(context.globalState);
   const outputs = new RunOutputs(current, {
     settings: runLoop.settings,
     // closing the terminal of a run that still goes stops it
@@ -75,6 +77,7 @@ export function activate(context: vscode.ExtensionContext): ExecnetApi {
     outputs,
     groupOutputs,
     runLoop,
+    recents,
     traceback,
     repls,
     notebooks,
@@ -120,6 +123,7 @@ export function activate(context: vscode.ExtensionContext): ExecnetApi {
     statusText: () => status.text,
     runStatusText: () => runStatus.text,
     lastHint: () => hints.last,
+    recentSpecs: () => recents.list(),
   };
 }
 

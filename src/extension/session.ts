@@ -116,6 +116,8 @@ export class GatewayEntry {
   progress: string | undefined;
   /** Gives up the start (a fan-out's entries share one: they start as one). */
   startAbort = new AbortController();
+  /** The spec as it was given, before `${workspaceFolder}` was replaced (saved to settings so). */
+  template: string | undefined;
   /** Where its last completed sync put the workspace folder. */
   sync: SyncMapping | undefined;
   /** The gateway's interactive session, once something ran in it (its row in the tree). */
@@ -124,9 +126,10 @@ export class GatewayEntry {
   constructor(
     readonly id: string,
     readonly spec: string,
-    readonly group: GroupEntry,
+    /** The group it shows in (Move to Group changes it). */
+    public group: GroupEntry,
     /** The `execnet.gateways` entry it was made from, if any. */
-    readonly configName: string | undefined,
+    public configName: string | undefined,
   ) {}
 
   get info(): RemoteInfo | undefined {
@@ -306,7 +309,7 @@ export class Session extends Disposable {
    */
   startGateway(
     spec: string,
-    options: { group?: string; name?: string } = {},
+    options: { group?: string; name?: string; template?: string } = {},
   ): { entry: GatewayEntry; entries: GatewayEntry[]; ready: Promise<GatewayEntry> } {
     if (this.shuttingDown) {
       throw new GatewayClosedError('the extension is shutting down: no new gateways');
@@ -324,6 +327,7 @@ export class Session extends Disposable {
     }
     const group = this.groupEntry(options.group ?? 'default');
     const entry = new GatewayEntry(id, spec, group, options.name);
+    entry.template = options.template;
     group.gateways.push(entry);
     this.fire({ kind: 'group', group });
     const ready = this.connect(entry, { ...parsed, id });
@@ -339,7 +343,7 @@ export class Session extends Disposable {
     spec: string,
     parsed: GatewaySpec,
     tasks: number,
-    options: { group?: string; name?: string },
+    options: { group?: string; name?: string; template?: string },
   ): { entry: GatewayEntry; entries: GatewayEntry[]; ready: Promise<GatewayEntry> } {
     const base = parsed.id ?? this.allocateId(options.name);
     const ids = Array.from({ length: tasks }, (_, i) => `${base}-${i}`);
@@ -355,6 +359,7 @@ export class Session extends Disposable {
     const entries = ids.map((id) => {
       const entry = new GatewayEntry(id, spec, group, options.name);
       entry.startAbort = abort;
+      entry.template = options.template;
       return entry;
     });
     group.gateways.push(...entries);
@@ -538,6 +543,30 @@ export class Session extends Disposable {
 
   async terminateGroup(group: GroupEntry): Promise<void> {
     await Promise.all(group.gateways.map((e) => this.terminate(e)));
+  }
+
+  /** A group of its own, empty until gateways join it (New Group). */
+  createGroup(name: string): GroupEntry {
+    return this.groupEntry(name);
+  }
+
+  /**
+   * Show a gateway in another group (made if need be): Run File on Group runs there from now on.
+   * A group left empty goes. The gateway stays what it is (its `via=` peers are its first group's).
+   */
+  moveEntry(entry: GatewayEntry, groupName: string): void {
+    const from = entry.group;
+    const to = this.groupEntry(groupName);
+    if (from === to) {
+      return;
+    }
+    from.gateways.splice(from.gateways.indexOf(entry), 1);
+    to.gateways.push(entry);
+    entry.group = to;
+    if (from.gateways.length === 0) {
+      this.groups.splice(this.groups.indexOf(from), 1);
+    }
+    this.fire({ kind: 'groups' });
   }
 
   /** Remove a dead gateway (and its runs) from view. */

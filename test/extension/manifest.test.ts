@@ -75,6 +75,8 @@ test('commands that act on a tree item are hidden from the palette', () => {
     menus.commandPalette.filter((i) => i.when === 'false').map((i) => i.command),
   );
   for (const id of [
+    'execnet.moveToGroup',
+    'execnet.saveGatewayToSettings',
     'execnet.showChannelOutput',
     'execnet.terminateGroup',
     'execnet.dismissGateway',
@@ -134,6 +136,24 @@ test('every setting has a description and a type', () => {
     assert.ok(property, `${name} is not contributed`);
     assert.ok(property.type, `${name} has no type`);
     assert.ok(property.description || property.markdownDescription, `${name} has no description`);
+  }
+});
+
+test('execnet.gateways items get snippets and examples in settings.json', () => {
+  const items = contributes.configuration.properties['execnet.gateways'].items;
+  assert.deepEqual(
+    items.defaultSnippets.map((s: { label: string }) => s.label),
+    ['Local Python', 'SSH host', 'Member of a group'],
+  );
+  for (const snippet of items.defaultSnippets) {
+    assert.ok(snippet.body.name && snippet.body.spec, snippet.label);
+  }
+  for (const key of ['name', 'spec', 'group', 'rsyncTarget']) {
+    assert.ok(items.properties[key].examples?.length > 0, `${key} has no examples`);
+    assert.ok(
+      items.properties[key].description || items.properties[key].markdownDescription,
+      `${key} has no description`,
+    );
   }
 });
 

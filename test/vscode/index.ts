@@ -77,6 +77,7 @@ export async function run(): Promise<void> {
     require('./suites/run.test');
     require('./suites/channels.test');
     require('./suites/runloop.test');
+    require('./suites/organize.test');
     require('./suites/sync.test');
     require('./suites/ssh.test');
     require('./suites/interactive.test');

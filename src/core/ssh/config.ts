@@ -375,3 +375,33 @@ export function jumpTarget(hop: string, configFile: string | undefined): SshTarg
   }
   return { host, user, port, identityFiles: [], options: {}, extraArgs: [], configFile };
 }
+
+/**
+ * The hosts `Host` lines of the ssh config name outright (no `*`, `?` or `!` patterns), in the
+ * order they appear, as Remote-SSH offers them: what `ssh=NAME` can reach by name.
+ */
+export function configuredHosts(options: ResolveOptions = {}): string[] {
+  const hosts: string[] = [];
+  let layers: Layer[];
+  try {
+    layers = loadLayers(options);
+  } catch {
+    return [];
+  }
+  for (const layer of layers) {
+    for (const line of layer.config) {
+      if (!('param' in line) || line.param.toLowerCase() !== 'host') {
+        continue;
+      }
+      const values = Array.isArray(line.value)
+        ? line.value.map((v) => v.val)
+        : String(line.value).split(/\s+/);
+      for (const host of values) {
+        if (host && !/[*?!]/.test(host) && !hosts.includes(host)) {
+          hosts.push(host);
+        }
+      }
+    }
+  }
+  return hosts;
+}
