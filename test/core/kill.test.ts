@@ -136,6 +136,29 @@ describe('killing an exec', () => {
     await tg.close();
   });
 
+  it('interrupts and kills landing while the code prints leave a gateway that still answers', async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway();
+    // printing all the time: the interrupts land in the middle of sending output
+    const noisy =
+      'import sys\nwhile True:\n    try:\n        print("x" * 50)\n    except KeyboardInterrupt:\n        pass\n';
+    for (let round = 0; round < 8; round++) {
+      const runs = [gw.remoteExec(noisy), gw.remoteExec(noisy)];
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      for (let i = 0; i < 5; i++) {
+        runs.forEach((ch) => ch.interrupt());
+      }
+      const killed = await Promise.all(runs.map((ch) => ch.kill(10)));
+      assert.deepEqual(killed, [true, true], `round ${round}`);
+      assert.equal(
+        await gw.remoteExec('channel.send("still here")').receive(10),
+        'still here',
+        `round ${round}`,
+      );
+    }
+    await tg.close(2);
+  });
+
   it('kill of an exec that already ended is a no-op', async () => {
     const tg = testGroup();
     const gw = await tg.gateway();

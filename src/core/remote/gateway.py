@@ -159,14 +159,26 @@ class _ThreadModel(object):
             thread.daemon = True
             thread.start()
         else:
-            self._raise_in(task, KeyboardInterrupt)
+            def deliver():
+                for _ in range(500):
+                    with gateway._running_cond:
+                        if task.finished or task not in gateway._running:
+                            return
+                        if not _in_gateway(sys._current_frames().get(task.runner)):
+                            self._raise_in(task, KeyboardInterrupt)
+                            return
+                    time.sleep(0.01)
+
+            thread = threading.Thread(target=deliver, name="interrupt-%d" % task.channel.id)
+            thread.daemon = True
+            thread.start()
 
     def kill(self, gateway, task):
         """Raise ExecKilled in the exec's thread (the main thread's SIGINT handler raises it
-        for a killed exec)."""
+        for a killed exec); the caller repeats it until the exec ends."""
         if task.is_main:
             signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
-        else:
+        elif not _in_gateway(sys._current_frames().get(task.runner)):
             self._raise_in(task, task.kill_exc)
 
     @staticmethod
@@ -176,6 +188,12 @@ class _ThreadModel(object):
         ident = task.runner
         tid = ctypes.c_ulong(ident) if sys.version_info >= (3, 7) else ctypes.c_long(ident)
         ctypes.pythonapi.PyThreadState_SetAsyncExc(tid, ctypes.py_object(exc_class))
+
+
+def _in_gateway(frame):
+    """Whether a thread runs the gateway's own code now (writing a frame, say): an exception
+    raised there could cut a frame in two, so interrupts and kills wait for the code's own."""
+    return frame is not None and frame.f_code.co_filename.startswith("<execnet-")
 
 
 class _GreenModel(_ThreadModel):
@@ -295,12 +313,11 @@ class _FrameWriter(object):
         self.error = None
 
     def send(self, msgtype, channel_id, payload=b"", _pack=_HEADER.pack):
-        # the hot path of every channel.send and print: keep it to a few operations (acquire
-        # and release cost less than `with`)
+        # the hot path of every channel.send and print: keep it to a few operations. `with`, not
+        # acquire() then try: an interrupt or kill raised in the thread between the two would
+        # leave the lock taken and the gateway silent for good
         size = len(payload)
-        lock = self._lock
-        lock.acquire()
-        try:
+        with self._lock:
             if self.error is not None:
                 raise OSError("gateway connection lost: %s" % (self.error,))
             parts = self._parts
@@ -333,8 +350,6 @@ class _FrameWriter(object):
             if not self._flusher_started:
                 self._flusher_started = True
                 _background(self._flusher)
-        finally:
-            lock.release()
         self._pending.set()
 
     def flush(self):
@@ -930,7 +945,7 @@ class _StdinProxy(object):
 # the gateway
 
 class _ExecTask(object):
-    __slots__ = ("channel", "request", "runner", "is_main", "stdin", "killed", "kill_exc")
+    __slots__ = ("channel", "request", "runner", "is_main", "stdin", "killed", "kill_exc", "finished")
 
     def __init__(self, channel, request):
         self.channel = channel
@@ -941,6 +956,7 @@ class _ExecTask(object):
         self.stdin = _StdinText(stdin) if isinstance(stdin, Channel) else None
         self.killed = False           # channel.kill() asked to end it
         self.kill_exc = ExecKilled    # what is raised in its thread, saying what the kill did
+        self.finished = False         # the code returned or raised: nothing more is raised in it
 
 
 class RemoteGateway(object):
@@ -1327,7 +1343,11 @@ class RemoteGateway(object):
         self._trace("exec start on channel", channel.id, task.is_main and "(main thread)" or "")
         error_info = None
         try:
-            self._execute(channel, task.request)
+            try:
+                self._execute(channel, task.request)
+            finally:
+                # the code is done: interrupts and kills must not land in the reporting below
+                task.finished = True
         except BaseException:
             exc_type, exc, tb = sys.exc_info()
             try:
@@ -1453,12 +1473,12 @@ class RemoteGateway(object):
         with self._running_cond:
             task = None
             for candidate in self._running:
-                if candidate.channel.id == cid:
+                if candidate.channel.id == cid and not candidate.finished:
                     task = candidate
-        if task is None:
-            return
-        self._trace("interrupt exec on channel", cid)
-        _model.interrupt(self, task)
+            if task is None:
+                return
+            self._trace("interrupt exec on channel", cid)
+            _model.interrupt(self, task)
 
     def _kill(self, cid):
         with self._running_cond:
@@ -1490,6 +1510,10 @@ class RemoteGateway(object):
         cond = self._running_cond
         with cond:
             while task in self._running:
+                if task.finished:
+                    # it is reporting how it ended: let it
+                    cond.wait(0.1)
+                    continue
                 _model.kill(self, task)
                 if _monotonic() < deadline:
                     cond.wait(0.1)
@@ -1509,11 +1533,14 @@ class RemoteGateway(object):
 
     def _on_sigint(self, signum, frame):
         # Only an interrupt or a kill we were asked for, aimed at the exec running in the main
-        # thread, raises.
-        target, self._sigint_target = self._sigint_target, None
+        # thread, raises; not inside the gateway's own code (the sender tries again).
         running = self._main_running
-        if running is None:
+        if running is None or running.finished:
+            self._sigint_target = None
             return
+        if _in_gateway(frame):
+            return
+        target, self._sigint_target = self._sigint_target, None
         if running.killed:
             raise running.kill_exc()
         if target is not None and running.channel.id == target:
