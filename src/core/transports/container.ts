@@ -8,9 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { ContainerError } from '../errors';
 import type { GatewaySpec } from '../spec';
 import { trace } from '../trace';
-import { interpreterArgv, pythonCommand, REMOTE_DEFAULT_PYTHON } from './command';
+import { pythonCommand } from './command';
 import {
   announcedCommand,
+  launchedInterpreter,
+  launcherMissing,
   launchHost,
   waitAnnouncement,
   withCleanup,
@@ -34,13 +36,8 @@ export async function openContainer(
 ): Promise<Transport> {
   const engine = spec.type === 'docker' ? 'docker' : 'podman';
   const host = launchHost(spec.via, context.lookup);
-  const python = interpreterArgv(spec, {
-    defaultPython: REMOTE_DEFAULT_PYTHON,
-    envPrefix: true,
-    canAskSudo: false,
-  });
-  const shown = pythonCommand(spec).join(' ');
-  const command = announcedCommand('$$', [...python, '-c', bootstrapLine]);
+  const python = launchedInterpreter(spec);
+  const command = announcedCommand('$$', [...python.argv, '-c', bootstrapLine]);
   const extra = spec.containerArgs ?? [];
   const image = spec.image;
   // the image form names its container, to remove it even when `run` itself is gone
@@ -99,14 +96,13 @@ export async function openContainer(
       afterExit: (exit, killed) =>
         image === undefined ? killInside() : killed || exit.signal ? removeContainer() : undefined,
     }),
-    description: `${engine} ${container}${image === undefined ? '' : ` (${image})`}${host.name === 'local' ? '' : ` via ${host.name}`} ${shown}`,
+    description: `${engine} ${container}${image === undefined ? '' : ` (${image})`}${host.via} ${python.shown}`,
     placement: { container: { engine, container, image, pid } },
   };
 }
 
 function missingEngine(engine: string, host: LaunchHost, said: string): ContainerError {
-  const where = host.name === 'local' ? 'on this machine' : `on ${host.name}`;
-  return new ContainerError(`cannot run ${engine} ${where}: ${said}`, 'missing', said);
+  return new ContainerError(`cannot run ${engine} ${host.where}: ${said}`, 'missing', said);
 }
 
 /** docker/podman ended before the interpreter started: a typed error naming the cause. */
@@ -118,12 +114,13 @@ function containerFailure(
   said: string,
   host: LaunchHost,
 ): ContainerError {
-  if (exit.error && /ENOENT|not found|No such file/.test(exit.error.message) && !said) {
-    return missingEngine(engine, host, exit.error.message);
+  const missing = launcherMissing(exit, said);
+  if (missing !== undefined) {
+    return missingEngine(engine, host, missing);
   }
   const lines = said.split('\n').filter((line) => !/level=warning|^Trying to pull/.test(line));
   const detail = (lines.filter((l) => /error/i.test(l)).pop() ?? lines.join('; ')).trim();
-  const where = host.name === 'local' ? '' : ` on ${host.name}`;
+  const where = host.name === 'local' ? '' : ` ${host.where}`;
   if (
     /cannot connect to the docker daemon|is the docker daemon running|connect: no such file/i.test(
       said,

@@ -9,7 +9,8 @@
 import { execFile } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { ExecnetError, GatewayStartError } from '../errors';
-import { shellQuote } from './command';
+import type { GatewaySpec } from '../spec';
+import { interpreterArgv, pythonCommand, REMOTE_DEFAULT_PYTHON, shellQuote } from './command';
 import { killGroup, spawnTransport } from './popen';
 import { relayProcess, relayRun, type CommandResult } from './relay';
 import type { Transport, TransportExit } from './transport';
@@ -31,6 +32,10 @@ export interface Launched extends Transport {
 export interface LaunchHost {
   /** `local`, or the id of the via= gateway. */
   readonly name: string;
+  /** For messages: `on this machine`, `on login`. */
+  readonly where: string;
+  /** For descriptions: '', or ` via login`. */
+  readonly via: string;
   /** The same object for the same host: this machine, or the via= gateway itself. */
   readonly key: object;
   /** Start a launcher whose stdin/stdout carry a gateway (or that holds something open). */
@@ -45,6 +50,8 @@ export function launchHost(via: string | undefined, lookup: (id: string) => unkn
   }
   return {
     name: via,
+    where: `on ${via}`,
+    via: ` via ${via}`,
     key: (lookup(via) as object | undefined) ?? localHost,
     spawn: (argv, label) => relayProcess(lookup, via, argv, {}, label),
     run: (argv, timeoutSeconds = 30) => relayRun(lookup, via, argv, timeoutSeconds),
@@ -53,6 +60,8 @@ export function launchHost(via: string | undefined, lookup: (id: string) => unkn
 
 const localHost: LaunchHost = {
   name: 'local',
+  where: 'on this machine',
+  via: '',
   get key() {
     return localHost;
   },
@@ -88,6 +97,21 @@ const localHost: LaunchHost = {
 };
 
 /**
+ * The interpreter a launcher starts, `[env K=V] python [-B]` (the spec's env travels on the
+ * command line: srun and exec do not pass this process's environment on), and how to show it.
+ */
+export function launchedInterpreter(spec: GatewaySpec): { argv: string[]; shown: string } {
+  return {
+    argv: interpreterArgv(spec, {
+      defaultPython: REMOTE_DEFAULT_PYTHON,
+      envPrefix: true,
+      canAskSudo: false,
+    }),
+    shown: pythonCommand(spec).join(' '),
+  };
+}
+
+/**
  * `/bin/sh -c '<exports>; echo "[execnet-launch] FIELDS" >&2; exec "$@"' execnet COMMAND...`:
  * `fields` is expanded by that shell where the interpreter runs (`$SLURM_JOB_ID`, `$$`).
  */
@@ -106,6 +130,16 @@ export function announcedCommand(
     'execnet',
     ...command,
   ];
+}
+
+/**
+ * What the launcher ran into when it could not start at all (no srun, no podman where it should
+ * run), from how it ended and what it said; undefined when it did start.
+ */
+export function launcherMissing(exit: TransportExit, said: string): string | undefined {
+  return exit.error && /ENOENT|not found|No such file/.test(exit.error.message) && !said
+    ? exit.error.message
+    : undefined;
 }
 
 export interface AnnouncementWait {

@@ -178,6 +178,11 @@ class RelayStream extends Duplex {
   }
 }
 
+/** Runs a function of relay.py on the master, with its channel. */
+function relayExec(master: Gateway, call: string, kwargs: Record<string, unknown>): Channel {
+  return master.remoteExec({ source: source(), filename: '<execnet-relay>', call, kwargs });
+}
+
 function masterGateway(lookup: (id: string) => unknown, id: string, key: string): Gateway {
   const master = lookup(id) as Gateway | undefined;
   if (!master) {
@@ -203,12 +208,7 @@ export async function relayProcess(
   label: string,
 ): Promise<RelayedProcess> {
   const master = masterGateway(lookup, via, 'via');
-  const channel = master.remoteExec({
-    source: source(),
-    filename: '<execnet-relay>',
-    call: 'relay_popen',
-    kwargs: { argv: [...argv], env: { ...env } },
-  });
+  const channel = relayExec(master, 'relay_popen', { argv: [...argv], env: { ...env } });
   const stream = new RelayStream(master, channel, label);
   stream.setKeepAlive(true); // until the gateway decides
   let pid: number;
@@ -244,12 +244,7 @@ export async function relayRun(
   timeoutSeconds: number,
 ): Promise<CommandResult> {
   const master = masterGateway(lookup, via, 'via');
-  const channel = master.remoteExec({
-    source: source(),
-    filename: '<execnet-relay>',
-    call: 'run',
-    kwargs: { argv: [...argv], timeout: timeoutSeconds },
-  });
+  const channel = relayExec(master, 'run', { argv: [...argv], timeout: timeoutSeconds });
   const [code, stdout, stderr] = (await channel.receive(timeoutSeconds + 30)) as [
     number | null,
     Buffer,
@@ -267,12 +262,7 @@ export async function relayTcp(
   key = 'via',
 ): Promise<{ stream: Duplex; hold: (keepAlive: boolean) => void; master: Gateway }> {
   const master = masterGateway(lookup, via, key);
-  const channel = master.remoteExec({
-    source: source(),
-    filename: '<execnet-relay>',
-    call: 'relay_tcp',
-    kwargs: { host, port },
-  });
+  const channel = relayExec(master, 'relay_tcp', { host, port });
   const stream = new RelayStream(master, channel, `connection to ${host}:${port}`);
   // held while whoever uses the stream is connecting; they call hold(false) when idle
   stream.setKeepAlive(true);

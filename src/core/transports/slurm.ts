@@ -9,10 +9,11 @@ import { SlurmError, SpecError } from '../errors';
 import { Emitter, type Event } from '../events';
 import type { GatewaySpec } from '../spec';
 import { trace } from '../trace';
-import { interpreterArgv, pythonCommand, REMOTE_DEFAULT_PYTHON } from './command';
 import {
   announcedCommand,
   endGently,
+  launchedInterpreter,
+  launcherMissing,
   launchHost,
   waitAnnouncement,
   withCleanup,
@@ -45,46 +46,14 @@ export async function openSlurm(
 ): Promise<Transport> {
   const allocation = context.allocation;
   const host = allocation?.host ?? launchHost(spec.via, context.lookup);
-  const python = interpreterArgv(spec, {
-    defaultPython: REMOTE_DEFAULT_PYTHON,
-    envPrefix: true,
-    canAskSudo: false,
-  });
-  const options = spec.slurm?.options ?? [];
-  let argv: string[];
-  let task: { index: number; tasks: number } | undefined;
-  if (allocation) {
-    task = allocation.claim();
-    argv = [
-      'srun',
-      `--jobid=${allocation.jobId}`,
-      // joining an allocation of someone else's: the options are the step's (-c 2, --mem)
-      ...(allocation.owned ? [] : options),
-      ...allocation.placeTask(task.index),
-      '-n1',
-      '-u',
-      '--overlap',
-      ...announcedCommand(TASK_FIELDS, [...python, '-c', bootstrapLine], {
-        SLURM_PROCID: String(task.index),
-        SLURM_NTASKS: String(task.tasks),
-        SLURM_NPROCS: String(task.tasks),
-      }),
-    ];
-  } else {
+  const python = launchedInterpreter(spec);
+  const command = [...python.argv, '-c', bootstrapLine];
+  if (!allocation) {
     checkOneTask(spec);
-    const job = spec.slurmJob;
-    argv = [
-      'srun',
-      ...(job !== undefined ? [`--jobid=${job}`] : ['--job-name=execnet']),
-      ...options,
-      '-n1',
-      '-u',
-      ...(job !== undefined ? ['--overlap'] : []),
-      ...announcedCommand(TASK_FIELDS, [...python, '-c', bootstrapLine]),
-    ];
   }
-  const shown = pythonCommand(spec).join(' ');
-  const label = `srun ${shown}`;
+  const task = allocation?.claim();
+  const argv = srunArgv(spec, command, allocation, task);
+  const label = `srun ${python.shown}`;
   let launched: Launched;
   try {
     launched = await spawnLauncher(host, argv, label, 'srun');
@@ -148,9 +117,47 @@ export async function openSlurm(
     ...withCleanup(announced.launched, {
       kill: () => scancel(host, ownJob ? announcedJob : step),
     }),
-    description: `slurm step ${step} on ${node}${host.name === 'local' ? '' : ` via ${host.name}`} ${shown}`,
+    description: `slurm step ${step} on ${node}${host.via} ${python.shown}`,
     placement: { slurm: placement },
   };
+}
+
+/**
+ * A job of its own (`srun --job-name=execnet OPTIONS -n1 -u`), a step in the job slurm_job= names
+ * (with the options: they are the step's), or a step of a fan-out's allocation, ranked `task`.
+ */
+function srunArgv(
+  spec: GatewaySpec,
+  command: readonly string[],
+  allocation: SlurmAllocation | undefined,
+  task: { index: number; tasks: number } | undefined,
+): string[] {
+  const options = spec.slurm?.options ?? [];
+  if (allocation && task) {
+    return [
+      'srun',
+      `--jobid=${allocation.jobId}`,
+      ...(allocation.owned ? [] : options),
+      ...allocation.placeTask(task.index),
+      '-n1',
+      '-u',
+      '--overlap',
+      ...announcedCommand(TASK_FIELDS, command, {
+        SLURM_PROCID: String(task.index),
+        SLURM_NTASKS: String(task.tasks),
+        SLURM_NPROCS: String(task.tasks),
+      }),
+    ];
+  }
+  const job = spec.slurmJob;
+  return [
+    'srun',
+    ...(job !== undefined ? [`--jobid=${job}`, '--overlap'] : ['--job-name=execnet']),
+    ...options,
+    '-n1',
+    '-u',
+    ...announcedCommand(TASK_FIELDS, command),
+  ];
 }
 
 /** One gateway is one task: `-n 8` without a fan-out would feed one stdin to eight interpreters. */
@@ -212,9 +219,8 @@ async function spawnLauncher(
 }
 
 function missingCommand(command: string, host: LaunchHost, said: string): SlurmError {
-  const where = host.name === 'local' ? 'on this machine' : `on ${host.name}`;
   return new SlurmError(
-    `cannot run ${command} ${where}: ${said} — is Slurm installed there? With via=, run it on a login node`,
+    `cannot run ${command} ${host.where}: ${said} — is Slurm installed there? With via=, run it on a login node`,
     'missing',
     undefined,
     said,
@@ -229,8 +235,9 @@ function slurmFailure(
   said: string,
   host: LaunchHost,
 ): SlurmError {
-  if (exit.error && /ENOENT|not found|No such file/.test(exit.error.message) && !said) {
-    return missingCommand(command, host, exit.error.message);
+  const missing = launcherMissing(exit, said);
+  if (missing !== undefined) {
+    return missingCommand(command, host, missing);
   }
   const errors = said
     .split('\n')
