@@ -82,9 +82,8 @@ async function findSource(options: DebugpyOptions): Promise<string> {
     }
   }
   throw new DebugpyNotFound(
-    `no debugpy to ship: none of ${pythons.join(', ')} has it. Install it here ` +
-      '(`pip install debugpy`, or `apt install python3-debugpy`) or on the gateway, ' +
-      'or name a folder that holds it',
+    `none of ${pythons.join(', ')} here has debugpy: install it here ` +
+      '(`pip install debugpy`, or `apt install python3-debugpy`) or on the gateway',
   );
 }
 

@@ -94,6 +94,7 @@ export class DebugRelay implements Disposable {
         } catch (error) {
           throw new DebugStartError(
             `${python} has no debugpy, and there is none here to ship: ${(error as Error).message}`,
+            { cause: error },
           );
         }
         await channel.send(['find', bundle.key]);

@@ -48,7 +48,7 @@ export class GatewayDebugging extends Disposable implements vscode.DebugAdapterD
         `Execnet: the gateway ${config.__gatewayId ?? config.gateway} is not running.`,
       );
     }
-    const { DebugRelay, GatewayDebugAdapter } = loadDebug();
+    const { DebugRelay, DebugpyNotFound, GatewayDebugAdapter } = loadDebug();
     const started = performance.now();
     try {
       const relay = await vscode.window.withProgress(
@@ -73,9 +73,12 @@ export class GatewayDebugging extends Disposable implements vscode.DebugAdapterD
       return new vscode.DebugAdapterInlineImplementation(new GatewayDebugAdapter(relay));
     } catch (error) {
       log.error(`the debugger did not start on ${entry.id}`, error);
-      throw new Error(`Execnet: ${error instanceof Error ? error.message : String(error)}`, {
-        cause: error,
-      });
+      const message = error instanceof Error ? error.message : String(error);
+      const hint =
+        error instanceof Error && error.cause instanceof DebugpyNotFound && !settings.debugpyPath()
+          ? ', or set execnet.debug.debugpyPath to a folder that holds it'
+          : '';
+      throw new Error(`Execnet: ${message}${hint}`, { cause: error });
     }
   }
 
