@@ -23,6 +23,7 @@ import threading
 import time
 
 MARKER = ".execnet-bundle"
+_HEADER = b"Content-Length: %d\r\n\r\n"
 _END = object()
 _GRACE = 2.0
 
@@ -70,14 +71,14 @@ class _Adapter(object):
             thread.daemon = True
             thread.start()
 
-    def _write(self, write_header=b"Content-Length: %d\r\n\r\n"):
+    def _write(self):
         stdin = self.proc.stdin
         try:
             while True:
                 body = self.inbox.get()
                 if body is _END:
                     break
-                stdin.write(write_header % len(body) + body)
+                stdin.write(_HEADER % len(body) + body)
         except (OSError, ValueError):
             pass
         finally:
