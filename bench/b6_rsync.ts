@@ -9,7 +9,7 @@
 //
 // --runner bundle (default): our side runs from an esbuild bundle of this script (minified CJS
 // for node20, the remote sources beside it, as the extension ships), which the script builds
-// into bench/results/bundle-b6/ and runs; tsx: straight from the sources.
+// into bench/results/bundle-b6_rsync/ and runs; tsx: straight from the sources.
 //
 // Repeats default to 6 rather than the reference's 5: a multiple of the number of tools, so that
 // each goes first equally often. Going first matters: right after the destinations are deleted,
@@ -29,7 +29,7 @@ import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { Group, RSync, type Gateway, type RSyncSummary } from '../src/core';
 import { emitLine, loadavg, log, median, now, summarize } from './lib/stats';
-import { buildBenchBundle } from './lib/bundle';
+import { runSelfBundled } from './lib/bundle';
 
 const { values: opts } = parseArgs({
   options: {
@@ -156,25 +156,9 @@ function fmt(x: number, digits = 3): string {
   return Number.isFinite(x) ? x.toFixed(digits) : '—';
 }
 
-/** Build the bundle of this script and run it with the same arguments; resolves its exit code. */
-async function runBundled(): Promise<number> {
-  const root = path.dirname(BENCH_DIR);
-  const bundle = await buildBenchBundle(
-    root,
-    path.join(BENCH_DIR, 'b6_rsync.ts'),
-    path.join(BENCH_DIR, 'results', 'bundle-b6'),
-    path.join(root, 'src', 'core', 'remote'),
-  );
-  const child = spawn(process.execPath, [bundle, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, B6_BUNDLED: '1', B6_BENCH_DIR: BENCH_DIR },
-  });
-  return new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
-}
-
 async function main(): Promise<void> {
   if (runner === 'bundle' && !process.env.B6_BUNDLED) {
-    process.exitCode = await runBundled();
+    process.exitCode = await runSelfBundled(BENCH_DIR, 'b6_rsync.ts', 'B6');
     return;
   }
   if (runner !== 'bundle' && runner !== 'tsx') {

@@ -5,18 +5,25 @@
 //
 //   node --import tsx bench/b7_ssh.ts [--rounds 3] [--n 20] [--rtt-n 10000] [--runs 3]
 //                                     [--chunks 64] [--rc 0|1|both] [--python /usr/bin/python3]
-//                                     [--quick]
+//                                     [--quick] [--runner bundle|tsx]
 //
 // --rc 1 lets sessions run the login shell's start-up (root's ~/.bashrc runs pyenv init, as on
 // the reference machine); 0 (default) skips it. Our side runs in this process, execnet's in
 // bench/execnet/b7_ssh.py. Needs openssh-server (the sshd binary) and python3-execnet.
+// --runner bundle (default): our side runs from an esbuild bundle of this script, as users run
+// the engine (ssh2's optional native crypto, sshcrypto.node, stays outside the bundle, as in
+// dist/); tsx: from the sources, where ssh2 finds its native crypto in node_modules. The header
+// says which crypto ran and what the client and our sshd negotiated.
 
 import { spawn, spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import * as fs from 'node:fs';
+import { Client } from 'ssh2';
 import { Group, type Gateway } from '../src/core';
 import { startSshd, type Sshd } from '../test/helpers/sshd';
+import { runSelfBundled } from './lib/bundle';
 import { emitLine, loadavg, log, median, now, summarize } from './lib/stats';
 
 const { values: opts } = parseArgs({
@@ -29,8 +36,13 @@ const { values: opts } = parseArgs({
     rc: { type: 'string', default: '0' },
     python: { type: 'string', default: process.env.BENCH_PYTHON ?? '/usr/bin/python3' },
     quick: { type: 'boolean', default: false },
+    runner: { type: 'string', default: 'bundle' },
   },
 });
+
+/** bench/, also when this runs from the bundle. */
+const BENCH_DIR = process.env.B7_BENCH_DIR ?? __dirname;
+const runner = process.env.B7_BUNDLED ? 'bundle' : opts.runner;
 
 const quick = opts.quick;
 const rounds = Number(opts.rounds ?? (quick ? 1 : 3));
@@ -224,7 +236,7 @@ async function ours(spec: string): Promise<Results> {
 function execnet(spec: string): Promise<Results> {
   const args = [
     '-u',
-    path.join(__dirname, 'execnet', 'b7_ssh.py'),
+    path.join(BENCH_DIR, 'execnet', 'b7_ssh.py'),
     '--spec',
     spec,
     '-n',
@@ -238,7 +250,7 @@ function execnet(spec: string): Promise<Results> {
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(python, args, {
-      cwd: path.join(__dirname, 'execnet'),
+      cwd: path.join(BENCH_DIR, 'execnet'),
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -344,7 +356,43 @@ function table(
   return out.join('\n');
 }
 
+/** Whether ssh2 runs its native crypto here, and what it and our sshd agree on. */
+async function sshCrypto(sshd: Sshd): Promise<string> {
+  // the module ssh2 itself loads: in the bundle, the bundled copy
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { bindingAvailable } = require('ssh2/lib/protocol/crypto.js') as {
+    bindingAvailable: boolean;
+  };
+  const client = new Client();
+  const negotiated = await new Promise<Record<string, { cipher: string; mac: string }>>(
+    (resolve, reject) => {
+      client.on('handshake', (n) => resolve(n as never));
+      client.on('error', reject);
+      client.connect({
+        host: '127.0.0.1',
+        port: sshd.port,
+        username: sshd.user,
+        privateKey: fs.readFileSync(sshd.key),
+      });
+    },
+  );
+  client.end();
+  const dir = (d: { cipher: string; mac: string }): string =>
+    `${d.cipher}${d.mac ? ` + ${d.mac}` : ''}`;
+  return (
+    `ssh2 native crypto (sshcrypto.node): ${bindingAvailable ? 'loaded' : "not loaded (Node's crypto, a cipher context per packet)"}; ` +
+    `negotiated with OpenSSH: client→server ${dir(negotiated.cs)}, server→client ${dir(negotiated.sc)}`
+  );
+}
+
 async function main(): Promise<void> {
+  if (runner === 'bundle' && !process.env.B7_BUNDLED) {
+    process.exitCode = await runSelfBundled(BENCH_DIR, 'b7_ssh.ts', 'B7');
+    return;
+  }
+  if (runner !== 'bundle' && runner !== 'tsx') {
+    throw new Error('--runner is bundle or tsx');
+  }
   const probe = spawnSync(python, ['-c', 'import execnet; print(execnet.__version__)'], {
     encoding: 'utf8',
   });
@@ -359,12 +407,17 @@ async function main(): Promise<void> {
   const record: Record<string, unknown> = {
     benchmark: 'B7',
     timestamp: new Date().toISOString(),
-    params: { rounds, n, rtt_n: rttN, runs, chunks, python },
+    params: { rounds, n, rtt_n: rttN, runs, chunks, python, runner },
     results: {},
   };
   for (const rc of rcModes) {
     const sshd = await startSshd({ shellStartup: rc === 1 });
     try {
+      if (rc === rcModes[0]) {
+        const crypto = await sshCrypto(sshd);
+        process.stdout.write(`- ours from ${runner}; ${crypto}\n\n`);
+        record.ssh_crypto = crypto;
+      }
       const spec = specFor(sshd);
       const sshTrueMs = median(sshTrue(sshd, n)) * 1e3;
       const results = { execnet: [] as Results[], ours: [] as Results[] };

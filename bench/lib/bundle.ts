@@ -2,6 +2,7 @@
 // builds the extension: one minified CJS file for node20, the optional native add-ons left
 // outside, and the remote's Python sources in `remote/` beside it, as in `dist/`.
 
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -49,4 +50,28 @@ export async function buildBenchBundle(
     fs.copyFileSync(path.join(remoteDir, name), path.join(outDir, 'remote', name));
   }
   return outfile;
+}
+
+/**
+ * Run `script` (a bench/*.ts that measures our side in its own process) from a bundle of itself
+ * with the same arguments, as users run the engine; resolves the bundle's exit code. The bundle
+ * finds bench/ through `<flag>_BENCH_DIR` and knows it is bundled through `<flag>_BUNDLED`.
+ */
+export async function runSelfBundled(
+  benchDir: string,
+  script: string,
+  flag: string,
+): Promise<number> {
+  const root = path.dirname(benchDir);
+  const bundle = await buildBenchBundle(
+    root,
+    path.join(benchDir, script),
+    path.join(benchDir, 'results', `bundle-${path.basename(script, '.ts')}`),
+    path.join(root, 'src', 'core', 'remote'),
+  );
+  const child = spawn(process.execPath, [bundle, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, [`${flag}_BUNDLED`]: '1', [`${flag}_BENCH_DIR`]: benchDir },
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
 }

@@ -526,6 +526,12 @@ function handshake(
         reject(error);
       }
     };
+    client.once('handshake', (n: { kex: string; cs: { cipher: string; mac: string } }) => {
+      // what caps bulk throughput: the cipher (and whether ssh2 runs it natively)
+      trace(
+        `[ssh ${label}] negotiated ${n.kex}, ${n.cs.cipher}${n.cs.mac ? ` + ${n.cs.mac}` : ''}`,
+      );
+    });
     client.once('ready', () => {
       settled = true;
       clearInterval(watchdog);
