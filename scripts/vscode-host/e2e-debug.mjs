@@ -1,7 +1,8 @@
 // UI walk of debugging on a gateway in the browser workbench, against the packaged .vsix: a
 // breakpoint set with F9 in a module of the workspace, Debug File on Gateway from the editor's Run
 // menu, the stop on the line, a variable read from the Variables view, step over, continue to the
-// end with the program's output in the Debug Console, an uncaught exception stop, and the same
+// end with the program's output in the Debug Console, an uncaught exception stop, F5 with the
+// workspace's launch.json, and the same
 // breakpoint on an ssh gateway (the workspace synced first) from the gateway's row. Afterwards no
 // debugpy process is left. A screenshot of every step goes to <dir>/screenshots.
 
@@ -19,6 +20,16 @@ const RATIO_PY = `def ratio(a, b):
 
 print(ratio(1, 0))
 `;
+
+/** What F5 starts in the walk: basket.py with an argument, on the configured local gateway. */
+const LAUNCH = {
+  type: 'execnet',
+  request: 'launch',
+  name: 'Execnet: basket.py on local',
+  gateway: 'local',
+  program: '${workspaceFolder}/basket.py',
+  args: ['2'],
+};
 
 /** Where Sync Workspace puts the workspace on the gateways of the walk. */
 function mirrorOf(outside) {
@@ -103,6 +114,10 @@ export async function runDebugE2E({ dir, vsix }) {
             'execnet.rsync.target': mirrorOf(outside),
           });
           fs.writeFileSync(path.join(workspace, 'ratio.py'), RATIO_PY);
+          fs.writeFileSync(
+            path.join(workspace, '.vscode', 'launch.json'),
+            JSON.stringify({ version: '0.2.0', configurations: [LAUNCH] }, null, 2),
+          );
           return workspace;
         },
       },
@@ -208,7 +223,25 @@ async function walk({ page, shot, workspace, outside, mark, sshd }) {
   await toolbar.waitFor({ state: 'hidden', timeout: 30_000 });
   await waitNoDebugpy(mark);
 
-  // 7. the same breakpoint on an ssh gateway, from its row: synced first, debugpy shipped
+  // 7. F5 starts the workspace's launch.json configuration (type execnet, args given there)
+  await openFile(page, 'prices.py');
+  await toggleBreakpoint(grossLine);
+  await openFile(page, 'basket.py');
+  const f5 = Date.now();
+  await page.keyboard.press('F5');
+  await waitStop('prices.py', grossLine);
+  log(`e2e-debug: F5 → stopped on the line in ${Date.now() - f5} ms (popen, launch.json)`);
+  const quantity = await variable('net');
+  if (quantity !== '3.0') {
+    throw new Error(`with args ["2"] the Variables view shows net = ${quantity}, not 3.0`);
+  }
+  await shot('f5-launch-json');
+  await page.keyboard.press('Shift+F5');
+  await toolbar.waitFor({ state: 'hidden', timeout: 30_000 });
+  await toggleBreakpoint(grossLine);
+  await waitNoDebugpy(mark);
+
+  // 8. the same breakpoint on an ssh gateway, from its row: synced first, debugpy shipped
   if (sshd) {
     // back from the Debug Console to the editor
     await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
@@ -255,6 +288,12 @@ async function walk({ page, shot, workspace, outside, mark, sshd }) {
     }
     // the debug console evaluates in the paused frame: the code runs from the mirror
     await runCommand(page, 'Debug Console: Focus on Debug Console View');
+    // type only once the console's input has the focus, not the editor
+    await page.waitForFunction(
+      () => globalThis.document.activeElement?.closest('.repl-input-wrapper'),
+      null,
+      { timeout: 15_000 },
+    );
     await page.keyboard.type('__file__');
     await page.keyboard.press('Enter');
     await page
