@@ -65,7 +65,7 @@ export async function openFile(page, name) {
 }
 
 /** Wait until the Output panel shows text matching `pattern`; returns the panel's text. */
-async function waitOutput(page, pattern, timeout = 30_000) {
+export async function waitOutput(page, pattern, timeout = 30_000) {
   const lines = page.locator('.part.panel .monaco-editor .view-lines').first();
   const deadline = Date.now() + timeout;
   let text = '';

@@ -3,11 +3,12 @@
 //   1. the integration suites (test/vscode) in a trusted workspace,
 //   2. the untrusted-workspace suite in a host with workspace trust on,
 //   3. the UI end-to-end walks in the browser workbench against the installed .vsix (the main one,
-//      e2e-interactive: cells, the REPL terminal, notebooks; e2e-debug: breakpoints, stepping and
+//      e2e-interactive: cells, the REPL terminal, notebooks; e2e-run: run, stop, re-run, stdin,
+//      arguments, imports, tracebacks, group output; e2e-debug: breakpoints, stepping and
 //      variables on a local and an ssh gateway; e2e-slurm: a fan-out on a private Slurm cluster),
 // and prints where the reports and screenshots are. Exit status 0 only if all passed.
 //
-//   node scripts/vscode-host/test.mjs [--only integration|untrusted|e2e|e2e-interactive|e2e-debug|e2e-slurm]...
+//   node scripts/vscode-host/test.mjs [--only integration|untrusted|e2e|e2e-interactive|e2e-run|e2e-debug|e2e-slurm]...
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -27,6 +28,7 @@ import { runE2E } from './e2e.mjs';
 import { runInteractiveE2E } from './e2e-interactive.mjs';
 import { runDebugE2E } from './e2e-debug.mjs';
 import { runSlurmE2E } from './e2e-slurm.mjs';
+import { runRunLoopE2E } from './e2e-run.mjs';
 
 const args = process.argv.slice(2);
 const only = args.flatMap((a, i) => (a === '--only' ? [args[i + 1]] : []));
@@ -98,6 +100,12 @@ async function main() {
     results.push([
       'e2e-debug',
       await runDebugE2E({ dir: path.join(dir, 'e2e-debug'), vsix: packaged() }),
+    ]);
+  }
+  if (wanted('e2e-run')) {
+    results.push([
+      'e2e-run',
+      await runRunLoopE2E({ dir: path.join(dir, 'e2e-run'), vsix: packaged() }),
     ]);
   }
   if (wanted('e2e-slurm')) {

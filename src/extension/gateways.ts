@@ -139,7 +139,12 @@ export async function startGateway(
       ? `${entries.length} gateways ${entries[0].id} … ${entries[entries.length - 1].id}`
       : `gateway ${entry.id}`;
   log.info(`starting ${what} (${spec}) in group ${entry.group.name}`);
-  if (!session.defaultEntry || session.defaultEntry.state === 'dead') {
+  // the first gateway becomes the default, unless execnet.defaultGateway names another
+  const configured = services.settings.defaultGateway();
+  if (
+    (!session.defaultEntry || session.defaultEntry.state === 'dead') &&
+    (!configured || configured === request.name || configured === request.spec)
+  ) {
     session.defaultEntry = entry;
   }
   try {
