@@ -31,9 +31,9 @@ export interface Timer {
 
 /**
  * Call `fn` once, `seconds` from now (never, for a timeout of for ever). Keeps the Node process
- * alive until then, like setTimeout, unless `unref`.
+ * alive until then, like setTimeout.
  */
-export function after(seconds: Timeout, fn: () => void, unref = false): Timer {
+export function after(seconds: Timeout, fn: () => void): Timer {
   let deadline = performance.now() + timeoutMs(seconds);
   let handle: NodeJS.Timeout | undefined;
   let done = false;
@@ -54,9 +54,6 @@ export function after(seconds: Timeout, fn: () => void, unref = false): Timer {
         },
         Math.max(0, left),
       );
-    }
-    if (unref) {
-      handle.unref();
     }
   };
   arm();
