@@ -13,6 +13,8 @@ import { freePort } from './sshd';
 import { SystemUnavailable, type RunningSystem } from './system';
 
 export const SLURM_CPUS = 8;
+/** A group (Debian's) no user of the tests is in: the `closed` partition allows only it. */
+const CLOSED_GROUP = 'nogroup';
 const COMMANDS = ['munged', 'slurmctld', 'slurmd', 'srun', 'salloc', 'squeue', 'scancel', 'sinfo'];
 
 function onPath(command: string): boolean {
@@ -55,7 +57,8 @@ export async function startSlurmCluster(): Promise<RunningSystem> {
   for (const sub of ['munge', 'spool', 'state', 'log']) {
     fs.mkdirSync(path.join(dir, sub));
   }
-  fs.chmodSync(path.join(dir, 'munge'), 0o700);
+  // other users' clients (a test's login node runs as another user) must reach the socket
+  fs.chmodSync(path.join(dir, 'munge'), 0o711);
   const daemons: ChildProcess[] = [];
   const logs = (): string =>
     fs
@@ -164,6 +167,8 @@ export async function startSlurmCluster(): Promise<RunningSystem> {
         'MinJobAge=2',
         `NodeName=localhost NodeAddr=127.0.0.1 NodeHostname=localhost CPUs=${SLURM_CPUS} State=UNKNOWN`,
         'PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO',
+        // a partition nobody may use: Slurm's refusal of access
+        `PartitionName=closed Nodes=localhost MaxTime=INFINITE State=UP AllowGroups=${CLOSED_GROUP}`,
         '',
       ].join('\n'),
     );
@@ -173,7 +178,9 @@ export async function startSlurmCluster(): Promise<RunningSystem> {
     daemon(['slurmd', '-D', '-N', 'localhost', '-f', conf], 'slurmd.out', env);
     await waitFor(
       'the Slurm node to be idle',
-      async () => (await run(['sinfo', '-h', '-N', '-o', '%t'], env)).stdout.trim() === 'idle',
+      // one line per partition the node is in
+      async () =>
+        /^(idle\n?)+$/.test((await run(['sinfo', '-h', '-N', '-o', '%t'], env)).stdout.trim()),
       60_000,
     );
     return { env: { SLURM_CONF: conf }, stop };

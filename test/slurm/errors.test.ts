@@ -7,6 +7,7 @@ import { before, describe, test } from 'node:test';
 import { GatewayStartError, SlurmError, SpecError } from '../../src/core/errors';
 import { Group } from '../../src/core/group';
 import { newMark } from '../helpers/processes';
+import { ensureTestUser, TEST_USER } from '../helpers/sshd';
 import { allJobIds, jobsLeft, requireCluster, slurmSpec } from '../helpers/slurm';
 import { SLURM_CPUS } from '../helpers/slurmCluster';
 
@@ -106,6 +107,31 @@ describe('refused jobs', () => {
       (error: unknown) =>
         error instanceof SlurmError && error.kind === 'partition' && /nosuch/.test(error.message),
     );
+  });
+
+  test('a partition the user may not use is a SlurmError of kind denied', async (t) => {
+    if (!ensureTestUser()) {
+      t.skip('needs root to create the test user');
+      return;
+    }
+    // the login node runs as another user: root may use every partition
+    const group = new Group('denied');
+    try {
+      await group.makeGateway(
+        `popen//id=login//sudo=${TEST_USER}//python=/usr/bin/python3//chdir=/tmp//env:SLURM_CONF=${process.env.SLURM_CONF}`,
+      );
+      await assert.rejects(
+        group.makeGateway(slurmSpec(newMark(), 'slurm=-p closed//via=login')),
+        (error: unknown) => {
+          assert.ok(error instanceof SlurmError, String(error));
+          assert.equal(error.kind, 'denied');
+          assert.match(error.message, /not permitted to use this partition/);
+          return true;
+        },
+      );
+    } finally {
+      await group.terminate(5);
+    }
   });
 
   test('options srun refuses are a SlurmError of kind options', async () => {
