@@ -282,7 +282,9 @@ async function walk({ page, shot, workspace, outside, sshd }) {
   await page.keyboard.press('Control+Alt+E');
   await waitOutput(page, /ZeroDivisionError: division by zero/);
   const frame = page
-    .locator('.part.panel .monaco-editor .view-line', { hasText: 'helper.py", line 5, in ratio' })
+    .locator('.part.panel .monaco-editor .view-line', {
+      hasText: /helper\.py",\sline\s5,\sin\sratio/,
+    })
     .first();
   const link = frame.locator('.detected-link').first();
   await link.waitFor({ timeout: 15_000 });
@@ -362,7 +364,45 @@ async function walk({ page, shot, workspace, outside, sshd }) {
     log('e2e-run: no sshd here: the ssh steps are skipped');
   }
 
-  // 15. Terminate: "Terminate Gateway" sorts first; the one for all of them asks
+  // 15. Always Run in Terminal (from the hint): a traceback there links to the module's line too
+  await openFile(page, 'ask.py');
+  await page.keyboard.press('Control+Alt+E');
+  await clickToast(page, 'reads input', 'Always Run in Terminal');
+  await waitTerminal(page, /name\? /);
+  await page.keyboard.press('Control+D');
+  await waitTerminal(page, /ask\.py on local failed after .*EOFError/);
+  await openFile(page, 'calls_helper.py');
+  await page.keyboard.press('Control+Alt+E');
+  await waitTerminal(
+    page,
+    /ZeroDivisionError: division by zero[\s\S]*calls_helper\.py on local failed/,
+  );
+  // the row of helper.py's frame (rows are DOM: GPU acceleration is off)
+  const terminalRows = page.locator('.part.panel .terminal-wrapper.active .xterm-rows > div');
+  const texts = (await terminalRows.allInnerTexts()).map((t) => t.replace(/\u00a0/g, ' '));
+  const index = texts.findIndex((t) => /helper\.py", line 5, in ratio/.test(t));
+  if (index < 0) {
+    throw new Error(`no frame of helper.py in the terminal:\n${texts.join('\n')}`);
+  }
+  // xterm's own layers lie over its rows: the mouse goes where the row is
+  const box = await terminalRows.nth(index).boundingBox();
+  if (!box) {
+    throw new Error('the frame of helper.py is not on screen');
+  }
+  const at = { x: box.x + 80, y: box.y + box.height / 2 };
+  await page.keyboard.down('Control');
+  await page.mouse.move(at.x, at.y);
+  await page.waitForTimeout(500);
+  await shot('terminal-traceback');
+  await page.mouse.click(at.x, at.y);
+  await page.keyboard.up('Control');
+  await page
+    .locator('.tabs-container .tab.active', { hasText: 'helper.py' })
+    .waitFor({ timeout: 15_000 });
+  await status(/Ln 5, Col \d+/).waitFor({ timeout: 15_000 });
+  await shot('terminal-link-opened');
+
+  // 16. Terminate: "Terminate Gateway" sorts first; the one for all of them asks
   await page.keyboard.press('F1');
   await page.locator('.quick-input-widget input').waitFor({ state: 'visible' });
   await page.keyboard.type('Execnet: Terminate', { delay: 5 });
