@@ -139,26 +139,39 @@ async function killedWithJobs(via?: string): Promise<void> {
     })();
   `;
   const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let out = '';
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const ours = await new Promise<string[]>((resolve, reject) => {
-    let out = '';
+    const timer = setTimeout(
+      () => reject(new Error(`no job ids from the script within 40 s; it printed:\n${out}`)),
+      40_000,
+    );
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const jobs = /^jobs (.*)$/m.exec(out);
       const pending = /^pending (\d+)$/m.exec(out);
       if (jobs && pending) {
+        clearTimeout(timer);
         resolve([...jobs[1].split(' '), pending[1]]);
       }
     });
-    child.once('exit', (code) => reject(new Error(`the script ended (${code}): ${out}`)));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the script ended (${code}): ${out}`));
+    });
   });
   assert.equal(
     new Set(ours).size,
     3,
     `a job each for one, the fan-out and the pending one: ${ours}`,
   );
-  assert.equal(listedJobs(ours).length, 3);
+  assert.equal(
+    listedJobs(ours).length,
+    3,
+    `squeue lists ${listedJobs(ours)}; the script printed:\n${out}`,
+  );
   child.kill('SIGKILL');
   assert.deepEqual(await jobsLeft(ours, 20_000), [], 'squeue still lists jobs of the dead process');
   assert.deepEqual(await leftoverProcesses(mark, 10_000), []);
