@@ -8,11 +8,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { DebugProtocol } from '@vscode/debugprotocol';
 import { Group } from '../../src/core/group';
 import { RSync } from '../../src/core/rsync';
-import { launchToFirstStop, localsOf, relayEnded, stackOf, writeFixture } from '../helpers/debug';
-import { leftoverProcesses, newMark, processesWithMark } from '../helpers/processes';
+import {
+  evaluate,
+  launchToFirstStop,
+  localsOf,
+  runToEnd,
+  stackOf,
+  writeFixture,
+} from '../helpers/debug';
+import { leftoverProcesses, newMark, othersLeft, processesWithMark } from '../helpers/processes';
 import { runningContainer } from '../helpers/podman';
 
 let container: { name: string; remove(): Promise<void> };
@@ -38,7 +44,7 @@ describe('debugging in a podman container', () => {
       `podman=${container.name}//env:EXECNET_TEST_MARK=${mark}`,
     );
     // the gateway's own processes (host pids of what runs in the container)
-    const before = processesWithMark(mark).sort();
+    const before = processesWithMark(mark);
     const mirror = '/tmp/execnet-debug-mirror';
     const rsync = new RSync(fixture.dir);
     rsync.addTarget(gateway, mirror);
@@ -55,20 +61,9 @@ describe('debugging in a podman container', () => {
     const { dap, stopped } = session;
     const { frames } = await stackOf(dap, stopped.body.threadId!);
     assert.equal(frames[0].source?.path, fixture.module);
-    const where = await dap.request<DebugProtocol.EvaluateResponse>('evaluate', {
-      expression: '__file__',
-      frameId: frames[0].id,
-      context: 'repl',
-    });
-    assert.equal(where.body.result, `'${mirror}/pricing.py'`);
+    assert.equal(await evaluate(dap, frames[0].id, '__file__'), `'${mirror}/pricing.py'`);
     assert.equal((await localsOf(dap, frames[0].id)).get('net'), '1.5');
-    await dap.request('setBreakpoints', { source: { path: fixture.module }, breakpoints: [] });
-    await dap.request('continue', { threadId: stopped.body.threadId });
-    await dap.waitEvent('terminated');
-    assert.match(dap.output('stdout'), /total 3\.76/);
-    await dap.request('disconnect', {});
-    await relayEnded(session.relay);
-    session.adapter.dispose();
-    assert.deepEqual(processesWithMark(mark).sort(), before, 'only the gateway is left');
+    assert.match(await runToEnd(session, fixture.module), /total 3\.76/);
+    assert.deepEqual(await othersLeft(mark, before), [], 'only the gateway is left');
   });
 });

@@ -12,6 +12,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { DebugRelay, DebugStartError } from '../../src/core/debug/relay';
 import { testGroup as newTestGroup, type TestGroup } from '../helpers/gateways';
 import {
+  evaluate,
   launchToFirstStop,
   localsOf,
   relayEnded,
@@ -19,25 +20,13 @@ import {
   writeFixture,
   type DebugFixture,
 } from '../helpers/debug';
-import { processesWithMark } from '../helpers/processes';
+import { othersLeft, processesWithMark } from '../helpers/processes';
 import { findPythons } from '../helpers/pythons';
 
 /** Debian's Python, which has debugpy (python3-debugpy). */
 const SYSTEM_PYTHON = '/usr/bin/python3';
 const hasDebugpy = fs.existsSync('/usr/lib/python3/dist-packages/debugpy/__init__.py');
 const skip = hasDebugpy ? false : 'needs python3-debugpy for /usr/bin/python3';
-
-/** Wait until the marked processes are just these (the gateway itself). */
-async function onlyLeft(mark: string, pids: number[], waitMs = 5000): Promise<number[]> {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const left = processesWithMark(mark).filter((pid) => !pids.includes(pid));
-    if (left.length === 0 || Date.now() > deadline) {
-      return left;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('debugging on a popen gateway', { skip }, () => {
   let fixture: DebugFixture;
@@ -77,12 +66,7 @@ describe('debugging on a popen gateway', { skip }, () => {
       `<module> ${fixture.program}:${fixture.line('call')}`,
     ]);
     assert.equal((await localsOf(dap, frames[0].id)).get('net'), '1.5');
-    const evaluated = await dap.request<DebugProtocol.EvaluateResponse>('evaluate', {
-      expression: 'net * 100 + TAX',
-      frameId: frames[0].id,
-      context: 'repl',
-    });
-    assert.equal(evaluated.body.result, '150.25');
+    assert.equal(await evaluate(dap, frames[0].id, 'net * 100 + TAX'), '150.25');
 
     // step over moves one line; step out returns to the caller
     await dap.request('next', { threadId: thread });
@@ -112,7 +96,7 @@ describe('debugging on a popen gateway', { skip }, () => {
     );
     await dap.request('disconnect', {});
     await relayEnded(relay);
-    assert.deepEqual(await onlyLeft(tg.mark, [gw.info.pid]), [], 'adapter and program are gone');
+    assert.deepEqual(await othersLeft(tg.mark, [gw.info.pid]), [], 'adapter and program are gone');
     adapter.dispose();
     console.log(`# popen (own debugpy): open → first stop ${msToFirstStop.toFixed(0)} ms`);
     // the gateway lives on and still runs code
@@ -145,12 +129,7 @@ describe('debugging on a popen gateway', { skip }, () => {
       ['hover', 'name', "'pear'"],
       ['watch', 'count * unit', '1.5'],
     ]) {
-      const result = await dap.request<DebugProtocol.EvaluateResponse>('evaluate', {
-        expression,
-        frameId,
-        context,
-      });
-      assert.equal(result.body.result, value, `${context} ${expression}`);
+      assert.equal(await evaluate(dap, frameId, expression, context), value, context);
     }
 
     // what listens, listens on the loopback interface
@@ -185,7 +164,7 @@ describe('debugging on a popen gateway', { skip }, () => {
     // stop: the program is ended
     await dap.request('disconnect', { terminateDebuggee: true });
     await relayEnded(relay);
-    assert.deepEqual(await onlyLeft(tg.mark, [gw.info.pid]), []);
+    assert.deepEqual(await othersLeft(tg.mark, [gw.info.pid]), []);
     await tg.close();
   });
 
@@ -227,7 +206,7 @@ describe('debugging on a popen gateway', { skip }, () => {
     assert.ok(processesWithMark(tg.mark).includes(program), 'the program runs, stopped');
     adapter.dispose();
     await relayEnded(relay);
-    assert.deepEqual(await onlyLeft(tg.mark, [gw.info.pid]), [], 'adapter and program are gone');
+    assert.deepEqual(await othersLeft(tg.mark, [gw.info.pid]), [], 'adapter and program are gone');
     assert.equal(gw.state, 'alive');
     // the next session on the gateway (its relay module is kept there: only a call is sent)
     const again = await launchToFirstStop(

@@ -107,3 +107,33 @@ export function relayEnded(relay: DebugRelay): Promise<DebugRelayEnd> {
   const end = relay.ended;
   return end ? Promise.resolve(end) : new Promise((resolve) => relay.onDidEnd(resolve));
 }
+
+/** What an expression evaluates to in a frame (its repr), as the debug console shows it. */
+export async function evaluate(
+  dap: DapClient,
+  frameId: number,
+  expression: string,
+  context = 'repl',
+): Promise<string> {
+  const response = await dap.request<DebugProtocol.EvaluateResponse>('evaluate', {
+    expression,
+    frameId,
+    context,
+  });
+  return response.body.result;
+}
+
+/**
+ * Clear the breakpoints of `file`, continue to the program's end, disconnect and wait until the
+ * relay is gone; resolves with the program's stdout.
+ */
+export async function runToEnd(session: Session, file: string): Promise<string> {
+  const { dap, stopped } = session;
+  await dap.request('setBreakpoints', { source: { path: file }, breakpoints: [] });
+  await dap.request('continue', { threadId: stopped.body.threadId });
+  await dap.waitEvent('terminated');
+  await dap.request('disconnect', {});
+  await relayEnded(session.relay);
+  session.adapter.dispose();
+  return dap.output('stdout');
+}

@@ -72,3 +72,18 @@ export async function gone(pid: number, waitMs = 3000): Promise<boolean> {
   }
   return true;
 }
+
+/**
+ * Wait (briefly) until the only processes carrying the mark are `keep` (say, the gateways);
+ * returns the others still alive after the wait (killed ones may take a moment to go).
+ */
+export async function othersLeft(mark: string, keep: readonly number[], waitMs = 5000) {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const left = processesWithMark(mark).filter((pid) => !keep.includes(pid));
+    if (left.length === 0 || Date.now() >= deadline) {
+      return left;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -8,9 +8,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { DebugProtocol } from '@vscode/debugprotocol';
-import { launchToFirstStop, localsOf, relayEnded, stackOf, writeFixture } from '../helpers/debug';
-import { processesWithMark } from '../helpers/processes';
+import {
+  evaluate,
+  launchToFirstStop,
+  localsOf,
+  runToEnd,
+  stackOf,
+  writeFixture,
+} from '../helpers/debug';
+import { othersLeft } from '../helpers/processes';
 import { requireCluster, slurmGroup } from '../helpers/slurm';
 
 before(() => {
@@ -42,21 +48,17 @@ describe('debugging on a slurm gateway', () => {
     const { dap, stopped } = session;
     const { frames } = await stackOf(dap, stopped.body.threadId!);
     assert.equal(frames[0].source?.path, fixture.module);
-    const job = await dap.request<DebugProtocol.EvaluateResponse>('evaluate', {
-      expression: '__import__("os").environ["SLURM_JOB_ID"]',
-      frameId: frames[0].id,
-      context: 'repl',
-    });
-    assert.equal(job.body.result, `'${gateway.info.slurm?.jobId}'`, 'the program runs in the job');
+    assert.equal(
+      await evaluate(dap, frames[0].id, '__import__("os").environ["SLURM_JOB_ID"]'),
+      `'${gateway.info.slurm?.jobId}'`,
+      'the program runs in the job',
+    );
     assert.equal((await localsOf(dap, frames[0].id)).get('net'), '1.5');
-    await dap.request('setBreakpoints', { source: { path: fixture.module }, breakpoints: [] });
-    await dap.request('continue', { threadId: stopped.body.threadId });
-    await dap.waitEvent('terminated');
-    assert.match(dap.output('stdout'), /total 3\.76/);
-    await dap.request('disconnect', {});
-    await relayEnded(session.relay);
-    session.adapter.dispose();
-    const left = processesWithMark(t.mark).filter((pid) => pid !== gateway.info.pid);
-    assert.deepEqual(left, [], 'only the gateway is left in the job');
+    assert.match(await runToEnd(session, fixture.module), /total 3\.76/);
+    assert.deepEqual(
+      await othersLeft(t.mark, [gateway.info.pid]),
+      [],
+      'only the gateway is left in the job',
+    );
   });
 });

@@ -9,18 +9,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { Gateway } from '../../src/core/gateway';
 import { RSync } from '../../src/core/rsync';
 import {
+  evaluate,
   launchToFirstStop,
   localsOf,
-  relayEnded,
+  runToEnd,
   stackOf,
   writeFixture,
   type DebugFixture,
 } from '../helpers/debug';
-import { processesWithMark } from '../helpers/processes';
+import { othersLeft } from '../helpers/processes';
 import { defaultPython } from '../helpers/pythons';
 import {
   ensureTestUser,
@@ -81,26 +81,21 @@ describe('debugging over ssh', { skip }, () => {
       `price_with_tax ${fixture.module}:${fixture.line('gross')}`,
       `<module> ${fixture.program}:${fixture.line('call')}`,
     ]);
-    const where = await dap.request<DebugProtocol.EvaluateResponse>('evaluate', {
-      expression: '__file__',
-      frameId: frames[0].id,
-      context: 'repl',
-    });
-    assert.equal(where.body.result, `'${path.join(mirror, 'pricing.py')}'`);
+    assert.equal(
+      await evaluate(dap, frames[0].id, '__file__'),
+      `'${path.join(mirror, 'pricing.py')}'`,
+    );
     assert.equal((await localsOf(dap, frames[0].id)).get('net'), '1.5');
     await dap.request('next', { threadId: thread });
     await dap.waitEvent('stopped');
     assert.equal((await stackOf(dap, thread)).frames[0].line, fixture.line('return'));
-    await dap.request('setBreakpoints', { source: { path: fixture.module }, breakpoints: [] });
-    await dap.request('continue', { threadId: thread });
-    await dap.waitEvent('terminated');
-    assert.match(dap.output('stdout'), /total 3\.76/);
-    await dap.request('disconnect', {});
-    await relayEnded(relay);
-    session.adapter.dispose();
+    assert.match(await runToEnd(session, fixture.module), /total 3\.76/);
     const gateways = [...tg.group].map((g) => g.info.pid);
-    const left = processesWithMark(tg.mark).filter((pid) => !gateways.includes(pid));
-    assert.deepEqual(left, [], 'nothing of the session is left on the remote');
+    assert.deepEqual(
+      await othersLeft(tg.mark, gateways),
+      [],
+      'nothing of the session is left on the remote',
+    );
   }
 
   it('an ssh gateway whose Python lacks debugpy: shipped over the connection, breakpoints bound through the mirror', async () => {
@@ -114,7 +109,7 @@ describe('debugging over ssh', { skip }, () => {
   });
 
   /** Debug the fixture in place (a gateway on this host sees its files) to the module's stop. */
-  async function debugInPlace(gw: Gateway): Promise<DebugProtocol.EvaluateResponse['body']> {
+  async function debugInPlace(gw: Gateway): Promise<string> {
     const session = await launchToFirstStop(
       gw,
       { program: fixture.program },
@@ -123,15 +118,9 @@ describe('debugging over ssh', { skip }, () => {
     );
     const { frames } = await stackOf(session.dap, session.stopped.body.threadId!);
     assert.equal(frames[0].source?.path, fixture.module);
-    const who = await session.dap.request<DebugProtocol.EvaluateResponse>('evaluate', {
-      expression: '__import__("os").getuid()',
-      frameId: frames[0].id,
-      context: 'repl',
-    });
-    await session.dap.request('disconnect', {});
-    await relayEnded(session.relay);
-    session.adapter.dispose();
-    return who.body;
+    const uid = await evaluate(session.dap, frames[0].id, '__import__("os").getuid()');
+    await runToEnd(session, fixture.module);
+    return uid;
   }
 
   it('a socket gateway (a server installed through a local gateway)', async () => {
@@ -152,8 +141,8 @@ describe('debugging over ssh', { skip }, () => {
     const gw = await tg.group.makeGateway(
       tg.marked(`popen//sudo=${TEST_USER}//python=${SYSTEM_PYTHON}//chdir=/tmp`),
     );
-    const who = await debugInPlace(gw);
-    assert.equal(who.result, execFileSync('id', ['-u', TEST_USER], { encoding: 'utf8' }).trim());
+    const uid = await debugInPlace(gw);
+    assert.equal(uid, execFileSync('id', ['-u', TEST_USER], { encoding: 'utf8' }).trim());
     await tg.close();
   });
 
