@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { Session, type Run } from '../../src/extension/session';
 import { describeGateway, describeGroup } from '../../src/views/format';
 import { leftoverProcesses, newMark } from '../helpers/processes';
-import { jobsLeft, requireCluster, slurmSpec } from '../helpers/slurm';
+import { jobsLeft, listedJobs, requireCluster, slurmSpec } from '../helpers/slurm';
 import { SLURM_CPUS } from '../helpers/slurmCluster';
 
 before(() => {
@@ -97,4 +97,17 @@ test('a start waiting in the queue shows why, and terminating it cancels the job
   assert.equal(entry.state, 'dead');
   assert.equal(entry.reason, 'cancelled while it started');
   assert.deepEqual(await jobsLeft([job]), []);
+});
+
+test('closing the window (the session shuts down) gives every allocation back', async () => {
+  const session = new Session({ terminateTimeout: () => 5 });
+  const mark = newMark();
+  const fanout = session.startGateway(slurmSpec(mark, 'slurm_tasks=2'), { name: 'closing' });
+  const single = session.startGateway(slurmSpec(mark));
+  await Promise.all([fanout.ready, single.ready]);
+  const jobs = [fanout.entry.group.allocation?.jobId ?? '', single.entry.info?.slurm?.jobId ?? ''];
+  assert.equal(listedJobs(jobs).length, 2);
+  await session.shutdown();
+  assert.deepEqual(await jobsLeft(jobs), []);
+  assert.deepEqual(await leftoverProcesses(mark), []);
 });
