@@ -135,6 +135,15 @@ async function clickToast(page, text, button) {
   await toast.locator('.monaco-button', { hasText: button }).first().click();
 }
 
+/** Close the toast with `text` if it shows (the workbench's own tips would hide the panel). */
+async function dismissToast(page, text) {
+  const toast = page.locator('.notifications-toasts .notification-toast', { hasText: text });
+  if (await toast.first().isVisible()) {
+    await toast.first().hover();
+    await toast.first().locator('.codicon-notifications-clear').click();
+  }
+}
+
 /** The steps, in the workbench; `sshd` may be undefined. */
 async function walk({ page, shot, workspace, outside, sshd }) {
   const activity = page.locator('.activitybar .action-item a[aria-label^="Execnet"]');
@@ -248,6 +257,8 @@ async function walk({ page, shot, workspace, outside, sshd }) {
   await shot('terminal-typed-lines');
   await page.keyboard.press('Control+D');
   await waitTerminal(page, /end of input[\s\S]*ask\.py on local finished in/);
+  await page.waitForTimeout(500);
+  await dismissToast(page, /keybindings/);
   await shot('terminal-ctrl-d-and-exit-line');
 
   // 8. Run File with Arguments: sys.argv[1:], the file's folder first on sys.path, __main__
@@ -288,6 +299,7 @@ async function walk({ page, shot, workspace, outside, sshd }) {
     .first();
   const link = frame.locator('.detected-link').first();
   await link.waitFor({ timeout: 15_000 });
+  await dismissToast(page, /keybindings/);
   await shot('traceback-through-helper');
   await link.click({ modifiers: ['Control'] });
   await page
