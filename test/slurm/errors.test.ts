@@ -134,6 +134,23 @@ describe('refused jobs', () => {
     }
   });
 
+  test('no srun where it should run is a SlurmError of kind missing', async () => {
+    const group = new Group('missing');
+    try {
+      // a "login node" whose PATH has no Slurm
+      await group.makeGateway('popen//id=box//python=/usr/bin/python3//env:PATH=/nonexistent');
+      await assert.rejects(
+        group.makeGateway(slurmSpec(newMark(), 'via=box')),
+        (error: unknown) =>
+          error instanceof SlurmError &&
+          error.kind === 'missing' &&
+          /cannot run srun on box: .*is Slurm installed there\?/.test(error.message),
+      );
+    } finally {
+      await group.terminate(5);
+    }
+  });
+
   test('options srun refuses are a SlurmError of kind options', async () => {
     await assert.rejects(
       new Group('refused').makeGateway(slurmSpec(newMark(), 'slurm=--time=abc')),
