@@ -67,6 +67,22 @@ describe('debugging on a popen gateway', { skip }, () => {
     ]);
     assert.equal((await localsOf(dap, frames[0].id)).get('net'), '1.5');
     assert.equal(await evaluate(dap, frames[0].id, 'net * 100 + TAX'), '150.25');
+    // the caller's frame: `items` expands to its elements
+    const scopes = await dap.request<DebugProtocol.ScopesResponse>('scopes', {
+      frameId: frames[1].id,
+    });
+    const globals = await dap.request<DebugProtocol.VariablesResponse>('variables', {
+      variablesReference: scopes.body.scopes[0].variablesReference,
+    });
+    const items = globals.body.variables.find((v) => v.name === 'items');
+    assert.ok(items && items.variablesReference > 0, 'items can be expanded');
+    const elements = await dap.request<DebugProtocol.VariablesResponse>('variables', {
+      variablesReference: items.variablesReference,
+    });
+    assert.deepEqual(
+      elements.body.variables.filter((v) => /^\d+$/.test(v.name)).map((v) => v.value),
+      ["('apple', 3, 0.5)", "('pear', 2, 0.75)"],
+    );
 
     // step over moves one line; step out returns to the caller
     await dap.request('next', { threadId: thread });
