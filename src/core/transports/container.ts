@@ -17,6 +17,7 @@ import {
   waitAnnouncement,
   withCleanup,
   type LaunchHost,
+  type Launched,
 } from './launch';
 import type { Transport, TransportExit } from './transport';
 
@@ -47,7 +48,7 @@ export async function openContainer(
       ? [engine, 'exec', '-i', ...extra, container, ...command]
       : [engine, 'run', '--rm', '-i', '--name', container, ...extra, image, ...command];
   const label = `${engine} ${image === undefined ? `exec ${container}` : `run ${image}`}`;
-  let launched;
+  let launched: Launched;
   try {
     launched = await host.spawn(argv, label);
   } catch (error) {

@@ -15,8 +15,6 @@ import { killGroup, spawnTransport } from './popen';
 import { relayProcess, relayRun, type CommandResult } from './relay';
 import type { Transport, TransportExit } from './transport';
 
-export type { CommandResult } from './relay';
-
 /** What the wrapper prints, followed by its fields, before it execs the interpreter. */
 const ANNOUNCE = '[execnet-launch]';
 
@@ -62,9 +60,7 @@ const localHost: LaunchHost = {
   name: 'local',
   where: 'on this machine',
   via: '',
-  get key() {
-    return localHost;
-  },
+  key: {},
   spawn: (argv, label) => {
     // SIGTERM, not SIGKILL, if this process exits with the launcher still running
     const transport = spawnTransport(argv, process.env, label, 'SIGTERM');
