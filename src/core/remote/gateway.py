@@ -1394,9 +1394,13 @@ class RemoteGateway(object):
         else:
             source = request.get("source") or ""
             filename = request.get("filename") or "<remote exec>"
-        # tracebacks show the failing lines, of files and of plain source strings alike
+        # tracebacks show the failing lines, of files and of plain source strings alike: the
+        # RemoteError's text puts the source back into linecache when it is made. A named file
+        # goes there now, so that code printing its own tracebacks shows its lines too; a plain
+        # string only when linecache is loaded already (importing it costs the first exec ~10 ms)
         self._context.source = (filename, source)
-        _remember_source(filename, source)
+        if request.get("filename") or request.get("module") or "linecache" in sys.modules:
+            _remember_source(filename, source)
         code = compile(source, filename, "exec", dont_inherit=True)
         namespace = {"channel": channel, "__name__": "__channelexec__", "__file__": filename}
         # a run of a script: what `python FILE ARGS` would give it, while it runs
