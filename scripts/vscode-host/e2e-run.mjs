@@ -92,6 +92,7 @@ export async function runRunLoopE2E({ dir, vsix }) {
             ],
             'execnet.defaultGateway': 'local',
             'execnet.run.stopTimeout': 1,
+            'execnet.run.whenRunning': 'ask',
             'execnet.rsync.target': mirrorOf(outside),
           });
           for (const [name, text] of Object.entries(FILES)) {
@@ -204,8 +205,13 @@ async function walk({ page, shot, workspace, outside, sshd }) {
   await status(/ticker\.py on local · \d+:\d\d/).waitFor({ timeout: 15_000 });
   await shot('running-stop-button-and-status');
 
-  // 4. running it again while it runs stops the first run; both show, one after the other
+  // 4. running it again while it runs asks (execnet.run.whenRunning = ask): stopped and run
+  //    again, both runs show, one after the other
   await page.keyboard.press('Control+Alt+E');
+  const ask = page.locator('.monaco-dialog-box', { hasText: 'still running on local' });
+  await ask.waitFor({ timeout: 15_000 });
+  await shot('rerun-asks');
+  await ask.locator('.monaco-button', { hasText: 'Stop and Run Again' }).click();
   await waitOutput(
     page,
     /ticker\.py on local was interrupted after[\s\S]*─{20,}[\s\S]*ticker\.py started on local/,
@@ -414,7 +420,21 @@ async function walk({ page, shot, workspace, outside, sshd }) {
   await status(/Ln 5, Col \d+/).waitFor({ timeout: 15_000 });
   await shot('terminal-link-opened');
 
-  // 16. Terminate: "Terminate Gateway" sorts first; the one for all of them asks
+  // 16. Remote Status: the numbers first, the rest behind Show Details
+  await runCommand(page, 'Execnet: Show Remote Status');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'local' }).first().waitFor();
+  await page.keyboard.type('local');
+  await page.keyboard.press('Enter');
+  await clickToast(page, /local: \d+ executing, \d+ channel\(s\) open, pid \d+/, 'Show Details');
+  const details = page.locator('.monaco-dialog-box', { hasText: 'working directory' });
+  await details.waitFor({ timeout: 15_000 });
+  await shot('remote-status-details');
+  await details
+    .locator('.monaco-button', { hasText: /OK|Close/ })
+    .first()
+    .click();
+
+  // 17. Terminate: "Terminate Gateway" sorts first; the one for all of them asks
   await page.keyboard.press('F1');
   await page.locator('.quick-input-widget input').waitFor({ state: 'visible' });
   await page.keyboard.type('Execnet: Terminate', { delay: 5 });

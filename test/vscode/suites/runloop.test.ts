@@ -64,6 +64,11 @@ const sshd = process.env.EXECNET_TEST_SSH
 
 const runConfig = () => vscode.workspace.getConfiguration('execnet.run');
 
+/** `14:03:07`, as start lines show a run's start. */
+function clock(run: Run): string {
+  return run.startedAt.toTimeString().slice(0, 8);
+}
+
 async function setRun(key: string, value: unknown): Promise<void> {
   await runConfig().update(key, value, vscode.ConfigurationTarget.Workspace);
 }
@@ -72,6 +77,16 @@ async function run(command: string, ...args: unknown[]): Promise<Run> {
   const started = await vscode.commands.executeCommand<Run | undefined>(command, ...args);
   assert.ok(started, `${command} started nothing`);
   return started;
+}
+
+/** The text of the output channel that shows `marker` (what the user sees in the Output view). */
+async function outputText(marker: RegExp): Promise<string> {
+  const document = await waitFor(`an output channel showing ${marker}`, () =>
+    vscode.workspace.textDocuments.find(
+      (d) => d.languageId === 'execnet-output' && marker.test(d.getText()),
+    ),
+  );
+  return document.getText();
 }
 
 /** Links in the output channel document whose text contains `marker`. */
@@ -110,7 +125,7 @@ describe('the run loop', () => {
     local = await newGateway('local');
   });
   after(async () => {
-    for (const key of ['stopTimeout', 'whenRunning', 'in', 'maxOutputs']) {
+    for (const key of ['stopTimeout', 'whenRunning', 'in', 'maxOutputs', 'args', 'clearOutput']) {
       await setRun(key, undefined);
     }
     await terminateAll();
@@ -149,6 +164,11 @@ describe('the run loop', () => {
     assert.equal(ext.paneName(first), 'local: ticker.py');
     assert.equal(ext.paneName(second), 'local: ticker.py');
     await waitOutput(second, /^tick$/m);
+    // one output: the first run, a separator, the second
+    const shown = await outputText(
+      /was interrupted after[\s\S]*─{20,}\n\[execnet\] ticker\.py started/,
+    );
+    assert.match(shown, /^tick$/m);
     await vscode.commands.executeCommand('execnet.stopRun', second);
     assert.equal(second.outcome?.kind, 'interrupted');
   });
@@ -190,6 +210,37 @@ describe('the run loop', () => {
     assert.equal(again.entry, local);
     await waitEnd(again);
     assert.ok((await waitOutput(again, /finished in/)).includes(`'one', 'two words']`));
+  });
+
+  it('execnet.run.args fixes the arguments of a file, as a launch configuration would', async () => {
+    await setRun('args', { 'loop/args.py': "--fixed 'by the setting'" });
+    try {
+      await openFile('loop/args.py');
+      const fixed = await run('execnet.runFile');
+      await waitEnd(fixed);
+      const text = await waitOutput(fixed, /finished in/);
+      assert.ok(text.includes(`'--fixed', 'by the setting']`), text);
+    } finally {
+      await setRun('args', undefined);
+    }
+  });
+
+  it('with clearOutput a file that runs again gets a clean output', async () => {
+    const ext = await api();
+    await setRun('clearOutput', true);
+    try {
+      await openFile('hello.py');
+      const first = await waitEnd(await run('execnet.runFile'));
+      const second = await waitEnd(await run('execnet.runFile'));
+      assert.equal(ext.paneName(first), ext.paneName(second));
+      await waitOutput(second, /finished in/);
+      const shown = await outputText(
+        new RegExp(`hello\\.py started on local .* at ${clock(second)}[\\s\\S]*finished in`),
+      );
+      assert.equal(shown.match(/hello\.py started on local/g)?.length, 1, shown);
+    } finally {
+      await setRun('clearOutput', undefined);
+    }
   });
 
   it('a module beside the file imports, whatever the working directory of the gateway', async () => {
