@@ -27,6 +27,11 @@ export interface DebugpyBundle {
   readonly key: string;
   /** Where it was found. */
   readonly source: string;
+  /**
+   * The oldest Python it runs on: 3.7 for debugpy 1.6 alone, 3.8 when it brings the system's
+   * `bytecode` (Debian's split pydevd imports it; that `bytecode` needs 3.8).
+   */
+  readonly minimumPython: readonly number[];
 }
 
 export interface DebugpyOptions {
@@ -166,7 +171,10 @@ async function stage(options: DebugpyOptions): Promise<DebugpyBundle> {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
   }
-  return { dir, version, key, source };
+  const minimumPython = files.some((f) => f.rel.startsWith(`bytecode${path.sep}`))
+    ? [3, 8]
+    : [3, 7];
+  return { dir, version, key, source, minimumPython };
 }
 
 function readMarker(file: string): string | undefined {

@@ -97,6 +97,11 @@ export class DebugRelay implements Disposable {
             { cause: error },
           );
         }
+        if (compareVersions(hello.version, bundle.minimumPython) < 0) {
+          throw new DebugStartError(
+            `${python} has no debugpy, and the one here (${bundle.version} from ${bundle.source}) needs Python ${bundle.minimumPython.join('.')} or newer: install debugpy on the gateway (\`pip install "debugpy<1.7"\` for Python 3.7)`,
+          );
+        }
         await channel.send(['find', bundle.key]);
         const [, folder, complete] = (await channel.receive(timeout)) as [string, string, boolean];
         if (!complete) {
