@@ -713,8 +713,14 @@ def _codec_make_c_codec(channel_class, get_channel, msgpack, segment_min=None):
         t = type(obj)
         try:
             if t is tuple:
-                # channel.send((i, "x" * 16)) is the hot path: skip default() and an ExtType
-                body = packb(list(obj))
+                # channel.send((i, "x" * 16)) is the hot path: skip default() and an ExtType,
+                # and packb's own frame
+                try:
+                    packer = pool.pop()
+                except IndexError:
+                    packer = Packer(default=default, strict_types=True, use_bin_type=True)
+                body = packer.pack(list(obj))
+                pool.append(packer)
                 n = len(body)
                 return (tuple_head[n] if n < 256 else _codec_ext_head(_CODEC_EXT_TUPLE, n)) + body
             if t is bytes or t is bytearray or t is memoryview:
