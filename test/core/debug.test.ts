@@ -304,48 +304,56 @@ describe('debugging on a popen gateway', { skip }, () => {
     }
   });
 
-  it('every CPython 3.8+ found debugs with the shipped debugpy (3.8 and 3.9 need typing_extensions); 3.7 is told to install its own', async (t) => {
-    const pythons = findPythons().filter((p) => Number(p.version.split('.')[1]) >= 7);
-    if (pythons.length === 0) {
-      t.skip('no pyenv CPython 3.7+');
-      return;
-    }
-    const remoteCache = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-debug-all-'));
-    try {
-      const tg = testGroup();
-      const seen: string[] = [];
-      for (const python of pythons) {
-        const gw = await tg.gateway(`env:XDG_CACHE_HOME=${remoteCache}`, python.path);
-        if (python.version === '3.7') {
-          // Debian's debugpy brings a `bytecode` that needs 3.8: said before anything is shipped
-          await assert.rejects(
-            DebugRelay.open(gw, { cacheDir: cache }),
-            (error: unknown) =>
-              error instanceof DebugStartError &&
-              /needs Python 3\.8 or newer: install debugpy on the gateway/.test(error.message),
-          );
-          seen.push('3.7 (refused: install debugpy there)');
-          continue;
-        }
-        const session = await launchToFirstStop(
-          gw,
-          { program: fixture.program },
-          { [fixture.module]: [fixture.line('gross')] },
-          { cacheDir: cache },
-        );
-        const { frames } = await stackOf(session.dap, session.stopped.body.threadId!);
-        assert.equal(frames[0].line, fixture.line('gross'), python.version);
-        assert.equal((await localsOf(session.dap, frames[0].id)).get('net'), '1.5', python.version);
-        assert.match(await runToEnd(session, fixture.module), /total 3\.76/, python.version);
-        seen.push(`${python.version} (${session.relay.info.debugpy})`);
-        await gw.terminate(5);
+  it(
+    'every CPython 3.8+ found debugs with the shipped debugpy (3.8 and 3.9 need typing_extensions); 3.7 is told to install its own',
+    { timeout: 240_000 },
+    async (t) => {
+      const pythons = findPythons().filter((p) => Number(p.version.split('.')[1]) >= 7);
+      if (pythons.length === 0) {
+        t.skip('no pyenv CPython 3.7+');
+        return;
       }
-      console.log(`# debugged on ${seen.join(', ')}`);
-      await tg.close();
-    } finally {
-      fs.rmSync(remoteCache, { recursive: true, force: true });
-    }
-  });
+      const remoteCache = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-debug-all-'));
+      try {
+        const tg = testGroup();
+        const seen: string[] = [];
+        for (const python of pythons) {
+          const gw = await tg.gateway(`env:XDG_CACHE_HOME=${remoteCache}`, python.path);
+          if (python.version === '3.7') {
+            // Debian's debugpy brings a `bytecode` that needs 3.8: said before anything is shipped
+            await assert.rejects(
+              DebugRelay.open(gw, { cacheDir: cache }),
+              (error: unknown) =>
+                error instanceof DebugStartError &&
+                /needs Python 3\.8 or newer: install debugpy on the gateway/.test(error.message),
+            );
+            seen.push('3.7 (refused: install debugpy there)');
+            continue;
+          }
+          const session = await launchToFirstStop(
+            gw,
+            { program: fixture.program },
+            { [fixture.module]: [fixture.line('gross')] },
+            { cacheDir: cache },
+          );
+          const { frames } = await stackOf(session.dap, session.stopped.body.threadId!);
+          assert.equal(frames[0].line, fixture.line('gross'), python.version);
+          assert.equal(
+            (await localsOf(session.dap, frames[0].id)).get('net'),
+            '1.5',
+            python.version,
+          );
+          assert.match(await runToEnd(session, fixture.module), /total 3\.76/, python.version);
+          seen.push(`${python.version} (${session.relay.info.debugpy})`);
+          await gw.terminate(5);
+        }
+        console.log(`# debugged on ${seen.join(', ')}`);
+        await tg.close();
+      } finally {
+        fs.rmSync(remoteCache, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('says what to install when neither the gateway nor this machine has debugpy', async (t) => {
     const python = findPythons().find((p) => p.version === '3.12');
