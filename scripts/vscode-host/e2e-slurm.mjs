@@ -124,9 +124,13 @@ async function walkFanOut({ page, shot }, dir) {
   await shot('pending-with-reason');
   await waiting.hover();
   await waiting.locator('.action-label[aria-label="Terminate Gateway"]').click();
-  await waiting
-    .locator('.label-description', { hasText: /dead: cancelled while it started/ })
-    .waitFor({ timeout: 30_000 });
+  // the fan-out starts as one: both its rows are cancelled
+  for (const row of ['big-0', 'big-1']) {
+    await view
+      .locator('.monaco-list-row', { hasText: row })
+      .locator('.label-description', { hasText: /dead: cancelled while it started/ })
+      .waitFor({ timeout: 30_000 });
+  }
   await shot('pending-cancelled');
 
   // 4. Terminate Group: the tasks end and the allocation is given back

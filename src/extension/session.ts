@@ -654,11 +654,13 @@ export class Session extends Disposable {
   private failed(entry: GatewayEntry, error: unknown): void {
     entry.state = 'dead';
     entry.progress = undefined;
-    entry.reason = entry.cancelled
-      ? 'cancelled while it started'
-      : error instanceof Error
-        ? error.message
-        : String(error);
+    // a fan-out's entries share one start: cancelling one cancels them all
+    entry.reason =
+      entry.cancelled || entry.startAbort.signal.aborted
+        ? 'cancelled while it started'
+        : error instanceof Error
+          ? error.message
+          : String(error);
     this.fire({ kind: 'gateway', entry });
   }
 

@@ -111,3 +111,28 @@ test('closing the window (the session shuts down) gives every allocation back', 
   assert.deepEqual(await jobsLeft(jobs), []);
   assert.deepEqual(await leftoverProcesses(mark), []);
 });
+
+test("cancelling one task of a fan-out that waits in the queue cancels the fan-out's start", async () => {
+  const session = newSession();
+  const { entries, ready } = session.startGateway(
+    slurmSpec(newMark(), `slurm=-c ${SLURM_CPUS * 8}//slurm_tasks=2`),
+    { name: 'waiting' },
+  );
+  ready.catch(() => undefined);
+  const deadline = Date.now() + 15_000;
+  while (!/pending/.test(entries[1].progress ?? '') && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const job = /^job (\d+) pending/.exec(entries[1].progress ?? '')?.[1] ?? '';
+  assert.match(job, /^\d+$/);
+  await session.terminate(entries[0]);
+  await assert.rejects(ready);
+  assert.deepEqual(
+    entries.map((e) => [e.state, e.reason]),
+    [
+      ['dead', 'cancelled while it started'],
+      ['dead', 'cancelled while it started'],
+    ],
+  );
+  assert.deepEqual(await jobsLeft([job]), []);
+});
