@@ -49,12 +49,13 @@ const NOTEBOOK_CELLS = [
 ];
 
 /** The text the terminal panel shows (rendered as DOM rows: GPU acceleration is off). */
-async function terminalText(page) {
-  const rows = page.locator('.terminal-wrapper.active .xterm-rows').first();
-  return (await textOf(rows).catch(() => '')).replace(/\s+$/, '');
+export async function terminalText(page) {
+  const rows = page.locator('.part.panel .terminal-wrapper.active .xterm-rows > div');
+  const lines = await rows.allInnerTexts().catch(() => []);
+  return lines.join('\n').replace(/\u00a0/g, ' ').replace(/\s+$/, '');
 }
 
-async function waitTerminal(page, pattern, timeout = 30_000) {
+export async function waitTerminal(page, pattern, timeout = 30_000) {
   const deadline = Date.now() + timeout;
   let text = '';
   while (Date.now() < deadline) {
@@ -64,7 +65,7 @@ async function waitTerminal(page, pattern, timeout = 30_000) {
     }
     await page.waitForTimeout(150);
   }
-  throw new Error(`the REPL terminal never showed ${pattern}; it shows:\n${text}`);
+  throw new Error(`the terminal never showed ${pattern}; it shows:\n${text}`);
 }
 
 /** How many runs the session row says it has had. */

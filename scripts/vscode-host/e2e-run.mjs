@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openFile, runCommand, textOf, waitOutput } from './e2e.mjs';
+import { waitTerminal } from './e2e-interactive.mjs';
 import { log, makeWorkspace, startSshdFixture, uiWalk } from './host.mjs';
 
 const PYTHON = '/usr/bin/python3';
@@ -106,25 +107,6 @@ export async function runRunLoopE2E({ dir, vsix }) {
   } finally {
     await sshd?.stop();
   }
-}
-
-/** The text the terminal panel shows (DOM rows: GPU acceleration is off). */
-async function terminalText(page) {
-  const rows = page.locator('.part.panel .terminal-wrapper.active .xterm-rows > div');
-  return (await rows.allInnerTexts()).join('\n').replace(/\u00a0/g, ' ');
-}
-
-async function waitTerminal(page, pattern, timeout = 30_000) {
-  const deadline = Date.now() + timeout;
-  let text = '';
-  while (Date.now() < deadline) {
-    text = await terminalText(page);
-    if (pattern.test(text)) {
-      return text;
-    }
-    await page.waitForTimeout(150);
-  }
-  throw new Error(`the terminal never showed ${pattern}; it shows:\n${text}`);
 }
 
 /** A toast with `text`, and its button `button` clicked. */
@@ -253,7 +235,7 @@ async function walk({ page, shot, workspace, outside, sshd }) {
   await shot('input-hint');
   await clickToast(page, 'reads input', 'Run in Terminal');
   //    …where typed lines reach input() and readline(), and Ctrl+D ends the input
-  await waitTerminal(page, /name\? /);
+  await waitTerminal(page, /name\?/);
   await page.keyboard.type('Ada');
   await page.keyboard.press('Enter');
   await waitTerminal(page, /hello Ada/);
@@ -386,7 +368,7 @@ async function walk({ page, shot, workspace, outside, sshd }) {
   await openFile(page, 'ask.py');
   await page.keyboard.press('Control+Alt+E');
   await clickToast(page, 'reads input', 'Always Run in Terminal');
-  await waitTerminal(page, /name\? /);
+  await waitTerminal(page, /name\?/);
   await page.keyboard.press('Control+D');
   await waitTerminal(page, /ask\.py on local failed after .*EOFError/);
   await openFile(page, 'calls_helper.py');

@@ -180,39 +180,6 @@ export class ReplConsole {
       case 'enter':
         this.submit();
         return;
-      case 'backspace':
-        editor.backspace();
-        break;
-      case 'delete':
-        editor.delete();
-        break;
-      case 'left':
-        editor.move(editor.cursor - 1);
-        break;
-      case 'right':
-        editor.move(editor.cursor + 1);
-        break;
-      case 'home':
-        editor.move(0);
-        break;
-      case 'end':
-        editor.move(editor.text.length);
-        break;
-      case 'wordLeft':
-        editor.move(editor.wordLeft());
-        break;
-      case 'wordRight':
-        editor.move(editor.wordRight());
-        break;
-      case 'deleteWordLeft':
-        editor.deleteWordLeft();
-        break;
-      case 'killLineRight':
-        editor.killRight();
-        break;
-      case 'killLineLeft':
-        editor.killLeft();
-        break;
       case 'up':
       case 'down':
         if (this.mode === 'prompt' && !editor.recall(key.name === 'up' ? -1 : 1)) {
@@ -233,7 +200,9 @@ export class ReplConsole {
         this.ctrlD();
         return;
       default:
-        return;
+        if (!editor.edit(key)) {
+          return;
+        }
     }
     this.redraw();
   }

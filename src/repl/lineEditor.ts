@@ -3,6 +3,8 @@
 // console feeds it keys and writes what render() returns.
 // Invariant: `row` is the screen row of the cursor counted from the prompt's row, as last drawn.
 
+import type { Key } from './keys';
+
 /** Characters that end a word for completion (readline's default delimiters, without '.'). */
 const DELIMITERS = ' \t\n`~!@#$%^&*()-=+[{]}\\|;:\'",<>/?';
 
@@ -109,6 +111,50 @@ export class LineEditor {
   killLeft(): void {
     this.text = this.text.slice(this.cursor);
     this.cursor = 0;
+  }
+
+  /**
+   * The editing keys every line on a terminal has: delete, move and kill (readline's). False for
+   * any other key (text, Enter, history, Tab...), which the caller handles.
+   */
+  edit(key: Key): boolean {
+    switch (key.name) {
+      case 'backspace':
+        this.backspace();
+        return true;
+      case 'delete':
+        this.delete();
+        return true;
+      case 'left':
+        this.move(this.cursor - 1);
+        return true;
+      case 'right':
+        this.move(this.cursor + 1);
+        return true;
+      case 'home':
+        this.move(0);
+        return true;
+      case 'end':
+        this.move(this.text.length);
+        return true;
+      case 'wordLeft':
+        this.move(this.wordLeft());
+        return true;
+      case 'wordRight':
+        this.move(this.wordRight());
+        return true;
+      case 'deleteWordLeft':
+        this.deleteWordLeft();
+        return true;
+      case 'killLineRight':
+        this.killRight();
+        return true;
+      case 'killLineLeft':
+        this.killLeft();
+        return true;
+      default:
+        return false;
+    }
   }
 
   /** Up (-1) or down (+1) in the history; the line being typed is kept as the newest entry. */

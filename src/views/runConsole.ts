@@ -90,45 +90,14 @@ export class RunConsole {
           this.editing = false;
           this.target?.interrupt();
           continue;
-        case 'backspace':
-          editor.backspace();
-          break;
-        case 'delete':
-          editor.delete();
-          break;
-        case 'left':
-          editor.move(editor.cursor - 1);
-          break;
-        case 'right':
-          editor.move(editor.cursor + 1);
-          break;
-        case 'home':
-          editor.move(0);
-          break;
-        case 'end':
-          editor.move(editor.text.length);
-          break;
-        case 'wordLeft':
-          editor.move(editor.wordLeft());
-          break;
-        case 'wordRight':
-          editor.move(editor.wordRight());
-          break;
-        case 'deleteWordLeft':
-          editor.deleteWordLeft();
-          break;
-        case 'killLineLeft':
-          editor.killLeft();
-          break;
-        case 'killLineRight':
-          editor.killRight();
-          break;
         case 'up':
         case 'down':
           editor.recall(key.name === 'up' ? -1 : 1);
           break;
         default:
-          continue;
+          if (!editor.edit(key)) {
+            continue;
+          }
       }
       if (this.target) {
         this.editing = true;

@@ -5,6 +5,7 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RemoteError } from '../../src/core/errors';
 import { testGroup } from '../helpers/gateways';
+import { until } from '../helpers/wait';
 import { processesWithMark } from '../helpers/processes';
 
 /**
@@ -32,16 +33,6 @@ async function closedWith(promise: Promise<unknown>): Promise<RemoteError> {
     return error;
   }
   assert.fail('the channel closed without an error');
-}
-
-async function until(what: string, probe: () => boolean, timeout = 10_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!probe()) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe('killing an exec', () => {

@@ -7,22 +7,13 @@ import { describe, it } from 'node:test';
 import type { Channel } from '../../src/core/channel';
 import { RemoteError } from '../../src/core/errors';
 import { testGroup } from '../helpers/gateways';
+import { until } from '../helpers/wait';
 
 /** Collect what an exec prints. */
 function printed(channel: Channel): () => string {
   let text = '';
   channel.onOutput(({ data }) => (text += data.toString()));
   return () => text;
-}
-
-async function waitFor(what: string, probe: () => boolean, timeout = 10_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!probe()) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 describe('stdin of an exec', () => {
@@ -36,7 +27,7 @@ describe('stdin of an exec', () => {
     const output = printed(ch);
     assert.ok(ch.stdin, 'an exec with stdin: true has channel.stdin');
     // the prompt is out before anything is typed
-    await waitFor('the prompt', () => output() === 'name? ');
+    await until('the prompt', () => output() === 'name? ');
     await ch.stdin.write('Ada\n');
     assert.equal(await ch.receive(5), 'Ada');
     await ch.waitClose(5);
@@ -153,7 +144,7 @@ describe('stdin of an exec', () => {
     const gw = await tg.gateway();
     const ch = gw.remoteExec({ source: 'pass', stdin: true });
     await ch.waitClose(5);
-    await waitFor('stdin to end', () => ch.stdin?.ended === true);
+    await until('stdin to end', () => ch.stdin?.ended === true);
     await assert.rejects(ch.stdin!.write('late\n'), /closed/);
     assert.equal((await gw.remoteStatus()).numchannels, 0);
     assert.deepEqual(
