@@ -1,6 +1,7 @@
-// The run loop's commands: Run File (with Arguments…), Run File on Group, Stop Run, Re-run Last. A file runs as `python FILE ARGS` would (launch.ts), shown in an output channel or
-// a terminal; a second run of a file that still runs on that gateway stops the first, asks, or
-// runs beside it (execnet.run.whenRunning).
+// The run loop's commands: Run File (with Arguments…), Run File on Group, Stop Run, Re-run Last.
+// A file runs as `python FILE ARGS` would (launch.ts), shown in an output channel or a terminal; a
+// second run of a file that still runs on that gateway stops the first, asks, or runs beside it
+// (execnet.run.whenRunning).
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';

@@ -326,6 +326,16 @@ describe('the run loop', () => {
       await waitEnd(ticking);
       assert.equal(ticking.outcome?.kind, 'interrupted');
       assert.match(await waitOutput(ticking, /was interrupted/), /KeyboardInterrupt/);
+
+      // closing the terminal of a run that still goes stops the run
+      const again = await run('execnet.runFile');
+      await waitOutput(again, /^tick$/m);
+      const reused = await waitFor('the ticker terminal', () =>
+        vscode.window.terminals.find((t) => t.name === 'local: ticker.py'),
+      );
+      reused.dispose();
+      await waitEnd(again);
+      assert.equal(again.outcome?.kind, 'interrupted');
     } finally {
       await setRun('in', undefined);
     }
