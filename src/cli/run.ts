@@ -125,14 +125,17 @@ async function startGateways(
       ids.add(id);
     }
   }
-  const starting = Promise.allSettled(specs.map((spec) => session.group.makeGateway(spec)));
+  // a spec with slurm_tasks=N is N gateways on one allocation
+  const starting = Promise.allSettled(specs.map((spec) => session.group.makeGateways(spec)));
   const results = await Promise.race([starting, session.aborted]);
   if (typeof results === 'number') {
     // stopped while starting: end the gateways that come up after the group was terminated
     void starting.then((all) => {
       for (const result of all) {
         if (result.status === 'fulfilled') {
-          void result.value.terminate(0).catch(() => undefined);
+          for (const gateway of result.value) {
+            void gateway.terminate(0).catch(() => undefined);
+          }
         }
       }
     });
@@ -150,7 +153,7 @@ async function startGateways(
     }
   });
   return status === EXIT_OK
-    ? results.map((r) => (r as PromiseFulfilledResult<Gateway>).value)
+    ? results.flatMap((r) => (r as PromiseFulfilledResult<Gateway[]>).value)
     : status;
 }
 

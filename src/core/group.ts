@@ -80,7 +80,8 @@ export class Group implements Iterable<Gateway> {
    * Start `count` gateways of one spec (default: its slurm_tasks=, else 1), all or none: if one
    * fails the others are ended and the first error is thrown. A slurm spec makes one allocation
    * for them all (or joins slurm_job=) and runs each gateway as a step of it; the allocation is
-   * given back when the last of them ends. With id=X they are X-0, X-1...
+   * given back when the last of them ends (one slurm gateway is a job of its own, as with
+   * makeGateway). With id=X they are X-0, X-1...
    */
   async makeGateways(spec: string | ParsedSpec, count?: number): Promise<Gateway[]> {
     const parsed = checkSpec(spec);
@@ -88,8 +89,12 @@ export class Group implements Iterable<Gateway> {
     if (!(Number.isInteger(n) && n >= 1)) {
       throw new ExecnetError(`makeGateways: count must be a whole number from 1, not ${n}`);
     }
+    if (n === 1) {
+      // one gateway: a slurm spec is a job of its own, as with makeGateway
+      return [await this.makeGateway(parsed)];
+    }
     const ids = Array.from({ length: n }, (_, i) =>
-      parsed.id === undefined ? undefined : n === 1 ? parsed.id : `${parsed.id}-${i}`,
+      parsed.id === undefined ? undefined : `${parsed.id}-${i}`,
     );
     const allocation = parsed.type === 'slurm' ? await this.openAllocation(parsed, n) : undefined;
     const results = await Promise.allSettled(

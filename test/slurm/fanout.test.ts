@@ -82,7 +82,7 @@ describe('ending a fan-out', () => {
   test('a gateway that ignores the request to exit is killed: its step ends', async () => {
     const t = slurmGroup('kill');
     try {
-      const [gateway] = await t.group.makeGateways(t.spec(), 1);
+      const [gateway, other] = await t.group.makeGateways(t.spec(), 2);
       t.saw(gateway);
       const channel = gateway.remoteExec(
         'import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nchannel.send(1)\nwhile True: time.sleep(1)',
@@ -91,6 +91,11 @@ describe('ending a fan-out', () => {
       const started = Date.now();
       await gateway.terminate(0.5);
       assert.ok(Date.now() - started < 15_000, 'terminate returns soon after its timeout');
+      const job = gateway.info.slurm?.jobId ?? '';
+      assert.deepEqual(await stepsBecome(job, [`${job}.${other.info.slurm?.stepId}`]), [
+        `${job}.${other.info.slurm?.stepId}`,
+      ]);
+      await other.terminate(5);
       assert.deepEqual(await leftoverProcesses(t.mark, 10_000), []);
     } finally {
       await t.close();
