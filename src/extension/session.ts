@@ -345,8 +345,16 @@ export class Session extends Disposable {
     tasks: number,
     options: { group?: string; name?: string; template?: string },
   ): { entry: GatewayEntry; entries: GatewayEntry[]; ready: Promise<GatewayEntry> } {
-    const base = parsed.id ?? this.allocateId(options.name);
-    const ids = Array.from({ length: tasks }, (_, i) => `${base}-${i}`);
+    const idsOf = (base: string): string[] =>
+      Array.from({ length: tasks }, (_, i) => `${base}-${i}`);
+    // named after the entry while those ids are free (a second start gets gwN-0 …, as a single
+    // gateway gets gwN); an id= of the spec is kept, and must be free
+    const named =
+      options.name !== undefined && idsOf(options.name).every((id) => !this.isTaken(id))
+        ? options.name
+        : undefined;
+    const base = parsed.id ?? this.allocateId(named);
+    const ids = idsOf(base);
     const taken = ids.find((id) => this.isTaken(id));
     if (taken !== undefined) {
       throw new GatewayClosedError(

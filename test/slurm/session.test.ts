@@ -136,3 +136,21 @@ test("cancelling one task of a fan-out that waits in the queue cancels the fan-o
   );
   assert.deepEqual(await jobsLeft([job]), []);
 });
+
+test('starting a configured fan-out again while it runs names the second one gwN-0 …', async () => {
+  const session = newSession();
+  const mark = newMark();
+  const first = session.startGateway(slurmSpec(mark, 'slurm_tasks=2'), { name: 'twice' });
+  await first.ready;
+  const second = session.startGateway(slurmSpec(mark, 'slurm_tasks=2'), { name: 'twice' });
+  await second.ready;
+  assert.deepEqual(
+    first.entries.map((e) => e.id),
+    ['twice-0', 'twice-1'],
+  );
+  assert.match(second.entries.map((e) => e.id).join(' '), /^gw(\d+)-0 gw\1-1$/);
+  assert.notEqual(first.entry.info?.slurm?.jobId, second.entry.info?.slurm?.jobId);
+  const jobs = [first.entry, second.entry].map((e) => e.info?.slurm?.jobId ?? '');
+  await session.shutdown();
+  assert.deepEqual(await jobsLeft(jobs), []);
+});
