@@ -127,6 +127,16 @@ async function dismissToast(page, text) {
   }
 }
 
+/** In an open gateway picker: Enter a spec…, then `spec`, then Enter. */
+async function enterSpec(page, spec) {
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Enter a spec' }).waitFor();
+  await page.keyboard.type('Enter a spec');
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget', { hasText: 'gateway spec' }).waitFor();
+  await page.locator('.quick-input-widget input').fill(spec);
+  await page.keyboard.press('Enter');
+}
+
 /** The steps, in the workbench; `sshd` may be undefined. */
 async function walk({ page, shot, workspace, outside, sshd }) {
   const activity = page.locator('.activitybar .action-item a[aria-label^="Execnet"]');
@@ -143,12 +153,7 @@ async function walk({ page, shot, workspace, outside, sshd }) {
 
   // 2. New Gateway: a typed spec starts and is remembered…
   await runCommand(page, 'Execnet: New Gateway…');
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Enter a spec' }).waitFor();
-  await page.keyboard.type('Enter a spec');
-  await page.keyboard.press('Enter');
-  await page.locator('.quick-input-widget', { hasText: 'gateway spec' }).waitFor();
-  await page.locator('.quick-input-widget input').fill(`popen//python=${PYTHON}//id=scratch`);
-  await page.keyboard.press('Enter');
+  await enterSpec(page, `popen//python=${PYTHON}//id=scratch`);
   await view
     .locator('.monaco-list-row', { hasText: 'scratch' })
     .locator('.label-description', { hasText: /alive/ })
@@ -316,11 +321,7 @@ async function walk({ page, shot, workspace, outside, sshd }) {
   await page.keyboard.type('lab');
   await page.keyboard.press('Enter');
   await page.locator('.quick-input-widget', { hasText: 'Add a Gateway to Group lab' }).waitFor();
-  await page.keyboard.type('Enter a spec');
-  await page.keyboard.press('Enter');
-  await page.locator('.quick-input-widget', { hasText: 'gateway spec' }).waitFor();
-  await page.locator('.quick-input-widget input').fill(`popen//python=${PYTHON}//id=lab1`);
-  await page.keyboard.press('Enter');
+  await enterSpec(page, `popen//python=${PYTHON}//id=lab1`);
   await view
     .locator('.monaco-list-row', { hasText: 'lab' })
     .locator('.label-description', { hasText: '1 of 1 alive' })
@@ -331,12 +332,7 @@ async function walk({ page, shot, workspace, outside, sshd }) {
   // 14. a sibling import on an ssh gateway: missing there, found after Sync and Run Again
   if (sshd) {
     await runCommand(page, 'Execnet: New Gateway…');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Enter a spec' }).waitFor();
-    await page.keyboard.type('Enter a spec');
-    await page.keyboard.press('Enter');
-    await page.locator('.quick-input-widget', { hasText: 'gateway spec' }).waitFor();
-    await page.locator('.quick-input-widget input').fill(`${sshd.known}//id=remote`);
-    await page.keyboard.press('Enter');
+    await enterSpec(page, `${sshd.known}//id=remote`);
     const remoteRow = view.locator('.monaco-list-row', { hasText: 'remote' }).first();
     await remoteRow
       .locator('.label-description', { hasText: /alive/ })

@@ -36,35 +36,23 @@ export function scriptRunOptions(
   if (!file) {
     return { presentation, exec: { ...common, argv: [''] } };
   }
+  // where the file is for the gateway: its folder and the workspace's root there
   const mirrored = entry.sync ? toRemotePath(entry.sync, file) : undefined;
-  if (mirrored && entry.sync && (inMirror || !isLocalGateway(entry))) {
-    return {
-      presentation,
-      filename: mirrored,
-      exec: {
-        ...common,
-        argv: [mirrored, ...(source.args ?? [])],
-        sysPath0: path.posix.dirname(mirrored),
-        cwd: ownChdir ? undefined : entry.sync.remoteRoot,
-      },
-    };
-  }
-  if (isLocalGateway(entry)) {
-    return {
-      presentation,
-      filename: file,
-      exec: {
-        ...common,
-        argv: [file, ...(source.args ?? [])],
-        sysPath0: path.dirname(file),
-        cwd: ownChdir ? undefined : workspaceRoot,
-      },
-    };
-  }
-  // a remote that has no copy of the workspace: the code runs, its own folder is not there
+  const where =
+    mirrored && entry.sync && (inMirror || !isLocalGateway(entry))
+      ? { file: mirrored, folder: path.posix.dirname(mirrored), root: entry.sync.remoteRoot }
+      : isLocalGateway(entry)
+        ? { file, folder: path.dirname(file), root: workspaceRoot }
+        : // a remote with no copy of the workspace: the code runs, its folder is not there
+          { file, folder: undefined, root: undefined };
   return {
     presentation,
-    filename: file,
-    exec: { ...common, argv: [file, ...(source.args ?? [])] },
+    filename: where.file,
+    exec: {
+      ...common,
+      argv: [where.file, ...(source.args ?? [])],
+      sysPath0: where.folder,
+      cwd: ownChdir ? undefined : where.root,
+    },
   };
 }
