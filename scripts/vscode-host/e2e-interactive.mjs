@@ -52,7 +52,10 @@ const NOTEBOOK_CELLS = [
 export async function terminalText(page) {
   const rows = page.locator('.part.panel .terminal-wrapper.active .xterm-rows > div');
   const lines = await rows.allInnerTexts().catch(() => []);
-  return lines.join('\n').replace(/\u00a0/g, ' ').replace(/\s+$/, '');
+  return lines
+    .join('\n')
+    .replace(/\u00a0/g, ' ')
+    .replace(/\s+$/, '');
 }
 
 export async function waitTerminal(page, pattern, timeout = 30_000) {
