@@ -295,7 +295,7 @@ const ROWS: Row[] = [
   {
     metric: 'second gateway to the same host, + round trip (ms)',
     key: 'second_gateway_ms',
-    target: { maxAbs: 50 },
+    target: { maxAbs: 30 },
     digits: 1,
   },
   { metric: 'group terminate (ms)', key: 'group_terminate_ms', digits: 1 },
