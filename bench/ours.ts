@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
-import { Group, Tuple, type Gateway } from '../src/core';
+import { Group, Tuple, type Channel, type Gateway } from '../src/core';
 import { collectGarbage, peakGrowth, resetPeak } from '../test/helpers/memory';
 import { emitLine, loadavg, log, median, now, summarize } from './lib/stats';
 
@@ -501,47 +501,54 @@ channel.receive()
 /** Seconds, and the peak memory growth of each side as a multiple of the value's size. */
 type OneValue = [seconds: number, localPeak: number, remotePeak: number];
 
-async function oneRemoteToLocal(gw: Gateway, nbytes: number, kind: string): Promise<OneValue> {
+/**
+ * One value moved by `transfer` (which resolves with its t0 and t1) in a fresh exec of `source`,
+ * with both processes' peak memory restarted just before.
+ */
+async function oneValue(
+  gw: Gateway,
+  nbytes: number,
+  source: string,
+  transfer: (ch: Channel) => Promise<[number, number]>,
+): Promise<OneValue> {
   collectGarbage();
-  const ch = gw.remoteExec(REMOTE_SENDS_ONE);
+  const ch = gw.remoteExec(source);
   const localBase = resetPeak(process.pid);
   const remoteBase = resetPeak(gw.info.pid);
-  await ch.send(Tuple.of(nbytes, kind));
-  check((await ch.receive()) === null, 'the remote made its value');
-  const t0 = now();
-  await ch.send('go');
-  const x = await ch.receive();
-  const t1 = now();
-  check(Buffer.isBuffer(x) && x.length === nbytes, `a Buffer of ${nbytes} bytes arrived`);
-  const peaks: OneValue = [
+  const [t0, t1] = await transfer(ch);
+  const result: OneValue = [
     t1 - t0,
     peakGrowth(process.pid, localBase) / nbytes,
     peakGrowth(gw.info.pid, remoteBase) / nbytes,
   ];
   await ch.send('done');
   await ch.waitClose(60);
-  return peaks;
+  return result;
 }
 
-async function oneLocalToRemote(gw: Gateway, nbytes: number, kind: string): Promise<OneValue> {
-  collectGarbage();
-  const ch = gw.remoteExec(REMOTE_RECEIVES_ONE);
-  const localBase = resetPeak(process.pid);
-  const remoteBase = resetPeak(gw.info.pid);
-  const data = kind === 'Buffer' ? Buffer.alloc(nbytes, 0xcd) : new Uint8Array(nbytes).fill(0xcd);
-  const t0 = now();
-  await ch.send(data);
-  const got = await ch.receive();
-  const t1 = now();
-  check(got === nbytes, `the remote got a bytes of ${nbytes} bytes, not ${String(got)}`);
-  const peaks: OneValue = [
-    t1 - t0,
-    peakGrowth(process.pid, localBase) / nbytes,
-    peakGrowth(gw.info.pid, remoteBase) / nbytes,
-  ];
-  await ch.send('done');
-  await ch.waitClose(60);
-  return peaks;
+function oneRemoteToLocal(gw: Gateway, nbytes: number, kind: string): Promise<OneValue> {
+  return oneValue(gw, nbytes, REMOTE_SENDS_ONE, async (ch) => {
+    await ch.send(Tuple.of(nbytes, kind));
+    check((await ch.receive()) === null, 'the remote made its value');
+    const t0 = now();
+    await ch.send('go');
+    const x = await ch.receive();
+    const t1 = now();
+    check(Buffer.isBuffer(x) && x.length === nbytes, `a Buffer of ${nbytes} bytes arrived`);
+    return [t0, t1];
+  });
+}
+
+function oneLocalToRemote(gw: Gateway, nbytes: number, kind: string): Promise<OneValue> {
+  return oneValue(gw, nbytes, REMOTE_RECEIVES_ONE, async (ch) => {
+    const data = kind === 'Buffer' ? Buffer.alloc(nbytes, 0xcd) : new Uint8Array(nbytes).fill(0xcd);
+    const t0 = now();
+    await ch.send(data);
+    const got = await ch.receive();
+    const t1 = now();
+    check(got === nbytes, `the remote got a bytes of ${nbytes} bytes, not ${String(got)}`);
+    return [t0, t1];
+  });
 }
 
 async function b8(): Promise<void> {

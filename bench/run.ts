@@ -449,24 +449,18 @@ const ROWS: Row[] = [
   },
   ...b8Rows('r2l', 'remote→local'),
   ...b8Rows('l2r', 'local→remote'),
-  {
+  ...(
+    [
+      ['r2l_bytearray', 'bytearray remote→local'],
+      ['r2l_memoryview', 'memoryview remote→local'],
+      ['l2r_Uint8Array', 'Uint8Array local→remote'],
+    ] as const
+  ).map(([key, label]): Row => ({
     workload: 'B8',
-    metric: '· one bytearray remote→local (MB/s)',
-    get: (r) => dig(r, 'r2l_bytearray', 'MB_per_s', 'median'),
+    metric: `· one ${label} (MB/s)`,
+    get: (r) => dig(r, key, 'MB_per_s', 'median'),
     digits: 0,
-  },
-  {
-    workload: 'B8',
-    metric: '· one memoryview remote→local (MB/s)',
-    get: (r) => dig(r, 'r2l_memoryview', 'MB_per_s', 'median'),
-    digits: 0,
-  },
-  {
-    workload: 'B8',
-    metric: '· one Uint8Array local→remote (MB/s)',
-    get: (r) => dig(r, 'l2r_Uint8Array', 'MB_per_s', 'median'),
-    digits: 0,
-  },
+  })),
 ];
 
 function fmt(x: number, digits = 1): string {

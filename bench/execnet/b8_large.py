@@ -60,43 +60,49 @@ def peak_growth(pid, base):
     return status_kib(pid, "VmHWM") * 1024 - base
 
 
-def one_remote_to_local(gw, remote_pid, nbytes, kind="bytes"):
+def one_value(gw, remote_pid, nbytes, source, transfer):
+    """One value moved by transfer(ch) -> (t0, t1) in a fresh exec of source, with both
+    processes' peak memory restarted just before: (seconds, local peak, remote peak)."""
     gc.collect()
-    ch = gw.remote_exec(REMOTE_SENDS_ONE)
+    ch = gw.remote_exec(source)
     local_base = reset_peak(os.getpid())
     remote_base = reset_peak(remote_pid)
-    ch.send((nbytes, kind))
-    assert ch.receive() is None
-    t0 = now()
-    ch.send("go")
-    x = ch.receive()
-    t1 = now()
-    assert len(x) == nbytes, len(x)
-    local_peak = peak_growth(os.getpid(), local_base)
-    remote_peak = peak_growth(remote_pid, remote_base)
-    del x
+    t0, t1 = transfer(ch)
+    result = (
+        t1 - t0,
+        peak_growth(os.getpid(), local_base) / nbytes,
+        peak_growth(remote_pid, remote_base) / nbytes,
+    )
     ch.send("done")
     ch.waitclose(60)
-    return t1 - t0, local_peak / nbytes, remote_peak / nbytes
+    return result
+
+
+def one_remote_to_local(gw, remote_pid, nbytes, kind="bytes"):
+    def transfer(ch):
+        ch.send((nbytes, kind))
+        assert ch.receive() is None
+        t0 = now()
+        ch.send("go")
+        x = ch.receive()
+        t1 = now()
+        assert len(x) == nbytes, len(x)
+        return t0, t1
+
+    return one_value(gw, remote_pid, nbytes, REMOTE_SENDS_ONE, transfer)
 
 
 def one_local_to_remote(gw, remote_pid, nbytes):
-    gc.collect()
-    ch = gw.remote_exec(REMOTE_RECEIVES_ONE)
-    local_base = reset_peak(os.getpid())
-    remote_base = reset_peak(remote_pid)
-    data = b"\xcd" * nbytes
-    t0 = now()
-    ch.send(data)
-    got = ch.receive()
-    t1 = now()
-    assert got == nbytes, got
-    local_peak = peak_growth(os.getpid(), local_base)
-    remote_peak = peak_growth(remote_pid, remote_base)
-    del data
-    ch.send("done")
-    ch.waitclose(60)
-    return t1 - t0, local_peak / nbytes, remote_peak / nbytes
+    def transfer(ch):
+        data = b"\xcd" * nbytes
+        t0 = now()
+        ch.send(data)
+        got = ch.receive()
+        t1 = now()
+        assert got == nbytes, got
+        return t0, t1
+
+    return one_value(gw, remote_pid, nbytes, REMOTE_RECEIVES_ONE, transfer)
 
 
 def main():

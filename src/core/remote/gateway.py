@@ -2045,9 +2045,10 @@ def _main(config):
         # hand our compiled code back: the next start of this interpreter skips compiling
         import marshal
         hello["code"] = _stdlib("importlib.util").MAGIC_NUMBER + marshal.dumps(boot["_boot_code"])
+    # the reader first: it gets going while HELLO travels, ready for the first exec
+    _background(gateway._reader)
     gateway._send(HELLO, 0, gateway._dumps(hello))
     gateway._writer.flush()
-    _background(gateway._reader)
     gateway._trace("gateway up", hello["executable"], hello["version"])
     gateway.serve_main()
 
