@@ -16,6 +16,7 @@ import {
   type RemoteSource,
 } from '../core';
 import { formatValue } from '../core/repr';
+import { onThisMachine } from '../core/spec';
 import { GatewaySink, type Streams } from './output';
 import { terminalPrompts } from './prompts';
 import type { StdinFeed } from './stdin';
@@ -207,7 +208,7 @@ async function runOn(
  * files the file's directory first on sys.path (its sibling modules import).
  */
 function scriptRun(gateway: Gateway, request: RunRequest): RemoteSource {
-  const local = gateway.spec.type === 'popen' && gateway.spec.via === undefined;
+  const local = onThisMachine(gateway.spec);
   const code = request.code;
   return {
     ...code,

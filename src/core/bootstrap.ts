@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import type { GatewaySpec } from './spec';
+import { onThisMachine, type GatewaySpec } from './spec';
 import { PROTOCOL_VERSION } from './protocol';
 import { formatValue } from './repr';
 
@@ -55,12 +55,7 @@ export function remoteConfig(spec: GatewaySpec, id: string, debug: number): Remo
     execmodel: spec.execmodel,
     debug,
     protocol: PROTOCOL_VERSION,
-    die_with_parent:
-      spec.type === 'popen' && spec.via === undefined
-        ? spec.sudo === undefined
-          ? process.pid
-          : 0
-        : undefined,
+    die_with_parent: onThisMachine(spec) ? (spec.sudo === undefined ? process.pid : 0) : undefined,
   };
 }
 

@@ -413,6 +413,14 @@ export function formatSpec(spec: GatewaySpec): string {
   return [...items.filter((item) => !item.endsWith('/')), ...slashEnded].join('//');
 }
 
+/**
+ * A popen gateway not started through another one: its interpreter is a child of this process
+ * and sees this machine's files.
+ */
+export function onThisMachine(spec: ParsedSpec): boolean {
+  return spec.type === 'popen' && spec.via === undefined;
+}
+
 /** How many gateways a spec starts: its slurm_tasks= for a slurm fan-out, else one. */
 export function gatewayCount(spec: ParsedSpec): number {
   return spec.type === 'slurm' ? (spec.slurmTasks ?? 1) : 1;

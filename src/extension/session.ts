@@ -21,7 +21,7 @@ import type {
   Session as InteractiveSession,
 } from '../core/session';
 import { describeBundle } from '../repl/console';
-import { checkSpec, gatewayCount, type GatewaySpec } from '../core/spec';
+import { checkSpec, gatewayCount, onThisMachine, type GatewaySpec } from '../core/spec';
 import type { SlurmAllocation } from '../core/transports/slurm';
 import { Disposable, toDisposable } from '../core/lifecycle';
 import { loadGroups } from './engine';
@@ -138,6 +138,11 @@ export class GatewayEntry {
 
   get openRuns(): Run[] {
     return this.runs.filter((r) => r.outcome === undefined);
+  }
+
+  /** Its interpreter runs on this machine and sees its files (popen, not through via=). */
+  get isLocal(): boolean {
+    return this.gateway !== undefined && onThisMachine(this.gateway.spec);
   }
 
   toString(): string {

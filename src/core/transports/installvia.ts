@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { remoteSourceDir } from '../bootstrap';
 import { GatewayStartError, HostNotFound } from '../errors';
 import type { Gateway } from '../gateway';
-import type { GatewaySpec } from '../spec';
+import { onThisMachine, type GatewaySpec } from '../spec';
 import { relayTcp } from './relay';
 import { openSocket } from './socket';
 import type { Transport } from './transport';
@@ -64,7 +64,7 @@ export async function openInstallvia(
   });
   const port = Number(await server.receive(ACCEPT_TIMEOUT));
   // the same machine: a popen gateway not started through another one
-  const local = master.spec.type === 'popen' && master.spec.via === undefined;
+  const local = onThisMachine(master.spec);
   let stream: Duplex;
   if (local) {
     stream = await connectLocal(port);

@@ -7,7 +7,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { PathMapping } from '../../core/pathMapping';
-import { parseSpec } from '../../core/spec';
 import { ensureTrusted } from '../commands';
 import {
   requestFor,
@@ -43,16 +42,6 @@ export const CURRENT_FILE_CONFIGURATION: ExecnetLaunchConfiguration = {
   name: 'Execnet: Debug Current File on Gateway',
   program: '${file}',
 };
-
-/** A gateway that sees this machine's files: local paths are its paths. */
-export function sharesFiles(entry: GatewayEntry): boolean {
-  try {
-    const spec = parseSpec(entry.spec);
-    return spec.type === 'popen' && spec.via === undefined;
-  } catch {
-    return false;
-  }
-}
 
 export class ExecnetConfigurationProvider implements vscode.DebugConfigurationProvider {
   constructor(private readonly services: GatewayServices) {}
@@ -106,7 +95,8 @@ export class ExecnetConfigurationProvider implements vscode.DebugConfigurationPr
     }
     const programFolder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(program)) ?? folder;
     let pathMappings = config.pathMappings;
-    if (!pathMappings && !sharesFiles(entry)) {
+    // a gateway on this machine sees the program where it is
+    if (!pathMappings && !entry.isLocal) {
       if (config.sync !== false && programFolder) {
         const synced = await syncWorkspace(this.services, entry, {
           quiet: true,

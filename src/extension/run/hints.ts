@@ -10,7 +10,6 @@ import type { Services } from '../commands';
 import type { Run } from '../session';
 import { syncWorkspace } from '../sync';
 import { runAgain } from './commands';
-import { isLocalGateway } from './launch';
 
 /** Where the workspace has the module `name` (`pkg.mod`) for a script in `dir`, if it has it. */
 export function workspaceModule(name: string, dirs: readonly string[]): string | undefined {
@@ -67,7 +66,7 @@ export class RunHints extends Disposable {
 
   private async missingModule(run: Run, name: string | undefined): Promise<void> {
     const file = run.source.file;
-    if (!name || !file || isLocalGateway(run.entry)) {
+    if (!name || !file || run.entry.isLocal) {
       return;
     }
     const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file))?.uri.fsPath;

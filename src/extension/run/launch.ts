@@ -10,12 +10,6 @@ import type { ExecOptions } from '../../core/gateway';
 import type { GatewayEntry, RunOptions, RunSource } from '../session';
 import { toRemotePath } from '../syncMapping';
 
-/** True for gateways that see this machine's files: popen, not through another gateway. */
-export function isLocalGateway(entry: GatewayEntry): boolean {
-  const spec = entry.gateway?.spec;
-  return spec !== undefined && spec.type === 'popen' && spec.via === undefined;
-}
-
 /**
  * The RunOptions for running `source` (a workspace file or a selection of one) on `entry`.
  * `workspaceRoot` is the local folder the file belongs to, if any; a terminal gives the code a
@@ -39,9 +33,9 @@ export function scriptRunOptions(
   // where the file is for the gateway: its folder and the workspace's root there
   const mirrored = entry.sync ? toRemotePath(entry.sync, file) : undefined;
   const where =
-    mirrored && entry.sync && (inMirror || !isLocalGateway(entry))
+    mirrored && entry.sync && (inMirror || !entry.isLocal)
       ? { file: mirrored, folder: path.posix.dirname(mirrored), root: entry.sync.remoteRoot }
-      : isLocalGateway(entry)
+      : entry.isLocal
         ? { file, folder: path.dirname(file), root: workspaceRoot }
         : // a remote with no copy of the workspace: the code runs, its folder is not there
           { file, folder: undefined, root: undefined };
