@@ -1,47 +1,64 @@
 // Python modules of remote/ that run on a gateway through remote_exec, shipped on first use: the
-// first exec on a gateway sends the module's source, which keeps itself in sys.modules under a name
-// that changes with the source (`keep_as`); once the module has answered there, later execs send
-// only a call. The bootstrap stays small: features bring their remote half when first used.
+// first exec on a gateway sends the module's source, and its entry function keeps the module in
+// sys.modules under a name that changes with the source (`keep_as`); once it has answered there,
+// later execs send only a call. The bootstrap stays small: features bring their remote half when
+// first used.
 
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { remoteSourceDir } from './bootstrap';
 import type { Channel } from './channel';
-import type { Gateway } from './gateway';
+
+/** Where a module runs: a gateway, or anything that runs code the way one does. */
+export interface RemoteModuleHost {
+  remoteExec(source: {
+    readonly source: string;
+    readonly filename?: string;
+    readonly call?: string;
+    readonly kwargs?: Readonly<Record<string, unknown>>;
+  }): Channel;
+}
 
 export class RemoteModule {
   private source: { text: string; key: string } | undefined;
-  private readonly keptOn = new WeakSet<Gateway>();
+  private readonly keptOn = new WeakSet<RemoteModuleHost>();
 
-  /** `file` in remote/ (e.g. `rsync_remote.py`), whose function `call(channel, **kwargs)` runs. */
+  /**
+   * `file` in remote/ (e.g. `rsync_remote.py`), whose entry function `call(channel, **kwargs,
+   * keep_as=KEY)` keeps it; tracebacks name it `filename` (by default the file's name).
+   */
   constructor(
     private readonly file: string,
     private readonly call: string,
+    private readonly filename = file,
   ) {}
 
-  /** Run the module's function on the gateway; returns its channel. */
-  exec(gateway: Gateway, kwargs: Record<string, unknown>): Channel {
+  /**
+   * Run a function of the module on the host (by default its entry); returns its channel. Before
+   * the module is kept there, the whole source goes, and the entry is told to keep it.
+   */
+  exec(host: RemoteModuleHost, kwargs: Record<string, unknown>, call = this.call): Channel {
     const { text, key } = this.read();
-    if (this.keptOn.has(gateway)) {
-      return gateway.remoteExec({
-        source: `import sys\n${this.call} = sys.modules[${JSON.stringify(key)}].${this.call}\n`,
-        filename: this.file,
-        call: this.call,
+    if (this.keptOn.has(host)) {
+      return host.remoteExec({
+        source: `import sys\n${call} = sys.modules[${JSON.stringify(key)}].${call}\n`,
+        filename: this.filename,
+        call,
         kwargs,
       });
     }
-    return gateway.remoteExec({
+    return host.remoteExec({
       source: text,
-      filename: this.file,
-      call: this.call,
-      kwargs: { ...kwargs, keep_as: key },
+      filename: this.filename,
+      call,
+      kwargs: call === this.call ? { ...kwargs, keep_as: key } : kwargs,
     });
   }
 
-  /** The module answered on this gateway, so it is kept there: later execs send only a call. */
-  kept(gateway: Gateway): void {
-    this.keptOn.add(gateway);
+  /** The module answered on this host, so it is kept there: later execs send only a call. */
+  kept(host: RemoteModuleHost): void {
+    this.keptOn.add(host);
   }
 
   private read(): { text: string; key: string } {

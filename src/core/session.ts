@@ -4,25 +4,16 @@
 // so its output, interrupt and end are those of a channel. Rich output arrives as MIME bundles
 // whose images are bytes. Invariant: at most one run executes at a time; the others queue.
 
-import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { remoteSourceDir } from './bootstrap';
 import { onTextOutput, type Channel, type OutputStream } from './channel';
 import { ExecnetError, GatewayClosedError, RemoteError, type RemoteFrame } from './errors';
 import { Emitter, type Event } from './events';
 import { Disposable } from './lifecycle';
+import { RemoteModule, type RemoteModuleHost } from './remoteModule';
 
 /** What a session needs of its gateway (a Gateway is one). */
-export interface SessionHost {
+export interface SessionHost extends RemoteModuleHost {
   readonly id: string;
   readonly state: string;
-  remoteExec(source: {
-    readonly source: string;
-    readonly filename?: string;
-    readonly call?: string;
-    readonly kwargs?: Readonly<Record<string, unknown>>;
-  }): Channel;
 }
 
 /** `{ mime: data }`: images are Buffers, text types strings. */
@@ -74,22 +65,15 @@ export type ExecutionOutcome =
 
 export type SessionState = 'idle' | 'busy' | 'closed';
 
+/** The filename of the session's own execs (its runs, questions and loading). */
 const OWN_FILENAME = '<execnet-session>';
 /** Seconds a completion or codeop question may take before it is given up. */
 const QUESTION_TIMEOUT = 10;
 /** Seconds restart() waits for an interrupted run to end before it resets anyway. */
 const RESTART_WAIT = 5;
 
-let remoteSource: { text: string; key: string } | undefined;
-
-function sessionRemoteSource(): { text: string; key: string } {
-  if (!remoteSource) {
-    const text = fs.readFileSync(path.join(remoteSourceDir(), 'session.py'), 'utf8');
-    const hash = crypto.createHash('sha256').update(text).digest('hex').slice(0, 16);
-    remoteSource = { text, key: `_execnet_session_${hash}` };
-  }
-  return remoteSource;
-}
+/** remote/session.py; its `load` installs the hooks and keeps it. */
+const sessionModule = new RemoteModule('session.py', 'load', OWN_FILENAME);
 
 export class Execution {
   /** The session's execution count for this run (Jupyter's `In [n]`); set when it starts. */
@@ -229,6 +213,11 @@ export class Session extends Disposable {
   /** Queued runs, not yet started. */
   get pending(): readonly Execution[] {
     return this.queue;
+  }
+
+  /** Whether a channel is one of the session's own execs (a run, a question), not user code's. */
+  owns(channel: Channel): boolean {
+    return channel.origin.label === OWN_FILENAME;
   }
 
   /** Queue source to run in the session; events stream from the returned run. */
@@ -440,15 +429,9 @@ export class Session extends Disposable {
 
   private ensureLoaded(): Promise<void> {
     if (!this.loaded) {
-      const { text, key } = sessionRemoteSource();
       const loading = (async () => {
-        const channel = this.host.remoteExec({
-          source: text,
-          filename: OWN_FILENAME,
-          call: 'load',
-          kwargs: { key },
-        });
-        await channel.waitClose(60);
+        await sessionModule.exec(this.host, {}).waitClose(60);
+        sessionModule.kept(this.host);
       })();
       // a failed load is tried again by the next call
       loading.catch(() => (this.loaded = undefined));
@@ -457,14 +440,9 @@ export class Session extends Disposable {
     return this.loaded;
   }
 
+  /** A function of the loaded module (ensureLoaded() first). */
   private call(fn: string, kwargs: Record<string, unknown>): Channel {
-    const { key } = sessionRemoteSource();
-    return this.host.remoteExec({
-      source: `import sys\n${fn} = sys.modules[${JSON.stringify(key)}].${fn}\n`,
-      filename: OWN_FILENAME,
-      call: fn,
-      kwargs,
-    });
+    return sessionModule.exec(this.host, kwargs, fn);
   }
 
   private async ask(

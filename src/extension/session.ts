@@ -645,7 +645,8 @@ export class Session extends Disposable {
       // a session's runs and questions (completion, codeop) print nothing of their own
       if (
         channel === undefined ||
-        (!entry.runs.some((r) => r.channel === channel) && !isSessionChannel(channel))
+        (!entry.runs.some((r) => r.channel === channel) &&
+          !entry.interactive?.session.owns(channel))
       ) {
         this.options.onStrayOutput?.(entry, stream, decoder.write(data));
       }
@@ -736,10 +737,6 @@ export class Session extends Disposable {
   private fire(change: SessionChange): void {
     this.changeEmitter.fire(change);
   }
-}
-
-function isSessionChannel(channel: Channel): boolean {
-  return channel.origin.label === '<execnet-session>';
 }
 
 /** How a session run's end reads in the tree and its output. */

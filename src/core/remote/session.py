@@ -117,17 +117,18 @@ def _current():
 # entry points (each one exec of the local side; `channel` is that exec's channel)
 
 
-def load(channel, key):
-    """Register this module under `key` and install the hooks, once per interpreter."""
-    if key in sys.modules:
+def load(channel, keep_as=None):
+    """Install the hooks and register this module under `keep_as`, once per interpreter (called
+    again through the registered module, it has nothing to do)."""
+    if keep_as is None or keep_as in sys.modules:
         return
     global _std
     _std = channel.gateway.stdlib
     _install_hooks()
-    module = types.ModuleType(key)
-    for name in ("run", "complete", "is_complete", "restart"):
+    module = types.ModuleType(keep_as)
+    for name in ("load", "run", "complete", "is_complete", "restart"):
         setattr(module, name, globals()[name])
-    sys.modules[key] = module
+    sys.modules[keep_as] = module
 
 
 def run(channel, name, source, filename, first_line=1, mode="exec"):
