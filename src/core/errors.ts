@@ -84,6 +84,38 @@ export class RemoteError extends ExecnetError implements RemoteErrorInfo {
     this.remoteMessage = info.message;
   }
 
+  /**
+   * The error as the remote reports it: a map of a failed exec (`type`, `message`, `traceback`,
+   * `frames` as [file, line, function], `exit_code`), or a plain message.
+   */
+  static fromWire(value: unknown): RemoteError {
+    if (!(value instanceof Map)) {
+      const text = String(value);
+      return new RemoteError({ type: '', message: text, traceback: text, frames: [] });
+    }
+    const frames: RemoteFrame[] = [];
+    const raw = value.get('frames');
+    if (Array.isArray(raw)) {
+      for (const frame of raw) {
+        if (Array.isArray(frame)) {
+          frames.push({
+            file: String(frame[0]),
+            line: Number(frame[1]),
+            function: String(frame[2]),
+          });
+        }
+      }
+    }
+    const exitCode = value.get('exit_code');
+    return new RemoteError({
+      type: String(value.get('type') ?? ''),
+      message: String(value.get('message') ?? ''),
+      traceback: String(value.get('traceback') ?? ''),
+      frames,
+      exitCode: typeof exitCode === 'number' ? exitCode : undefined,
+    });
+  }
+
   /** The last line of the traceback, e.g. `NameError: name 'x' is not defined`. */
   get summary(): string {
     if (this.type) {

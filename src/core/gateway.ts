@@ -14,7 +14,6 @@ import {
   GatewayStartError,
   PythonNotFound,
   RemoteError,
-  type RemoteFrame,
 } from './errors';
 import { Emitter, type Event } from './events';
 import {
@@ -593,7 +592,7 @@ export class Gateway implements ChannelHost {
         const channel = this.lookup(cid);
         const value = channel ? this.decodeFor(channel, payload) : UNREADABLE;
         if (channel && value !== UNREADABLE) {
-          const error = remoteErrorFrom(value);
+          const error = RemoteError.fromWire(value);
           if (error.exitCode !== undefined) {
             channel.exitCode = error.exitCode;
           }
@@ -1026,35 +1025,6 @@ function describeSource(source: string): string {
   const first = source.split('\n').find((line) => line.trim()) ?? '';
   const trimmed = first.trim();
   return trimmed.length > 60 ? `${trimmed.slice(0, 57)}...` : trimmed || '(empty source)';
-}
-
-/** Turn a CHANNEL_CLOSE_ERROR payload (a map from a failed exec, or a plain message) into an error. */
-function remoteErrorFrom(value: unknown): RemoteError {
-  if (value instanceof Map) {
-    const frames: RemoteFrame[] = [];
-    const raw = value.get('frames');
-    if (Array.isArray(raw)) {
-      for (const frame of raw) {
-        if (Array.isArray(frame)) {
-          frames.push({
-            file: String(frame[0]),
-            line: Number(frame[1]),
-            function: String(frame[2]),
-          });
-        }
-      }
-    }
-    const exitCode = value.get('exit_code');
-    return new RemoteError({
-      type: String(value.get('type') ?? ''),
-      message: String(value.get('message') ?? ''),
-      traceback: String(value.get('traceback') ?? ''),
-      frames,
-      exitCode: typeof exitCode === 'number' ? exitCode : undefined,
-    });
-  }
-  const text = String(value);
-  return new RemoteError({ type: '', message: text, traceback: text, frames: [] });
 }
 
 function startFailure(

@@ -5,7 +5,7 @@
 // whose images are bytes. Invariant: at most one run executes at a time; the others queue.
 
 import { onTextOutput, type Channel, type OutputStream } from './channel';
-import { ExecnetError, GatewayClosedError, RemoteError, type RemoteFrame } from './errors';
+import { ExecnetError, GatewayClosedError, RemoteError } from './errors';
 import { Emitter, type Event } from './events';
 import { Disposable } from './lifecycle';
 import { RemoteModule, type RemoteModuleHost } from './remoteModule';
@@ -378,12 +378,7 @@ export class Session extends Disposable {
         });
         return;
       case 'error': {
-        const error = new RemoteError({
-          type: String(message.get('type') ?? ''),
-          message: String(message.get('message') ?? ''),
-          traceback: String(message.get('traceback') ?? ''),
-          frames: framesOf(message.get('frames')),
-        });
+        const error = RemoteError.fromWire(message);
         execution.emit({ kind: 'error', error });
         execution.report(
           error.type === 'KeyboardInterrupt'
@@ -502,17 +497,4 @@ function plainObject(value: unknown): Record<string, unknown> {
     result[String(key)] = item instanceof Map ? plainObject(item) : item;
   }
   return result;
-}
-
-function framesOf(value: unknown): RemoteFrame[] {
-  if (!Array.isArray(value)) {
-    return [];
-  }
-  return value
-    .filter((frame): frame is unknown[] => Array.isArray(frame))
-    .map((frame) => ({
-      file: String(frame[0]),
-      line: Number(frame[1]),
-      function: String(frame[2]),
-    }));
 }
