@@ -2,16 +2,21 @@
 // stdin, and that source (a CONFIG literal, codec.py and gateway.py). The sources are read and
 // compressed once per process; only the small config part differs between gateways.
 
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { userCacheDir } from './cache';
 import { onThisMachine, type GatewaySpec } from './spec';
 import { PROTOCOL_VERSION } from './protocol';
 import { formatValue } from './repr';
+import { trace } from './trace';
 
 const REMOTE_FILES = ['codec.py', 'gateway.py'];
 
 let compressed: Buffer | undefined;
+/** SHA-256 of the remote source: compiled code on disk is only used for this very source. */
+let sourceDigest = '';
 
 /** Where the Python sources live: `remote/` beside this module, in the bundle and in src alike. */
 export function remoteSourceDir(): string {
@@ -25,6 +30,7 @@ function compressedSources(): Buffer {
       '\n\n',
     );
     compressed = zlib.deflateSync(Buffer.from(source, 'utf8'), { level: 9 });
+    sourceDigest = crypto.createHash('sha256').update(source).digest('hex');
   }
   return compressed;
 }
@@ -95,13 +101,95 @@ export function interpreterKey(
   return JSON.stringify([rest, hops, spec.python ? null : (process.env.EXECNET_PYTHON ?? null)]);
 }
 
-export function rememberCompiled(key: string, code: Buffer): void {
-  compiledCache.set(key, code);
+/**
+ * Whether compiled code of the interpreter a spec starts is also kept on disk: for interpreters
+ * of this machine and user (popen, no sudo, no via), which every run of the CLI starts afresh
+ * (compiling the remote source costs such a start ~35 ms). A remote's code stays in memory.
+ */
+export function keepsCompiledOnDisk(spec: GatewaySpec): boolean {
+  return onThisMachine(spec) && spec.sudo === undefined;
 }
 
-export function makeBootstrap(config: RemoteConfig, interpreter?: string): Bootstrap {
+/** The file for an interpreter's compiled code of this source, in a folder only we can use. */
+function compiledFile(key: string): string {
+  compressedSources();
+  const name = crypto.createHash('sha256').update(`${key}\0${sourceDigest}`).digest('hex');
+  return path.join(userCacheDir(), 'compiled', `${name.slice(0, 40)}.code`);
+}
+
+/** A file written by compiledToDisk: a SHA-256 of the code, then the code (magic + marshal). */
+function compiledFromDisk(key: string): Buffer | undefined {
+  const file = compiledFile(key);
+  try {
+    const st = fs.statSync(file);
+    // ours, and nobody else may have written it: it runs in the interpreter
+    if (st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0) {
+      return undefined;
+    }
+    const data = fs.readFileSync(file);
+    const code = data.subarray(32);
+    if (
+      code.length > 4 &&
+      crypto.createHash('sha256').update(code).digest().equals(data.subarray(0, 32))
+    ) {
+      return code;
+    }
+  } catch {
+    // none yet, or unreadable: compile
+  }
+  return undefined;
+}
+
+/** Files of other sources (earlier versions) are dropped a month after their last use. */
+const STALE_MS = 30 * 24 * 3600 * 1000;
+
+function compiledToDisk(key: string, code: Buffer): void {
+  const file = compiledFile(key);
+  const dir = path.dirname(file);
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const name of fs.readdirSync(dir)) {
+      const other = path.join(dir, name);
+      if (name.endsWith('.code') && Date.now() - fs.statSync(other).atimeMs > STALE_MS) {
+        fs.rmSync(other, { force: true });
+      }
+    }
+    fs.writeFileSync(
+      tmp,
+      Buffer.concat([crypto.createHash('sha256').update(code).digest(), code]),
+      {
+        mode: 0o600,
+      },
+    );
+    fs.renameSync(tmp, file);
+  } catch (error) {
+    fs.rmSync(tmp, { force: true });
+    trace(`compiled remote code not kept in ${file}: ${(error as Error).message}`);
+  }
+}
+
+export function rememberCompiled(key: string, code: Buffer, onDisk = false): void {
+  compiledCache.set(key, code);
+  if (onDisk) {
+    compiledToDisk(key, code);
+  }
+}
+
+export function makeBootstrap(
+  config: RemoteConfig,
+  interpreter?: string,
+  onDisk = false,
+): Bootstrap {
   const head = Buffer.from(`CONFIG = ${formatValue(config)}\n`, 'utf8');
-  const compiled = (interpreter !== undefined && compiledCache.get(interpreter)) || Buffer.alloc(0);
+  let compiled = interpreter === undefined ? undefined : compiledCache.get(interpreter);
+  if (compiled === undefined && interpreter !== undefined && onDisk) {
+    compiled = compiledFromDisk(interpreter);
+    if (compiled) {
+      compiledCache.set(interpreter, compiled);
+    }
+  }
+  compiled ??= Buffer.alloc(0);
   const body = compressedSources();
   const line =
     // the current directory leaves sys.path while the gateway imports its modules (a user's

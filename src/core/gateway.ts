@@ -4,7 +4,13 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { interpreterKey, makeBootstrap, rememberCompiled, remoteConfig } from './bootstrap';
+import {
+  interpreterKey,
+  keepsCompiledOnDisk,
+  makeBootstrap,
+  rememberCompiled,
+  remoteConfig,
+} from './bootstrap';
 import { Channel, type ChannelHost, type ChannelOrigin, type OutputStream } from './channel';
 import {
   DataFormatError,
@@ -217,7 +223,7 @@ export class Gateway implements ChannelHost {
     let transport = canWarmStart(spec) ? await openWarm(spec, config) : undefined;
     let payload: Buffer = Buffer.alloc(0);
     if (!transport) {
-      const bootstrap = makeBootstrap(config, interpreter);
+      const bootstrap = makeBootstrap(config, interpreter, keepsCompiledOnDisk(spec));
       transport = await openTransport(spec, bootstrap.line, { lookup, options });
       payload = bootstrap.payload;
     }
@@ -527,7 +533,7 @@ export class Gateway implements ChannelHost {
     }
     const code = map.get('code');
     if (code instanceof Uint8Array) {
-      rememberCompiled(this.interpreter, Buffer.from(code));
+      rememberCompiled(this.interpreter, Buffer.from(code), keepsCompiledOnDisk(this.spec));
     }
     const version = (map.get('version') as number[] | undefined) ?? [0, 0, 0];
     this.helloWaiter?.resolve({

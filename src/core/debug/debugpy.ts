@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ExecnetError } from '../errors';
+import { userCacheDir } from '../cache';
 
 /** Written last into a complete copy; must match MARKER in remote/debug_relay.py. */
 export const BUNDLE_MARKER = '.execnet-bundle';
@@ -47,8 +48,7 @@ export interface DebugpyOptions {
 export class DebugpyNotFound extends ExecnetError {}
 
 export function defaultCacheDir(): string {
-  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(base, 'execnet');
+  return userCacheDir();
 }
 
 const FIND_DEBUGPY =

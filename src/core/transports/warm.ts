@@ -225,6 +225,7 @@ class WarmInterpreter {
       } as RemoteConfig,
       // a warm interpreter restarted after an idle spell can skip compiling, like any gateway
       interpreterKey(spec),
+      true,
     );
     this.python = (spec.python ?? defaultPythonCommand()).join(' ');
     // started exactly as a popen gateway of this spec would be: same argv, -B and env
