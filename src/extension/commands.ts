@@ -2,72 +2,34 @@
 // services and arguments (a tree element, a Uri from a menu, or values a test passes), and return
 // what they made, so tests and other extensions can call them through executeCommand.
 
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RemoteStatus } from '../core/gateway';
 import { parsePythonLiteral, validatePythonLiteral } from '../core/literal';
 import { describeInterpreter, firstLine } from '../views/format';
-import type { GroupOutputs } from '../views/groupOutput';
-import type { RunOutputs } from '../views/runOutput';
 import { dedent } from '../views/selection';
-import type { TracebackNavigation } from '../views/tracebackLinks';
+import { runCells, runCurrent } from './cells';
+import { ensureTrusted, linesText, selectedLines } from './editor';
 import {
   pickGateway,
   requestFor,
   resolveGateway,
   showError,
   startGateway,
-  type GatewayServices,
   type StartRequest,
 } from './gateways';
-import { runCells, runCurrent } from './cells';
-import type { GatewayDebugging } from './debug';
-import type { NotebookKernels } from './notebook';
-import type { ReplTerminals } from './repl';
-import { rerunLast, runFile, runFileOnGroup, runFileWithArgs, stopRun } from './run/commands';
 import {
   addGatewayToGroup,
   moveToGroup,
   newGroup,
   saveGatewayToSettings,
   startPicked,
-  type RecentSpecs,
 } from './organize';
-import type { RunLoop } from './run/loop';
+import { rerunLast, runFile, runFileOnGroup, runFileWithArgs, stopRun } from './run/commands';
+import { runSelection } from './run/selection';
 import { confirmTerminateAll, terminateEntries } from './run/terminate';
-import { GatewayEntry, GroupEntry, Run, SessionNode, type RunSource } from './session';
+import { GatewayEntry, GroupEntry, Run, SessionNode } from './session';
+import type { Services } from './services';
 import { showWithDetails, syncWorkspace, type SyncResult } from './sync';
-
-export interface Services extends GatewayServices {
-  readonly outputs: RunOutputs;
-  readonly groupOutputs: GroupOutputs;
-  readonly runLoop: RunLoop;
-  readonly recents: RecentSpecs;
-  readonly traceback: TracebackNavigation;
-  readonly repls: ReplTerminals;
-  readonly notebooks: NotebookKernels;
-  readonly debugging: GatewayDebugging;
-}
-
-/** Gateways run code from the workspace: not in Restricted Mode. Says why when it refuses. */
-export function ensureTrusted(): boolean {
-  if (vscode.workspace.isTrusted) {
-    return true;
-  }
-  const manage = 'Manage Workspace Trust';
-  void vscode.window
-    .showWarningMessage(
-      'Execnet: remote execution is disabled because this workspace is not trusted (Restricted Mode). ' +
-        'Gateways run code from the workspace; trust it to use them.',
-      manage,
-    )
-    .then((choice) => {
-      if (choice === manage) {
-        void vscode.commands.executeCommand('workbench.trust.manage');
-      }
-    });
-  return false;
-}
 
 // -- gateways ------------------------------------------------------------------------------------
 
@@ -164,140 +126,6 @@ export function dismissGateway(services: Services, arg?: GatewayEntry): void {
   }
 }
 
-// -- running code --------------------------------------------------------------------------------
-
-/** The Python document a run command is about: a Uri from a menu, or the active editor's. */
-export async function documentFor(arg: unknown): Promise<vscode.TextDocument | undefined> {
-  const document =
-    arg instanceof vscode.Uri
-      ? await vscode.workspace.openTextDocument(arg)
-      : vscode.window.activeTextEditor?.document;
-  if (!document) {
-    void vscode.window.showWarningMessage('Execnet: open a Python file to run it on a gateway.');
-    return undefined;
-  }
-  if (document.languageId !== 'python') {
-    void vscode.window.showWarningMessage(
-      `Execnet: ${path.basename(document.uri.path)} is not a Python file.`,
-    );
-    return undefined;
-  }
-  return document;
-}
-
-/** Start a run and show its output; the file's frames link back to the editor's document. */
-function startRun(
-  services: Services,
-  entry: GatewayEntry,
-  source: RunSource,
-  document?: vscode.TextDocument,
-): Run {
-  if (source.file && document) {
-    services.traceback.files.add(source.file, document.uri);
-  }
-  const run =
-    source.kind === 'file'
-      ? services.session.run(entry, source)
-      : services.session.runInSession(entry, source);
-  services.log.info(
-    `run ${run.id}: ${source.label} on ${entry.id} (${run.channel ? `channel ${run.channel.id}` : 'in its session'})`,
-  );
-  return run;
-}
-
-/**
- * With execnet.syncBeforeRun, mirror the workspace first and run in the mirror (its folder
- * becomes the remote's working directory and first import path). False: do not run.
- */
-async function beforeRun(services: Services, entry: GatewayEntry): Promise<boolean> {
-  if (!services.settings.syncBeforeRun()) {
-    return true;
-  }
-  const result = await syncWorkspace(services, entry, { quiet: true });
-  if (!result || result.cancelled) {
-    return false;
-  }
-  const enter = entry.gateway?.remoteExec(
-    [
-      'import os, sys',
-      `os.chdir(os.path.expanduser(${JSON.stringify(result.target)}))`,
-      'if os.getcwd() not in sys.path: sys.path.insert(0, os.getcwd())',
-    ].join('\n'),
-  );
-  await enter?.waitClose(30);
-  return true;
-}
-
-/**
- * Run lines `first`..`last` (0-based, inclusive) of a document in the gateway's interactive
- * session: dedented, with the file's line numbers in tracebacks, the final expression's value shown.
- */
-export async function runLinesInSession(
-  services: Services,
-  document: vscode.TextDocument,
-  first: number,
-  last: number,
-  kind: 'selection' | 'cell',
-  label?: string,
-): Promise<Run | undefined> {
-  const range = new vscode.Range(first, 0, last, document.lineAt(last).text.length);
-  const text = document.getText(range);
-  if (text.trim() === '') {
-    void vscode.window.showWarningMessage(
-      `Execnet: ${kind === 'cell' ? 'the cell' : 'the selection'} is empty.`,
-    );
-    return undefined;
-  }
-  const entry = await resolveGateway(services);
-  if (!entry || !(await beforeRun(services, entry))) {
-    return undefined;
-  }
-  const file = document.uri.scheme === 'file' ? document.uri.fsPath : undefined;
-  const name = path.basename(document.uri.path) || 'untitled';
-  return startRun(
-    services,
-    entry,
-    {
-      text: dedent(text),
-      file,
-      firstLine: first + 1,
-      label:
-        label ?? (first === last ? `${name}:${first + 1}` : `${name}:${first + 1}-${last + 1}`),
-      kind,
-    },
-    document,
-  );
-}
-
-/** The selected lines (whole lines; the cursor's line when nothing is selected), 0-based. */
-export function selectedLines(editor: vscode.TextEditor): { first: number; last: number } {
-  const selection = editor.selection;
-  const first = selection.start.line;
-  // a selection ending at the start of a line does not include that line
-  const last =
-    selection.end.line > first && selection.end.character === 0
-      ? selection.end.line - 1
-      : selection.end.line;
-  return { first, last };
-}
-
-/**
- * Run Selection on Gateway: the selected lines in the gateway's interactive session, so names
- * defined by earlier selections, cells and the REPL are there.
- */
-export async function runSelection(services: Services): Promise<Run | undefined> {
-  if (!ensureTrusted()) {
-    return undefined;
-  }
-  const editor = vscode.window.activeTextEditor;
-  if (!editor) {
-    void vscode.window.showWarningMessage('Execnet: select Python code in an editor to run it.');
-    return undefined;
-  }
-  const { first, last } = selectedLines(editor);
-  return runLinesInSession(services, editor.document, first, last, 'selection');
-}
-
 // -- the interactive session -------------------------------------------------------------------
 
 /** The gateway a session command is about: a tree row, else the running default (or a pick). */
@@ -348,9 +176,7 @@ export async function runSelectionInRepl(services: Services) {
     return undefined;
   }
   const { first, last } = selectedLines(editor);
-  const text = editor.document.getText(
-    new vscode.Range(first, 0, last, editor.document.lineAt(last).text.length),
-  );
+  const text = linesText(editor.document, first, last);
   if (text.trim() === '') {
     return undefined;
   }
@@ -488,9 +314,9 @@ function isStartRequest(value: unknown): value is StartRequest {
 export function registerCommands(services: Services): vscode.Disposable[] {
   const handlers: Record<string, (...args: never[]) => unknown> = {
     'execnet.newGateway': (arg?: StartRequest | string) => newGateway(services, arg),
-    'execnet.runFile': (arg?: unknown) => runFile(services, ensureTrusted, arg),
+    'execnet.runFile': (arg?: unknown) => runFile(services, arg),
     'execnet.runFileWithArgs': (arg?: unknown, line?: string) =>
-      runFileWithArgs(services, ensureTrusted, arg, line),
+      runFileWithArgs(services, arg, line),
     'execnet.stopRun': (arg?: unknown) => stopRun(services, arg),
     'execnet.newGroup': (name?: string, request?: StartRequest) =>
       ensureTrusted() ? newGroup(services, name, request) : undefined,
@@ -502,7 +328,7 @@ export function registerCommands(services: Services): vscode.Disposable[] {
       arg?: GatewayEntry,
       choice?: { name?: string; where?: 'workspace' | 'user' },
     ) => saveGatewayToSettings(services, arg, choice),
-    'execnet.rerunLast': () => rerunLast(services, ensureTrusted),
+    'execnet.rerunLast': () => rerunLast(services),
     'execnet.debugFile': (arg?: unknown) => services.debugging.debugFile(arg),
     'execnet.runSelection': () => runSelection(services),
     'execnet.runCurrent': () => runCurrent(services),
@@ -514,7 +340,7 @@ export function registerCommands(services: Services): vscode.Disposable[] {
     'execnet.runSelectionInRepl': () => runSelectionInRepl(services),
     'execnet.interruptSession': (arg?: unknown) => interruptSession(services, arg),
     'execnet.restartSession': (arg?: unknown) => restartSession(services, arg),
-    'execnet.runFileOnGroup': (arg?: unknown) => runFileOnGroup(services, ensureTrusted, arg),
+    'execnet.runFileOnGroup': (arg?: unknown) => runFileOnGroup(services, arg),
     'execnet.sendToChannel': (arg?: Run, text?: string) => sendToChannel(services, arg, text),
     'execnet.interruptChannel': (arg?: Run) => interruptChannel(services, arg),
     'execnet.showChannelOutput': (arg?: Run) => showChannelOutput(services, arg),

@@ -4,7 +4,7 @@
 
 import * as vscode from 'vscode';
 import type * as SshConfigModule from '../core/ssh/config';
-import type { Services } from './commands';
+import type { Services } from './services';
 import { pickStartRequest, startGateway, type StartRequest } from './gateways';
 import { GatewayEntry, GroupEntry } from './session';
 

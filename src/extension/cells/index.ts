@@ -5,7 +5,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Run } from '../session';
-import { ensureTrusted, runLinesInSession, selectedLines, type Services } from '../commands';
+import { ensureTrusted, selectedLines } from '../editor';
+import { runLinesInSession } from '../run/selection';
+import type { Services } from '../services';
 import { cellAt, findCells, type Cell } from './cells';
 
 function linesOf(document: vscode.TextDocument): string[] {

@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { PathMapping } from '../../core/pathMapping';
-import { ensureTrusted } from '../commands';
+import { ensureTrusted } from '../editor';
 import {
   requestFor,
   resolveGateway,

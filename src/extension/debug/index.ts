@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Disposable } from '../../core/lifecycle';
-import { documentFor, ensureTrusted } from '../commands';
+import { documentFor, ensureTrusted } from '../editor';
 import { loadDebug } from '../engine';
 import type { GatewayServices } from '../gateways';
 import { GatewayEntry } from '../session';

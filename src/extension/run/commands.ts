@@ -5,16 +5,14 @@
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { documentFor, type Services } from '../commands';
+import { documentFor, ensureTrusted } from '../editor';
 import { groupGateways, pickGroup, resolveGateway, workers } from '../gateways';
 import { GatewayEntry, GroupEntry, Run, type RunSource } from '../session';
 import { syncRoute, syncWorkspace, type SyncResult } from '../sync';
+import type { Services } from '../services';
 import { GroupRun } from './groupRun';
 import { scriptRunOptions } from './launch';
 import { joinArgs, splitArgs, type RunIn } from './settings';
-
-/** Gateways run code from the workspace: not in Restricted Mode (the caller says why). */
-type TrustCheck = () => boolean;
 
 /** Save before running; false (and the user told) when that failed. */
 async function saved(document: vscode.TextDocument): Promise<boolean> {
@@ -155,11 +153,10 @@ async function launch(
 /** Run File on Gateway: saves first; on the gateway given (a tree item), else the default one. */
 export async function runFile(
   services: Services,
-  trusted: TrustCheck,
   arg?: unknown,
   args?: readonly string[],
 ): Promise<Run | undefined> {
-  if (!trusted()) {
+  if (!ensureTrusted()) {
     return undefined;
   }
   const document = await documentFor(arg instanceof GatewayEntry ? undefined : arg);
@@ -192,11 +189,10 @@ async function runDocument(
  */
 export async function runFileWithArgs(
   services: Services,
-  trusted: TrustCheck,
   arg?: unknown,
   line?: string,
 ): Promise<Run | undefined> {
-  if (!trusted()) {
+  if (!ensureTrusted()) {
     return undefined;
   }
   const document = await documentFor(arg);
@@ -228,19 +224,15 @@ export async function runFileWithArgs(
   }
   const args = splitArgs(typed);
   await loop.rememberArgs(file, args);
-  return runFile(services, trusted, document.uri, args);
+  return runFile(services, document.uri, args);
 }
 
 /**
  * Run File on Group: the same file on every gateway of a group, each with its own output, and
  * one combined output with a line per gateway when it ends.
  */
-export async function runFileOnGroup(
-  services: Services,
-  trusted: TrustCheck,
-  arg?: unknown,
-): Promise<Run[]> {
-  if (!trusted()) {
+export async function runFileOnGroup(services: Services, arg?: unknown): Promise<Run[]> {
+  if (!ensureTrusted()) {
     return [];
   }
   const document = await documentFor(
@@ -318,16 +310,13 @@ export async function stopRun(services: Services, arg?: unknown): Promise<Run | 
 }
 
 /** Re-run Last: the last file, selection or group run, on the same gateway, with its arguments. */
-export async function rerunLast(
-  services: Services,
-  trusted: TrustCheck,
-): Promise<Run | Run[] | undefined> {
+export async function rerunLast(services: Services): Promise<Run | Run[] | undefined> {
   const last = services.runLoop.last;
   if (!last) {
     void vscode.window.showInformationMessage('Execnet: nothing was run yet in this window.');
     return undefined;
   }
-  if (!trusted()) {
+  if (!ensureTrusted()) {
     return undefined;
   }
   if (last.kind === 'group') {

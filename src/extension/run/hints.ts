@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Disposable } from '../../core/lifecycle';
-import type { Services } from '../commands';
+import type { Services } from '../services';
 import type { Run } from '../session';
 import { syncWorkspace } from '../sync';
 import { runAgain } from './commands';
