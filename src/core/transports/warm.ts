@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { interpreterKey, makeBootstrap, type RemoteConfig } from '../bootstrap';
 import { formatValue } from '../repr';
-import type { GatewaySpec } from '../spec';
+import { onThisMachine, type GatewaySpec } from '../spec';
 import { trace } from '../trace';
 import { defaultPythonCommand, killGroup, openPopen, releaseGroup, trackGroup } from './popen';
 import type { Transport, TransportExit } from './transport';
@@ -35,8 +35,7 @@ const FAILED = 4;
  */
 export function canWarmStart(spec: GatewaySpec): boolean {
   return (
-    spec.type === 'popen' &&
-    spec.via === undefined &&
+    onThisMachine(spec) &&
     spec.sudo === undefined &&
     process.platform !== 'win32' &&
     process.env.EXECNET_WARM_START !== '0' &&
