@@ -25,13 +25,18 @@ export function formatClock(date: Date): string {
   return date.toTimeString().slice(0, 8);
 }
 
-/** `Python 3.11.2 on host` */
-export function describeInterpreter(info: RemoteInfo): string {
+/** `Python 3.11.2`, `PyPy 3.10.14` */
+function interpreterName(info: RemoteInfo): string {
   const name =
     info.implementation && info.implementation.toLowerCase() !== 'cpython'
       ? info.implementation
       : 'Python';
-  return `${name} ${info.version.join('.')} on ${info.hostname}`;
+  return `${name} ${info.version.join('.')}`;
+}
+
+/** `Python 3.11.2 on host` */
+export function describeInterpreter(info: RemoteInfo): string {
+  return `${interpreterName(info)} on ${info.hostname}`;
 }
 
 /** The first line of a (possibly multi-line) reason. */
@@ -54,7 +59,7 @@ export function describeGateway(entry: GatewayEntry): string {
       // where a scheduler or container put it says more than the host name
       const placement = describePlacement(info);
       return placement
-        ? `${entry.state} · ${placement} · ${describeInterpreter(info).replace(/ on .*$/, '')}`
+        ? `${entry.state} · ${placement} · ${interpreterName(info)}`
         : `${entry.state} · ${describeInterpreter(info)}`;
     }
     case 'dead':

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Disposable, toDisposable } from '../../core/lifecycle';
 import type { DisplayData, Execution, ExecutionEvent } from '../../core/session';
+import { describeInterpreter } from '../../views/format';
 import { requestFor, startGateway, type GatewayServices } from '../gateways';
 import type { GatewayEntry } from '../session';
 
@@ -120,7 +121,7 @@ export class NotebookKernels extends Disposable {
       controller.description = target.description;
       const entry = this.resolveRunning(target);
       controller.detail = entry?.info
-        ? `Python ${entry.info.version.join('.')} on ${entry.info.hostname} (${entry.id})`
+        ? `${describeInterpreter(entry.info)} (${entry.id})`
         : 'started on the first cell';
     }
   }
