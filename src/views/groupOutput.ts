@@ -3,7 +3,6 @@
 // (how, and how long it took) and a summary when all have ended. Each gateway keeps its own
 // output besides. Running the file on the group again appends after a separator (or clears).
 
-import { StringDecoder } from 'node:string_decoder';
 import * as vscode from 'vscode';
 import { formatValue } from '../core/repr';
 import { Disposable, toDisposable } from '../core/lifecycle';
@@ -136,7 +135,6 @@ export class GroupOutputs extends Disposable {
   private follow(run: Run, write: (text: string) => void): void {
     const prefix = `[${run.entry.id}] `;
     const partial = { stdout: '', stderr: '' };
-    const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
     const emit = (text: string): void => {
       write(
         text
@@ -147,7 +145,7 @@ export class GroupOutputs extends Disposable {
     };
     const flush = (): void => {
       for (const stream of ['stdout', 'stderr'] as const) {
-        const rest = partial[stream] + decoders[stream].end();
+        const rest = partial[stream];
         partial[stream] = '';
         if (rest) {
           emit(rest);
