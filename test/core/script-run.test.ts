@@ -61,15 +61,19 @@ describe('a script run', () => {
     assert.notEqual(second, dir);
   });
 
-  it("after the run, sys.path and the working directory are the gateway's own again", async () => {
+  it("after the run, sys.path, the working directory and sys.argv are the gateway's own again", async () => {
     const file = script('where.py', 'import os, sys\nchannel.send((sys.path[0], os.getcwd()))\n');
-    const run = gw.remoteExec({ file, sysPath0: dir, cwd: dir });
+    const before = gw.remoteExec('import sys\nchannel.send(sys.argv)');
+    const ownArgv = [...((await before.receive(10)) as string[])];
+    const run = gw.remoteExec({ file, sysPath0: dir, cwd: dir, argv: [file, '--epochs', '3'] });
     assert.deepEqual([...((await run.receive(10)) as string[])], [dir, fs.realpathSync(dir)]);
     await run.waitClose(10);
-    const after = gw.remoteExec('import os, sys\nchannel.send((sys.path, os.getcwd()))');
-    const [entries, cwd] = (await after.receive(10)) as [string[], string];
+    const after = gw.remoteExec('import os, sys\nchannel.send((sys.path, os.getcwd(), sys.argv))');
+    const [entries, cwd, argv] = (await after.receive(10)) as [string[], string, string[]];
     assert.ok(!entries.includes(dir), `${dir} is still on sys.path: ${entries.join(', ')}`);
     assert.equal(cwd, fs.realpathSync(os.tmpdir()));
+    // the interactive session and later execs do not see the last script's arguments
+    assert.deepEqual([...argv], ownArgv);
   });
 
   it("a traceback.py in the working directory shadows nothing of the gateway's session", async () => {

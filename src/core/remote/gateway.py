@@ -1404,11 +1404,12 @@ class RemoteGateway(object):
         code = compile(source, filename, "exec", dont_inherit=True)
         namespace = {"channel": channel, "__name__": "__channelexec__", "__file__": filename}
         # a run of a script: what `python FILE ARGS` would give it, while it runs
-        saved_cwd = path0 = None
+        saved_cwd = saved_argv = path0 = None
         if request.get("cwd"):
             saved_cwd = os.getcwd()
             os.chdir(os.path.expanduser(request["cwd"]))
         if request.get("argv") is not None:
+            saved_argv = sys.argv
             sys.argv = [str(arg) for arg in request["argv"]]
         if request.get("path0") is not None:
             path0 = self._enter_path0(request["path0"])
@@ -1431,13 +1432,15 @@ class RemoteGateway(object):
                 function(channel, **(request.get("kwargs") or {}))
         finally:
             # what comes after the run (other execs, the session's helpers) sees the gateway's own
-            # working directory and path, not files of the script's folder named like modules
+            # working directory, path and argv, not files of the script's folder named like modules
             if main is not None:
                 self._mains.remove(main)
                 if sys.modules.get("__main__") is main:
                     sys.modules["__main__"] = self._mains[-1] if self._mains else self._own_main
             if path0 is not None and path0 in sys.path:
                 sys.path.remove(path0)
+            if saved_argv is not None:
+                sys.argv = saved_argv
             if saved_cwd is not None:
                 try:
                     os.chdir(saved_cwd)
