@@ -33,7 +33,7 @@ import {
 } from './protocol';
 import type { Prompts } from './prompts';
 import { Codec } from './serializer';
-import { Session } from './session';
+import { Session, type SessionOptions } from './session';
 import type { GatewaySpec } from './spec';
 import { ExecStdin } from './stdin';
 import { after, type Timeout, type Timer } from './timers';
@@ -312,12 +312,13 @@ export class Gateway implements ChannelHost {
   }
 
   /**
-   * The gateway's interactive session (made on first use): one persistent namespace for the
-   * REPL, cells, notebooks and Run Selection. It closes when the gateway does.
+   * The gateway's interactive session (made on first use, with the options of that call): one
+   * persistent namespace for the REPL, cells, notebooks and Run Selection. It closes when the
+   * gateway does.
    */
-  session(): Session {
+  session(options: SessionOptions = {}): Session {
     if (!this.sessionValue) {
-      const session = new Session(this);
+      const session = new Session(this, 'default', options);
       this.sessionValue = session;
       if (this.stateValue === 'dead') {
         session.close();

@@ -36,6 +36,7 @@ export type {
   InputRequest,
   MimeBundle,
   RunOptions,
+  SessionOptions,
   SessionState,
 } from './session';
 export { Complex, dumps, Float, FrozenSet, loads, Tuple } from './serializer';

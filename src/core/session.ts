@@ -31,6 +31,15 @@ export interface RunOptions {
   readonly mode?: 'exec' | 'single';
 }
 
+/** How a session starts; counts when it is made, on the gateway's first `session()`. */
+export interface SessionOptions {
+  /**
+   * The working directory the session starts in, and goes back to on restart (`~` is the remote
+   * home), as a kernel starts in its notebook's folder. Default: the gateway's own.
+   */
+  readonly cwd?: string;
+}
+
 export interface InputRequest {
   readonly prompt: string;
   /** getpass(): do not echo. */
@@ -180,6 +189,7 @@ export class Session extends Disposable {
   constructor(
     private readonly host: SessionHost,
     readonly name = 'default',
+    private readonly options: SessionOptions = {},
   ) {
     super();
   }
@@ -270,7 +280,7 @@ export class Session extends Disposable {
       ]);
     }
     await this.ensureLoaded();
-    await this.call('restart', { name: this.name }).waitClose(QUESTION_TIMEOUT);
+    await this.call('restart', { name: this.name, ...this.where() }).waitClose(QUESTION_TIMEOUT);
     this.count = 0;
     this.changeEmitter.fire(this);
   }
@@ -425,7 +435,7 @@ export class Session extends Disposable {
   private ensureLoaded(): Promise<void> {
     if (!this.loaded) {
       const loading = (async () => {
-        await sessionModule.exec(this.host, {}).waitClose(60);
+        await sessionModule.exec(this.host, this.where()).waitClose(60);
         sessionModule.kept(this.host);
       })();
       // a failed load is tried again by the next call
@@ -433,6 +443,11 @@ export class Session extends Disposable {
       this.loaded = loading;
     }
     return this.loaded;
+  }
+
+  /** The load's and restart's `cwd` argument, when the session has a directory of its own. */
+  private where(): { cwd?: string } {
+    return this.options.cwd ? { cwd: this.options.cwd } : {};
   }
 
   /** A function of the loaded module (ensureLoaded() first). */

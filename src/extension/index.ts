@@ -49,6 +49,7 @@ export function activate(context: vscode.ExtensionContext): ExecnetApi {
           ignoreFocusOut: true,
         }),
       ),
+    workspaceRoot: () => vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
   });
   session = current;
   context.subscriptions.push(current);

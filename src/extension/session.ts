@@ -25,6 +25,7 @@ import { checkSpec, gatewayCount, onThisMachine, type GatewaySpec } from '../cor
 import type { SlurmAllocation } from '../core/transports/slurm';
 import { Disposable, toDisposable } from '../core/lifecycle';
 import { loadGroups } from './engine';
+import { sessionDirectory } from './run/launch';
 import type { SyncMapping } from './syncMapping';
 
 export type SessionChange =
@@ -257,6 +258,8 @@ export interface SessionOptions {
   readonly onStrayOutput?: (entry: GatewayEntry, stream: OutputStream, text: string) => void;
   /** Answers input() of session runs (an input box); undefined is end of input. */
   readonly onInput?: (run: Run, request: InputRequest) => Promise<string | undefined>;
+  /** The local workspace folder: where an interactive session on a local gateway works. */
+  readonly workspaceRoot?: () => string | undefined;
 }
 
 export class Session extends Disposable {
@@ -515,7 +518,8 @@ export class Session extends Disposable {
       );
     }
     if (!entry.interactive) {
-      const node = new SessionNode(entry, gateway.session());
+      const cwd = sessionDirectory(entry, this.options.workspaceRoot?.());
+      const node = new SessionNode(entry, gateway.session({ cwd }));
       entry.interactive = node;
       node.session.onDidChange(() => this.fire({ kind: 'session', node }));
       this.fire({ kind: 'gateway', entry });

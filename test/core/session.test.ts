@@ -4,6 +4,8 @@
 
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Gateway } from '../../src/core/gateway';
 import type { Execution, ExecutionEvent, Session } from '../../src/core/session';
@@ -324,6 +326,36 @@ describe('an interactive session', () => {
         "(__name__, sys.modules['__main__'].Point is Point, type(pickle.loads(pickle.dumps(Point()))).__name__)",
     );
     assert.deepEqual(results(main), ["('__main__', True, 'Point')"]);
+  });
+});
+
+describe('a session with a directory of its own', () => {
+  let tg: TestGroup;
+  let dir: string;
+  before(() => {
+    tg = testGroup();
+    dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-session-cwd-')));
+    fs.writeFileSync(path.join(dir, 'beside.py'), 'WHERE = "beside"\n');
+  });
+  after(async () => {
+    await tg.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts there (relative paths, modules beside), and restart goes back there', async () => {
+    const gw = await tg.gateway(`chdir=${os.tmpdir()}`);
+    const session = gw.session({ cwd: dir });
+    const first = await run(session, 'import os, beside\n(os.getcwd(), beside.WHERE)');
+    assert.deepEqual(results(first), [`('${dir}', 'beside')`]);
+    await run(session, 'os.chdir("/")');
+    await session.restart();
+    assert.deepEqual(results(await run(session, 'import os\nos.getcwd()')), [`'${dir}'`]);
+  });
+
+  it('a directory that is not there leaves the session usable where the gateway is', async () => {
+    const gw = await tg.gateway(`chdir=${dir}`);
+    const session = gw.session({ cwd: path.join(dir, 'gone') });
+    assert.deepEqual(results(await run(session, 'import os\nos.getcwd()')), [`'${dir}'`]);
   });
 });
 

@@ -117,9 +117,11 @@ def _current():
 # entry points (each one exec of the local side; `channel` is that exec's channel)
 
 
-def load(channel, keep_as=None):
+def load(channel, keep_as=None, cwd=None):
     """Install the hooks and register this module under `keep_as`, once per interpreter (called
-    again through the registered module, it has nothing to do)."""
+    again through the registered module, it has nothing to do); the session starts in `cwd` when
+    it has a directory of its own."""
+    _enter(cwd)
     if keep_as is None or keep_as in sys.modules:
         return
     global _std
@@ -192,8 +194,10 @@ def is_complete(channel, source):
     channel.send("incomplete" if code is None else "complete")
 
 
-def restart(channel, name):
-    """A fresh namespace (and execution count); figures of the old one are closed."""
+def restart(channel, name, cwd=None):
+    """A fresh namespace (and execution count), back in the session's directory; figures of the
+    old one are closed."""
+    _enter(cwd)
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
         try:
@@ -201,6 +205,15 @@ def restart(channel, name):
         except Exception:
             pass
     _session(name).reset()
+
+
+def _enter(cwd):
+    # a directory that went away (a mirror deleted) leaves the session where it is: still usable
+    if cwd:
+        try:
+            os.chdir(os.path.expanduser(cwd))
+        except OSError:
+            pass
 
 
 # ---------------------------------------------------------------------------------------------

@@ -50,3 +50,19 @@ export function scriptRunOptions(
     },
   };
 }
+
+/**
+ * Where the gateway's interactive session (Run Selection, cells, the REPL, notebooks) works, as
+ * a file run would: the workspace folder on a gateway on this machine, the mirror's root on a
+ * synced remote; undefined (the gateway's own directory) when its spec has `chdir=` or the remote
+ * has no copy of the workspace.
+ */
+export function sessionDirectory(
+  entry: GatewayEntry,
+  workspaceRoot: string | undefined,
+): string | undefined {
+  if (entry.gateway?.spec.chdir !== undefined) {
+    return undefined;
+  }
+  return entry.isLocal ? workspaceRoot : entry.sync?.remoteRoot;
+}

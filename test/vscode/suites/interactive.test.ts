@@ -4,6 +4,8 @@
 // interrupt of a long cell), and Restart Session.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as vscode from 'vscode';
 import type { GatewayEntry, Run } from '../../../src/extension/session';
 import {
@@ -70,6 +72,18 @@ describe('the interactive session', () => {
     const text = await waitOutput(second, /finished in/);
     assert.match(text, /^28\.27$/m);
     assert.equal(local.interactive?.session.state, 'idle');
+  });
+
+  it('works in the workspace folder, as a file run does: relative paths, modules beside the file', async () => {
+    // names no file run has imported before: the session finds them on its own
+    await vscode.workspace.fs.writeFile(workspaceFile('units.py'), Buffer.from('UNIT = "cm"\n'));
+    await vscode.workspace.fs.writeFile(workspaceFile('readings.txt'), Buffer.from('12\n15\n'));
+    const editor = await editorWith(
+      'relative.py',
+      'import units\nreadings = open("readings.txt").read().split()\nf"{len(readings)} in {units.UNIT}"\n',
+    );
+    const run = await runSelection(editor, 0, 2);
+    assert.match(await waitOutput(run, /finished in/), /^'2 in cm'$/m);
   });
 
   it('runs a # %% cell through its code lens, in the same namespace', async () => {
@@ -262,6 +276,28 @@ describe('the interactive session on the loopback ssh gateway', () => {
     entry = await newGateway({ spec: sshd!.known, name: 'sshbox' });
   });
   after(terminateAll);
+
+  it('a session made after Sync Workspace works in the mirror: its files and modules', async () => {
+    const mirror = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-session-mirror-'));
+    try {
+      const synced = await newGateway({ spec: sshd!.known, name: 'synced' });
+      await vscode.workspace.fs.writeFile(
+        workspaceFile('shared_units.py'),
+        Buffer.from('UNIT = "kg"\n'),
+      );
+      await vscode.commands.executeCommand('execnet.syncWorkspace', synced, mirror);
+      const repl = await vscode.commands.executeCommand<OpenRepl>('execnet.openRepl', synced);
+      await waitScreen(repl, />>> $/);
+      repl.terminal.sendText(
+        `import os, shared_units; os.getcwd() == ${JSON.stringify(mirror)}, shared_units.UNIT\r`,
+        false,
+      );
+      await waitScreen(repl, /\n\(True, 'kg'\)\n>>> $/);
+      repl.terminal.dispose();
+    } finally {
+      fs.rmSync(mirror, { recursive: true, force: true });
+    }
+  });
 
   it('the REPL terminal and a notebook share the namespace of an ssh gateway', async () => {
     const repl = await vscode.commands.executeCommand<OpenRepl>('execnet.openRepl', entry);
