@@ -175,7 +175,7 @@ async function walk({ page, shot, outside, sshd }) {
   await shot('run-file-output');
 
   // 4. a remote traceback; Ctrl+click on a frame opens the local file at that line
-  await openFile(page, 'traceback.py');
+  await openFile(page, 'ratios.py');
   await page.keyboard.press('Control+Alt+E');
   await waitOutput(page, /ZeroDivisionError: division by zero/);
   await shot('traceback-output');
@@ -189,7 +189,7 @@ async function walk({ page, shot, outside, sshd }) {
     .locator('.statusbar-item', { hasText: /Ln 9, Col \d+/ })
     .first()
     .waitFor({ timeout: 15_000 });
-  await page.locator('.tabs-container .tab.active', { hasText: 'traceback.py' }).waitFor();
+  await page.locator('.tabs-container .tab.active', { hasText: 'ratios.py' }).waitFor();
   await shot('traceback-link-opened');
 
   // 5. a value typed by the user goes to the running code (checked as it is typed); the run's

@@ -35,7 +35,7 @@ Open the Execnet view in the activity bar, then try:
 
 - **hello.py**: press Ctrl+Alt+E (Cmd+Alt+E on a Mac) to run it on the default gateway \`local\`;
   its prints and the value it sends on \`channel\` show in the output channel \`execnet local · hello.py\`.
-- **traceback.py**: run it and Ctrl+click a \`File "…", line N\` frame in the output to open that line.
+- **ratios.py**: run it and Ctrl+click a \`File "…", line N\` frame in the output to open that line.
 - **echo.py**: run it, then *Execnet: Send to Channel…* with a Python literal such as \`(1, 'x')\`;
   *Interrupt* (in the view) stops it.
 - **fanout.py**: *Execnet: Run File on Group* → \`workers\` runs it on two gateways at once.

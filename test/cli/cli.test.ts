@@ -3,7 +3,7 @@
 // that nothing it started is left running once the CLI has exited.
 
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -177,12 +177,12 @@ describe('execnet run', () => {
     assert.match(run.stdout, /running as '__channelexec__'/);
   });
 
-  it('prints the remote traceback of examples/traceback.py on stderr and exits 1', async () => {
-    const run = await cli(['run', 'examples/traceback.py']);
+  it('prints the remote traceback of examples/ratios.py on stderr and exits 1', async () => {
+    const run = await cli(['run', 'examples/ratios.py']);
     assert.equal(run.status, 1);
     assert.equal(run.stdout, 'averaging ratios...\n');
-    const file = path.join(root, 'examples', 'traceback.py');
-    const line = lineOf('examples/traceback.py', 'return int(numerator) / int(denominator)');
+    const file = path.join(root, 'examples', 'ratios.py');
+    const line = lineOf('examples/ratios.py', 'return int(numerator) / int(denominator)');
     assert.match(run.stderr, /^Traceback \(most recent call last\):\n/);
     assert.ok(
       run.stderr.includes(`File "${file}", line ${line}, in parse_ratio\n`),
@@ -190,6 +190,20 @@ describe('execnet run', () => {
     );
     assert.match(run.stderr, /in average_ratio\n/);
     assert.match(run.stderr, /ZeroDivisionError: division by zero\n$/);
+  });
+
+  it('no example is named like a standard-library module (code run beside it would import it)', () => {
+    const probe = spawnSync(
+      '/usr/bin/python3',
+      ['-c', 'import sys; print("\\n".join(sorted(sys.stdlib_module_names)))'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(probe.status, 0, probe.stderr);
+    const stdlib = new Set(probe.stdout.split('\n'));
+    const shadowing = fs
+      .readdirSync(path.join(root, 'examples'))
+      .filter((name) => name.endsWith('.py') && stdlib.has(name.slice(0, -3)));
+    assert.deepEqual(shadowing, []);
   });
 
   it('exits 2 with a message when the file cannot be read, starting no gateway', async () => {

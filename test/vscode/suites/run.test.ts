@@ -77,7 +77,7 @@ describe('running code', () => {
   });
 
   it('shows a remote traceback whose frames link to the local file and line', async () => {
-    await openFile('traceback.py');
+    await openFile('ratios.py');
     const run = await runFile();
     await waitEnd(run);
     assert.equal(run.outcome?.kind, 'error');
@@ -86,16 +86,16 @@ describe('running code', () => {
     assert.match(text, /^ZeroDivisionError: division by zero$/m);
     assert.match(
       text,
-      /\[execnet\] traceback\.py on local failed after .*: ZeroDivisionError: division by zero/,
+      /\[execnet\] ratios\.py on local failed after .*: ZeroDivisionError: division by zero/,
     );
 
-    // the output channel's document carries links to the frames of traceback.py
-    const file = workspaceFile('traceback.py');
+    // the output channel's document carries links to the frames of ratios.py
+    const file = workspaceFile('ratios.py');
     const document = await waitFor('the output channel document', () =>
       vscode.workspace.textDocuments.find(
         (d) =>
           d.languageId === 'execnet-output' &&
-          d.getText().includes('[execnet] traceback.py on local failed'),
+          d.getText().includes('[execnet] ratios.py on local failed'),
       ),
     );
     let links: vscode.DocumentLink[] = [];
@@ -116,7 +116,7 @@ describe('running code', () => {
     const target = targets.find((t) => t.fragment === 'L9');
     assert.ok(target);
     await vscode.commands.executeCommand('vscode.open', target);
-    const editor = await waitFor('traceback.py to open at line 9', () => {
+    const editor = await waitFor('ratios.py to open at line 9', () => {
       const active = vscode.window.activeTextEditor;
       return (
         active?.document.uri.fsPath === file.fsPath && active.selection.active.line === 8 && active

@@ -44,7 +44,7 @@ describe('sync workspace', () => {
     assert.equal(result.summary.errors, 0);
     assert.ok(result.summary.filesSent >= 5, `${result.summary.filesSent} files sent`);
     const synced = fs.readdirSync(destination).sort();
-    assert.ok(synced.includes('hello.py') && synced.includes('traceback.py'), synced.join(', '));
+    assert.ok(synced.includes('hello.py') && synced.includes('ratios.py'), synced.join(', '));
     assert.ok(!synced.includes('ignored-by-git.txt'), '.gitignore was not honoured');
     assert.ok(!synced.includes('__pycache__'), 'execnet.rsync.exclude was not honoured');
     assert.equal(

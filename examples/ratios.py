@@ -1,7 +1,7 @@
 # A remote exception: the CLI prints the remote traceback (naming this file and its lines) on
 # stderr and exits with status 1.
 #
-#   node dist/cli.js run examples/traceback.py; echo "exit status $?"
+#   node dist/cli.js run examples/ratios.py; echo "exit status $?"
 
 
 def parse_ratio(text):
