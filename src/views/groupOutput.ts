@@ -14,7 +14,7 @@ import { OUTPUT_LANGUAGE, RUN_SEPARATOR, type OutputSettings } from './runOutput
 const MAX_TRANSCRIPT = 1 << 20;
 
 interface GroupPane {
-  readonly channel: vscode.OutputChannel;
+  channel: vscode.OutputChannel;
   current: GroupRun;
   lastUsed: number;
 }
@@ -83,7 +83,9 @@ export class GroupOutputs extends Disposable {
     if (pane && !pane.current.isOpen) {
       this.transcripts.delete(pane.current);
       if (this.settings.clearOnRerun()) {
-        pane.channel.clear();
+        // a fresh channel, as a file's pane does (text appended after clear() can stay unseen)
+        pane.channel.dispose();
+        pane.channel = this.createChannel(name);
       } else {
         pane.channel.append(`\n${RUN_SEPARATOR}\n`);
       }

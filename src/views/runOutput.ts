@@ -253,13 +253,19 @@ export class RunOutputs extends Disposable {
   // -- sinks -----------------------------------------------------------------------------------
 
   private outputSink(name: string): Sink {
-    const channel =
+    const create = (): vscode.OutputChannel =>
       this.options.createChannel?.(name) ??
       vscode.window.createOutputChannel(name, OUTPUT_LANGUAGE);
+    let channel = create();
     return {
       kind: 'output',
       write: (text) => channel.append(text),
-      clear: () => channel.clear(),
+      // a fresh channel of the same name: what is appended right after OutputChannel.clear()
+      // can stay out of the Output view until the channel is shown again
+      clear: () => {
+        channel.dispose();
+        channel = create();
+      },
       show: (preserveFocus) => channel.show(preserveFocus),
       takeInput: () => undefined,
       dispose: () => channel.dispose(),

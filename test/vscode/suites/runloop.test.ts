@@ -81,12 +81,19 @@ async function run(command: string, ...args: unknown[]): Promise<Run> {
 
 /** The text of the output channel that shows `marker` (what the user sees in the Output view). */
 async function outputText(marker: RegExp): Promise<string> {
-  const document = await waitFor(`an output channel showing ${marker}`, () =>
-    vscode.workspace.textDocuments.find(
-      (d) => d.languageId === 'execnet-output' && marker.test(d.getText()),
-    ),
-  );
-  return document.getText();
+  const outputs = () =>
+    vscode.workspace.textDocuments.filter((d) => d.languageId === 'execnet-output');
+  try {
+    const document = await waitFor(`an output channel showing ${marker}`, () =>
+      outputs().find((d) => marker.test(d.getText())),
+    );
+    return document.getText();
+  } catch (error) {
+    const shown = outputs().map((d) => `--- ${d.uri.toString()}\n${d.getText()}`);
+    throw new Error(`${(error as Error).message}; the output documents:\n${shown.join('\n')}`, {
+      cause: error,
+    });
+  }
 }
 
 /** Links in the output channel document whose text contains `marker`. */
