@@ -1,10 +1,11 @@
 // Groups create gateways, name them (gw0, gw1... or the spec's id) and end them together.
 // Every gateway belongs to exactly one group; `makeGateway()` at top level uses the default group.
 // A gateway leaves its group when it starts closing (as execnet's exit() unregisters it), and
-// the group's terminate() still waits for it to be gone.
+// the group's terminate() still waits for it to be gone. terminate() also cancels the starts in
+// flight (a gateway, a Slurm allocation), so nothing started before it outlives it.
 
 import type { Channel } from './channel';
-import { ExecnetError } from './errors';
+import { ExecnetError, GatewayStartError } from './errors';
 import { Emitter, type Event } from './events';
 import { Gateway, type GatewayOptions, type GatewayState, type RemoteSource } from './gateway';
 import { checkSpec, gatewayCount, withId, type GatewaySpec, type ParsedSpec } from './spec';
@@ -25,6 +26,8 @@ export class Group implements Iterable<Gateway> {
   private nextIndex = 0;
   /** Slurm allocations of this group's fan-outs, until they end. */
   private readonly allocations = new Set<SlurmAllocation>();
+  /** Starts in flight (gateways, allocations), with what cancels each: terminate() does. */
+  private readonly starting = new Map<Promise<unknown>, AbortController>();
   private readonly changeEmitter = new Emitter<GroupChange>();
   /** Gateways added, removed, or changing state. */
   readonly onDidChange: Event<GroupChange> = this.changeEmitter.event;
@@ -54,11 +57,18 @@ export class Group implements Iterable<Gateway> {
     this.reserved.add(id);
     let gateway: Gateway;
     try {
-      gateway = await Gateway.start(parsed, id, {
-        ...this.options,
-        ...options,
-        lookup: (other) => this.gateways.get(other),
-      });
+      gateway = await this.cancellable(
+        `gateway ${id}`,
+        options.signal,
+        (signal) =>
+          Gateway.start(parsed, id, {
+            ...this.options,
+            ...options,
+            signal,
+            lookup: (other) => this.gateways.get(other),
+          }),
+        (late) => late.terminate(0),
+      );
     } finally {
       this.reserved.delete(id);
     }
@@ -122,11 +132,17 @@ export class Group implements Iterable<Gateway> {
     count: number,
     options: Pick<GatewayOptions, 'onProgress' | 'signal'> = {},
   ): Promise<SlurmAllocation> {
-    const allocation = await SlurmAllocation.open(spec, count, {
-      lookup: (other) => this.gateways.get(other),
-      onProgress: options.onProgress ?? this.options.onProgress,
-      signal: options.signal,
-    });
+    const allocation = await this.cancellable(
+      `the allocation for ${count} tasks`,
+      options.signal,
+      (signal) =>
+        SlurmAllocation.open(spec, count, {
+          lookup: (other) => this.gateways.get(other),
+          onProgress: options.onProgress ?? this.options.onProgress,
+          signal,
+        }),
+      (late) => late.end(),
+    );
     this.allocations.add(allocation);
     allocation.onDidChangeState((state) => {
       if (state === 'ended') {
@@ -169,6 +185,12 @@ export class Group implements Iterable<Gateway> {
    * is the usual bound. Resolves when all are gone.
    */
   async terminate(timeout?: Timeout): Promise<void> {
+    // starts in flight are cancelled: each ends what it started before it settles
+    const starting = [...this.starting];
+    for (const [, controller] of starting) {
+      controller.abort();
+    }
+    await Promise.allSettled(starting.map(([start]) => start));
     const all = [...this, ...this.windingDown];
     await Promise.all(all.map((gateway) => gateway.terminate(timeout)));
     for (const gateway of all) {
@@ -176,6 +198,45 @@ export class Group implements Iterable<Gateway> {
     }
     // each goes with its last step; make sure, and wait until the jobs are given back
     await Promise.all([...this.allocations].map((allocation) => allocation.end()));
+  }
+
+  /**
+   * Runs a start that terminate() can cancel: its signal aborts (with the caller's), and what
+   * it made anyway (a transport that cannot be interrupted) is ended before it rejects.
+   */
+  private cancellable<T>(
+    what: string,
+    callerSignal: AbortSignal | undefined,
+    start: (signal: AbortSignal) => Promise<T>,
+    end: (late: T) => Promise<unknown>,
+  ): Promise<T> {
+    const controller = new AbortController();
+    const signal = callerSignal
+      ? AbortSignal.any([callerSignal, controller.signal])
+      : controller.signal;
+    const cancelled = (cause?: unknown) =>
+      new GatewayStartError(`${what} was still starting when group '${this.name}' was terminated`, {
+        cause,
+      });
+    const run = (async () => {
+      let made: T;
+      try {
+        made = await start(signal);
+      } catch (error) {
+        throw controller.signal.aborted && !callerSignal?.aborted ? cancelled(error) : error;
+      }
+      if (controller.signal.aborted) {
+        await end(made).catch(() => undefined);
+        throw cancelled();
+      }
+      return made;
+    })();
+    this.starting.set(run, controller);
+    void run.then(
+      () => this.starting.delete(run),
+      () => this.starting.delete(run),
+    );
+    return run;
   }
 
   private remove(gateway: Gateway): void {

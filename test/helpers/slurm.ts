@@ -17,8 +17,12 @@ export function requireCluster(): string {
   return conf;
 }
 
-function squeue(args: string[]): string[] {
-  return execFileSync('squeue', ['-h', ...args], { encoding: 'utf8', timeout: 15_000 })
+function squeue(args: string[], conf?: string): string[] {
+  return execFileSync('squeue', ['-h', ...args], {
+    encoding: 'utf8',
+    timeout: 15_000,
+    env: conf ? { ...process.env, SLURM_CONF: conf } : process.env,
+  })
     .split('\n')
     .map((line) => line.trim())
     .filter(Boolean);
@@ -27,6 +31,31 @@ function squeue(args: string[]): string[] {
 /** `JOBID STATE` of each of these jobs that squeue still lists. */
 export function listedJobs(ids: readonly string[]): string[] {
   return squeue(['-o', '%i %T']).filter((line) => ids.includes(line.split(' ')[0]));
+}
+
+/** `JOBID STATE` of the jobs named `name` (`-J name`) that squeue lists (on `conf`'s cluster). */
+export function jobsNamed(name: string, conf?: string): string[] {
+  return squeue(['-n', name, '-o', '%i %T'], conf);
+}
+
+/** Waits until squeue lists a job named `name` in one of `states`; returns its id. */
+export async function jobInState(
+  name: string,
+  states: readonly string[],
+  options: { conf?: string; ms?: number } = {},
+): Promise<string> {
+  const deadline = Date.now() + (options.ms ?? 30_000);
+  for (;;) {
+    const listed = jobsNamed(name, options.conf).map((line) => line.split(' '));
+    const found = listed.find(([, state]) => states.includes(state));
+    if (found) {
+      return found[0];
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`no job named ${name} ${states.join(' or ')} (squeue: ${listed.join('; ')})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** The step ids (`12.3`) squeue lists for a job. */

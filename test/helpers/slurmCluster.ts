@@ -3,6 +3,10 @@
 // (munge key and socket, slurm.conf, spool, state, logs) in a temporary folder and free ports,
 // so it never touches a system Slurm. No systemd or cgroups: proctrack/linuxproc + task/none.
 // The node claims 8 CPUs (config_overrides) so that fan-outs of 8 tasks get their own CPU each.
+// stop() leaves nothing of the cluster behind: its jobs are cancelled, its daemons stopped, and
+// any process still using it (a client such as salloc or srun, a task of one of its jobs, a
+// slurmstepd) is killed and named on stderr, since a client whose controller is gone can wait
+// for it for ever.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -42,7 +46,14 @@ async function waitFor(what: string, check: () => Promise<boolean> | boolean, ms
   }
 }
 
-export async function startSlurmCluster(): Promise<RunningSystem> {
+export interface SlurmCluster extends RunningSystem {
+  /** Its slurm.conf (SLURM_CONF for clients). */
+  readonly conf: string;
+  /** SIGKILLs slurmctld alone: clients can no longer reach the controller. */
+  killController(): void;
+}
+
+export async function startSlurmCluster(): Promise<SlurmCluster> {
   const missing = COMMANDS.filter((c) => !onPath(c));
   if (missing.length > 0) {
     throw new SystemUnavailable(
@@ -60,6 +71,9 @@ export async function startSlurmCluster(): Promise<RunningSystem> {
   // other users' clients (a test's login node runs as another user) must reach the socket
   fs.chmodSync(path.join(dir, 'munge'), 0o711);
   const daemons: ChildProcess[] = [];
+  const conf = path.join(dir, 'slurm.conf');
+  const alive = (child: ChildProcess): boolean =>
+    child.exitCode === null && child.signalCode === null && child.pid !== undefined;
   const logs = (): string =>
     fs
       .readdirSync(path.join(dir, 'log'))
@@ -75,28 +89,43 @@ export async function startSlurmCluster(): Promise<RunningSystem> {
     fs.closeSync(out);
     daemons.push(child);
   };
+  const controller = (): ChildProcess | undefined =>
+    daemons.find((child) => child.spawnargs[0] === 'slurmctld');
   const stop = async (): Promise<void> => {
-    const env = { ...process.env, SLURM_CONF: path.join(dir, 'slurm.conf') };
-    await run(['scancel', '--partition=debug'], env);
+    const ctld = controller();
+    if (ctld && alive(ctld)) {
+      await run(['scancel', '--partition=debug'], { ...process.env, SLURM_CONF: conf });
+    }
     for (const child of [...daemons].reverse()) {
-      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      if (alive(child)) {
         try {
-          process.kill(-child.pid, 'SIGTERM');
+          process.kill(-child.pid!, 'SIGTERM');
         } catch {
           // gone already
         }
       }
     }
-    await waitFor(
-      'the Slurm daemons to exit',
-      () => daemons.every((c) => c.exitCode !== null || c.signalCode !== null),
-      10_000,
-    ).catch(() => daemons.forEach((c) => c.pid !== undefined && killQuietly(-c.pid)));
-    // slurmstepd re-parents to init: whatever still has a file of ours open goes too
-    for (const pid of pidsUsing(dir)) {
+    await waitFor('the Slurm daemons to exit', () => !daemons.some(alive), 10_000).catch(() =>
+      daemons.forEach((c) => c.pid !== undefined && killQuietly(-c.pid)),
+    );
+    const left = clusterUsers(dir, conf);
+    for (const { pid } of left) {
       killQuietly(pid);
     }
+    if (left.length > 0) {
+      process.stderr.write(
+        `the Slurm cluster in ${dir} killed what still used it when it stopped:\n${left
+          .map(({ pid, command }) => `  ${pid} ${command}\n`)
+          .join('')}`,
+      );
+    }
     fs.rmSync(dir, { recursive: true, force: true });
+  };
+  const killController = (): void => {
+    const ctld = controller();
+    if (ctld && alive(ctld)) {
+      killQuietly(-ctld.pid!);
+    }
   };
 
   try {
@@ -128,7 +157,6 @@ export async function startSlurmCluster(): Promise<RunningSystem> {
     while (dPort === ctldPort) {
       dPort = await freePort();
     }
-    const conf = path.join(dir, 'slurm.conf');
     fs.writeFileSync(
       conf,
       [
@@ -183,7 +211,7 @@ export async function startSlurmCluster(): Promise<RunningSystem> {
         /^(idle\n?)+$/.test((await run(['sinfo', '-h', '-N', '-o', '%t'], env)).stdout.trim()),
       60_000,
     );
-    return { env: { SLURM_CONF: conf }, stop };
+    return { env: { SLURM_CONF: conf }, conf, stop, killController };
   } catch (error) {
     const detail = fs.existsSync(path.join(dir, 'log')) ? logs() : '';
     await stop().catch(() => undefined);
@@ -201,23 +229,73 @@ function killQuietly(pid: number): void {
   }
 }
 
-/** Pids of processes with a file under `dir` open (slurmstepd outlives slurmd). */
-function pidsUsing(dir: string): number[] {
-  const pids: number[] = [];
+/** Slurm's client commands: one still running on a stopped cluster waits for it for ever. */
+const CLIENTS = new Set(['salloc', 'srun', 'sbatch', 'sattach', 'scancel', 'squeue', 'sinfo']);
+
+/**
+ * Processes still using the cluster: a file under `dir` open (slurmstepd), or the cluster's
+ * SLURM_CONF in their environment and a Slurm client (salloc, srun...) or a job's process (they
+ * have SLURM_JOB_ID: salloc's command, the tasks). Not this process or its ancestors.
+ */
+function clusterUsers(dir: string, conf: string): Array<{ pid: number; command: string }> {
+  const ours = ancestors();
+  const confVar = Buffer.from(`SLURM_CONF=${conf}\0`);
+  const users: Array<{ pid: number; command: string }> = [];
   for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) {
+    const pid = Number(entry);
+    if (!/^\d+$/.test(entry) || ours.has(pid)) {
       continue;
     }
     try {
-      const fds = fs.readdirSync(`/proc/${entry}/fd`);
-      if (fds.some((fd) => safeReadlink(`/proc/${entry}/fd/${fd}`).startsWith(`${dir}/`))) {
-        pids.push(Number(entry));
+      if (/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))) {
+        continue;
+      }
+      const environ = fs.readFileSync(`/proc/${pid}/environ`);
+      const comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      const client =
+        environ.includes(confVar) && (CLIENTS.has(comm) || hasVariable(environ, 'SLURM_JOB_ID'));
+      if (client || usesFileUnder(pid, dir)) {
+        const command = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+        users.push({ pid, command: command.trim().slice(0, 160) });
       }
     } catch {
       // not ours to read, or gone
     }
   }
+  return users;
+}
+
+function hasVariable(environ: Buffer, name: string): boolean {
+  return (
+    environ.includes(Buffer.from(`\0${name}=`)) ||
+    environ.subarray(0, name.length + 1).toString() === `${name}=`
+  );
+}
+
+/** This process and its ancestors. */
+function ancestors(): Set<number> {
+  const pids = new Set<number>();
+  for (let pid = process.pid; pid > 1 && !pids.has(pid);) {
+    pids.add(pid);
+    const stat = safeRead(`/proc/${pid}/stat`);
+    // the command in parentheses may hold spaces: the ppid is the second field after it
+    pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  }
   return pids;
+}
+
+function usesFileUnder(pid: number, dir: string): boolean {
+  return fs
+    .readdirSync(`/proc/${pid}/fd`)
+    .some((fd) => safeReadlink(`/proc/${pid}/fd/${fd}`).startsWith(`${dir}/`));
+}
+
+function safeRead(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 function safeReadlink(file: string): string {

@@ -12,7 +12,9 @@ import { ExecnetError, GatewayStartError } from '../errors';
 import type { GatewaySpec } from '../spec';
 import { interpreterArgv, pythonCommand, REMOTE_DEFAULT_PYTHON, shellQuote } from './command';
 import { killGroup, spawnTransport } from './popen';
-import { relayProcess, relayRun, type CommandResult } from './relay';
+import { REAPER_SCRIPT, tellReaper } from './reaper';
+import { relayProcess, relayRun, type CommandResult, type RelayedProcess } from './relay';
+import { trace } from '../trace';
 import type { Transport, TransportExit } from './transport';
 
 /** What the wrapper prints, followed by its fields, before it execs the interpreter. */
@@ -40,20 +42,68 @@ export interface LaunchHost {
   spawn(argv: readonly string[], label: string): Promise<Launched>;
   /** Run a short command to its end (squeue, scancel, podman rm). */
   run(argv: readonly string[], timeoutSeconds?: number): Promise<CommandResult>;
+  /**
+   * A Slurm job we own (`watch`), or one we let go of: if this process dies first, or its
+   * connection to the host does, the host's reaper cancels it.
+   */
+  watchJob(jobId: string, watch: boolean): void;
 }
 
+/**
+ * A via= host: launchers run through its gateway (relay.py), each leading a session of its own
+ * there. The host has a reaper of its own (reaper.ts's script, relayed too) that is told every
+ * launcher's group and every job we own: when the gateway goes, however it goes (terminated,
+ * killed, its connection to us broken), the reaper's input ends and it ends what is left.
+ */
 export function launchHost(via: string | undefined, lookup: (id: string) => unknown): LaunchHost {
   if (via === undefined) {
     return localHost;
   }
+  const key = (lookup(via) as object | undefined) ?? localHost;
+  const tell = (line: string): void => {
+    void hostReaper(key, lookup, via)
+      .then((reaper) => reaper.input.write(`${line}\n`))
+      .catch(() => undefined);
+  };
   return {
     name: via,
     where: `on ${via}`,
     via: ` via ${via}`,
-    key: (lookup(via) as object | undefined) ?? localHost,
-    spawn: (argv, label) => relayProcess(lookup, via, argv, {}, label),
+    key,
+    spawn: async (argv, label) => {
+      void hostReaper(key, lookup, via).catch(() => undefined); // asked for before the launcher
+      const launched = await relayProcess(lookup, via, argv, {}, label);
+      tell(`+ ${launched.remotePid}`);
+      void launched.exited.then(() => tell(`- ${launched.remotePid}`));
+      return launched;
+    },
     run: (argv, timeoutSeconds = 30) => relayRun(lookup, via, argv, timeoutSeconds),
+    watchJob: (jobId, watch) => tell(`${watch ? '+job' : '-job'} ${jobId}`),
   };
+}
+
+const hostReapers = new WeakMap<object, Promise<RelayedProcess>>();
+
+function hostReaper(
+  key: object,
+  lookup: (id: string) => unknown,
+  via: string,
+): Promise<RelayedProcess> {
+  let reaper = hostReapers.get(key);
+  if (!reaper) {
+    reaper = relayProcess(lookup, via, ['/bin/sh', '-c', REAPER_SCRIPT], {}, 'reaper').then(
+      (launched) => {
+        launched.setKeepAlive(false);
+        return launched;
+      },
+    );
+    reaper.catch((error: Error) => {
+      trace(`the reaper on ${via} did not start: ${error.message}`);
+      hostReapers.delete(key);
+    });
+    hostReapers.set(key, reaper);
+  }
+  return reaper;
 }
 
 const localHost: LaunchHost = {
@@ -74,6 +124,7 @@ const localHost: LaunchHost = {
       },
     });
   },
+  watchJob: (jobId, watch) => tellReaper(watch ? '+job' : '-job', jobId),
   run: (argv, timeoutSeconds = 30) =>
     new Promise((resolve) => {
       execFile(

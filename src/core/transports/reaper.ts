@@ -4,18 +4,23 @@
 // still listed: SIGTERM, then SIGKILL after a short grace for what ignored it. A remote stuck in
 // a C call that holds the GIL, and its children, go too. (The exit hook in popen.ts does the
 // same at once when this process exits normally.) It also cancels the Slurm jobs it was told of
-// (scancel), which no signal to a local process ends; on a via= host the same script runs
-// through that gateway for the jobs started there.
+// (scancel), which no signal to a local process ends. On a via= host the same script runs
+// through that gateway for the launchers and jobs started there (launch.ts).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { trace } from '../trace';
 
 /** Seconds a group gets between SIGTERM and SIGKILL. */
 export const GROUP_GRACE_SECONDS = 1;
+/** Seconds the reaper's scancel may take (it gives up sooner when the controller is gone). */
+const SCANCEL_SECONDS = 10;
 
 // Lines on stdin: `+ PGID` (tracked) or `- PGID` (ended), `+job ID` / `-job ID` for Slurm
 // jobs. Signals that reach the shell by accident (a terminal's Ctrl-C, a hang-up) are ignored;
-// it ends only when its input does.
+// it ends only when its input does. scancel runs beside the group kill (a granted salloc ignores
+// SIGTERM and leaves only when its job is revoked, or by SIGKILL); it gives up by itself when the
+// controller cannot be reached, and `timeout` bounds it where there is one. The shell stays
+// until scancel is done, so nothing it started outlives it.
 export const REAPER_SCRIPT = `
 trap '' INT HUP TERM QUIT PIPE
 groups=' '
@@ -28,19 +33,22 @@ while read -r op id; do
     -job) case $slurm_jobs in *" $id "*) slurm_jobs="\${slurm_jobs%% $id *} \${slurm_jobs#* $id }" ;; esac ;;
   esac
 done
-[ "$slurm_jobs" = ' ' ] || scancel $slurm_jobs >/dev/null 2>&1 &
+if [ "$slurm_jobs" != ' ' ]; then
+  bound=
+  command -v timeout >/dev/null 2>&1 && bound="timeout -s KILL ${SCANCEL_SECONDS}"
+  $bound scancel $slurm_jobs >/dev/null 2>&1 &
+fi
 alive=
 for g in $groups; do kill -TERM -$g 2>/dev/null && alive=1; done
-[ -n "$alive" ] || exit 0
 i=0
-while [ $i -lt ${GROUP_GRACE_SECONDS * 10} ]; do
-  alive=
-  for g in $groups; do kill -0 -$g 2>/dev/null && alive=1; done
-  [ -n "$alive" ] || exit 0
+while [ -n "$alive" ] && [ $i -lt ${GROUP_GRACE_SECONDS * 10} ]; do
   sleep 0.1
   i=$((i + 1))
+  alive=
+  for g in $groups; do kill -0 -$g 2>/dev/null && alive=1; done
 done
-for g in $groups; do kill -KILL -$g 2>/dev/null; done
+[ -z "$alive" ] || for g in $groups; do kill -KILL -$g 2>/dev/null; done
+wait
 `;
 
 let reaper: ChildProcess | undefined;

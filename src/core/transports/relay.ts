@@ -197,6 +197,8 @@ function masterGateway(lookup: (id: string) => unknown, id: string, key: string)
 /** A process relayed through another gateway; `terminate()` sends its process group SIGTERM. */
 export interface RelayedProcess extends Transport {
   terminate(): void;
+  /** Its pid on the master's host, where it leads a session (and process group) of its own. */
+  readonly remotePid: number;
 }
 
 /** Starts a process on the master's host whose stdin/stdout carry a gateway. */
@@ -219,6 +221,7 @@ export async function relayProcess(
   }
   return {
     description: `${label} via ${master.id} (remote pid ${pid})`,
+    remotePid: pid,
     input: stream,
     output: stream,
     stderr: stream.stderr,

@@ -20,7 +20,6 @@ import {
   type LaunchHost,
   type Launched,
 } from './launch';
-import { REAPER_SCRIPT, tellReaper } from './reaper';
 import type { SlurmPlacement, Transport, TransportExit } from './transport';
 
 /** Seconds a job may wait in the queue, unless the spec says otherwise (slurm_pending=). */
@@ -71,13 +70,13 @@ export async function openSlurm(
     if (jobId === undefined) {
       jobId = id;
       if (ownJob) {
-        watchJob(host, id, true);
+        host.watchJob(id, true);
       }
     }
   };
   void launched.exited.then(() => {
     if (ownJob && jobId !== undefined) {
-      watchJob(host, jobId, false);
+      host.watchJob(jobId, false);
     }
     if (task) {
       allocation?.release(task.index);
@@ -358,8 +357,11 @@ export type AllocationState = 'pending' | 'running' | 'ended';
 
 /**
  * A Slurm job holding resources for a fan-out's steps. An allocation we create is held by
- * `salloc ... -- cat`: when cat's input ends (we release it, or this process dies) salloc gives
- * the job back. It is released when its creator and every step have let go of it.
+ * `salloc --kill-command ... -- cat`: when cat's input ends (we release it, or this process
+ * dies) salloc gives the job back; when the job ends under it, salloc ends cat and leaves. A
+ * granted salloc ignores SIGTERM and hangs while it cannot reach the controller to give the job
+ * back, so whoever ends it (release, the reaper) follows with scancel and SIGKILL. It is
+ * released when its creator and every step have let go of it.
  */
 export class SlurmAllocation {
   private stateValue: AllocationState;
@@ -413,6 +415,8 @@ export class SlurmAllocation {
     const argv = [
       'salloc',
       '--job-name=execnet',
+      // a job that ends under us (scancel, time limit, the cluster going) ends cat, so salloc
+      '--kill-command',
       ...options,
       ...(requestedTasks(options) === undefined ? [`--ntasks=${tasks}`] : []),
       '--',
@@ -423,7 +427,7 @@ export class SlurmAllocation {
     let jobId: string | undefined;
     void holder.exited.then(() => {
       if (jobId !== undefined) {
-        watchJob(host, jobId, false);
+        host.watchJob(jobId, false);
       }
     });
     const seconds = spec.slurmPending ?? DEFAULT_PENDING_SECONDS;
@@ -435,7 +439,7 @@ export class SlurmAllocation {
         const id = queued?.[1] ?? queued?.[2];
         if (id !== undefined && jobId === undefined) {
           jobId = id;
-          watchJob(host, id, true);
+          host.watchJob(id, true);
           pending.start(id);
         }
       },
@@ -447,7 +451,7 @@ export class SlurmAllocation {
     const [granted, perNode] = fields;
     if (jobId === undefined) {
       jobId = granted;
-      watchJob(host, granted, true);
+      host.watchJob(granted, true);
     }
     trace(`slurm: allocation ${granted} for ${tasks} tasks (${perNode} per node)`);
     const layout = tasksPerNode(perNode ?? '');
@@ -537,37 +541,4 @@ export class SlurmAllocation {
       this.stateEmitter.fire(state);
     }
   }
-}
-
-// -- cancelling our jobs if this process dies ----------------------------------------------
-
-/**
- * Jobs we own are told to the reaper on the launch host (reaper.ts): this machine's, or the
- * same script started through the via= gateway, whose end (the connection to us broke, or the
- * gateway ended) ends its input too. Its input ending, however we went, scancels what is listed.
- */
-function watchJob(host: LaunchHost, jobId: string, watch: boolean): void {
-  const op = watch ? '+job' : '-job';
-  if (host.name === 'local') {
-    tellReaper(op, jobId);
-    return;
-  }
-  void remoteReaper(host)
-    .then((reaper) => reaper.input.write(`${op} ${jobId}\n`))
-    .catch(() => undefined);
-}
-
-const remoteReapers = new WeakMap<object, Promise<Launched>>();
-
-function remoteReaper(host: LaunchHost): Promise<Launched> {
-  let reaper = remoteReapers.get(host.key);
-  if (!reaper) {
-    reaper = host.spawn(['/bin/sh', '-c', REAPER_SCRIPT], 'reaper').then((launched) => {
-      launched.setKeepAlive(false);
-      return launched;
-    });
-    reaper.catch(() => remoteReapers.delete(host.key));
-    remoteReapers.set(host.key, reaper);
-  }
-  return reaper;
 }

@@ -1,0 +1,146 @@
+// Nothing of ours outlives its owner, whatever happens: a Node process that dies at any moment
+// of a fan-out's start (SIGKILL, or the SIGTERM a test runner's timeout sends), or dies after the
+// controller is gone, leaves no job in squeue and no salloc, cat, srun, reaper or task process,
+// on this machine or on a login node; a group terminated while its fan-out starts cancels the
+// start. Each owner is a Node process of its own whose every descendant carries its mark.
+
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { startOwner, type Owner } from '../helpers/owner';
+import { leftoverProcesses } from '../helpers/processes';
+import { defaultPython } from '../helpers/pythons';
+import { jobInState, jobsLeft, jobsNamed, requireCluster, slurmSpec } from '../helpers/slurm';
+import { SLURM_CPUS, startSlurmCluster } from '../helpers/slurmCluster';
+
+before(() => {
+  requireCluster();
+});
+
+const LOGIN = `popen//id=login//python=${defaultPython()}`;
+/** More CPUs than the cluster has: the job waits in the queue for ever. */
+const TOO_BIG = `-c ${SLURM_CPUS * 8}`;
+
+/** A slurm spec whose job is named after the owner's mark, so squeue finds it. */
+function named(mark: string, options = '', more = ''): string {
+  return slurmSpec(
+    mark,
+    [`slurm=-J ${mark}${options ? ` ${options}` : ''}`, more].filter(Boolean).join('//'),
+  );
+}
+
+/** Runs a test with an owner, killed at the end whatever happened. */
+async function withOwner(owner: Owner, body: (owner: Owner) => Promise<void>): Promise<void> {
+  try {
+    await body(owner);
+  } finally {
+    await owner.kill('SIGKILL');
+  }
+}
+
+describe('a Node process that dies while its fan-out starts', () => {
+  for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
+    for (const via of [false, true]) {
+      const where = via ? ', salloc and srun on a login node' : '';
+      test(`${signal} as the job is granted${where}: no job, no process left`, () =>
+        withOwner(
+          startOwner(
+            (mark) => `
+              const group = new Group('doomed');
+              ${via ? `await group.makeGateway(${JSON.stringify(LOGIN)});` : ''}
+              say('starting');
+              await group.makeGateways(${JSON.stringify(named(mark, '', via ? 'via=login' : ''))}, 4);
+              say('started');
+            `,
+          ),
+          async (owner) => {
+            await owner.line(/^starting$/);
+            const job = await jobInState(owner.mark, ['RUNNING']);
+            await owner.kill(signal);
+            assert.deepEqual(await jobsLeft([job], 20_000), [], 'squeue still lists the job');
+            assert.deepEqual(await leftoverProcesses(owner.mark, 20_000), [], owner.output);
+          },
+        ));
+    }
+  }
+});
+
+describe('a group terminated while its fan-out starts', () => {
+  const moments = [
+    ['at once', ''],
+    ['while the job waits in the queue', 'queued'],
+    ['as the job is granted', 'granted'],
+  ] as const;
+  for (const [when, wait] of moments) {
+    test(`${when}: the start is cancelled, terminate() resolves with nothing left`, () =>
+      withOwner(
+        startOwner(
+          (mark) => `
+            const group = new Group('racing');
+            const start = group.makeGateways(
+              ${JSON.stringify(named(mark, wait === 'queued' ? TOO_BIG : ''))}, 4);
+            const outcome = start.then(() => 'started', (error) => 'rejected ' + error.message);
+            ${wait ? `say('waiting'); await command();` : ''}
+            await group.terminate(5);
+            say('terminated');
+            say(await outcome);
+            process.exit(0);
+          `,
+        ),
+        async (owner) => {
+          if (wait) {
+            await owner.line(/^waiting$/);
+            await jobInState(owner.mark, [wait === 'queued' ? 'PENDING' : 'RUNNING']);
+            owner.send('terminate');
+          }
+          await owner.line(/^terminated$/);
+          assert.deepEqual(jobsLeftNow(owner.mark), [], `a job is left: ${owner.output}`);
+          const [outcome] = await owner.line(/^(started|rejected .*)$/);
+          if (wait !== 'granted') {
+            // granted: the steps may all have started before terminate() came
+            assert.match(
+              outcome,
+              /^rejected .*was still starting when group 'racing' was terminated/,
+            );
+          }
+          assert.deepEqual(await leftoverProcesses(owner.mark, 10_000), [], owner.output);
+        },
+      ));
+  }
+});
+
+/** The jobs named `name` squeue lists now, but a job that is already completing is gone. */
+function jobsLeftNow(name: string): string[] {
+  return jobsNamed(name).filter((line) => !/ (COMPLETING|CANCELLED|COMPLETED)$/.test(line));
+}
+
+describe('a cluster whose controller is gone', () => {
+  test('a Node process killed while fan-outs wait in the queue: the reapers end every salloc, here and on a login node', async () => {
+    const cluster = await startSlurmCluster();
+    try {
+      await withOwner(
+        startOwner(
+          (mark) => `
+            const group = new Group('waiting', { onProgress: (message) => say(message) });
+            await group.makeGateway(${JSON.stringify(LOGIN)});
+            const running = await group.makeGateways(${JSON.stringify(named(mark))}, 2);
+            const remote = await group.makeGateways(${JSON.stringify(named(mark, '', 'via=login'))}, 2);
+            say('running');
+            group.makeGateways(${JSON.stringify(named(mark, TOO_BIG))}, 2).catch(() => {});
+            group.makeGateways(${JSON.stringify(named(mark, TOO_BIG, 'via=login'))}, 2).catch(() => {});
+          `,
+          { SLURM_CONF: cluster.conf },
+        ),
+        async (owner) => {
+          await owner.line(/^running$/);
+          await owner.line(/^job \d+ pending: [\s\S]*^job \d+ pending: /);
+          cluster.killController();
+          await owner.kill('SIGKILL');
+          // scancel gives up on the dead controller after ~10 s; the reapers wait for it
+          assert.deepEqual(await leftoverProcesses(owner.mark, 45_000), [], owner.output);
+        },
+      );
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
