@@ -1,8 +1,8 @@
 // UI walk of the interactive features in the browser workbench, against the packaged .vsix:
-// `# %%` cells run through their code lens, the session's row in the tree, the REPL terminal (a
-// for block, Tab completion, Ctrl+C of a sleep), and a notebook on the Execnet kernel (three cells
-// sharing state, a matplotlib plot, an error cell, interrupt of a long cell). A screenshot of every
-// step goes to <dir>/screenshots.
+// `# %%` cells run through their code lens (a figure in Execnet Plots), the session's row in the
+// tree, the REPL terminal (a for block, Tab completion, Ctrl+C of a sleep), and a notebook on the
+// Execnet kernel (three cells sharing state, a matplotlib plot, an error cell, interrupt of a long
+// cell). A screenshot of every step goes to <dir>/screenshots.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,6 +19,14 @@ samples = [2.5, 3.1, 4.8, 3.9, 4.2]
 mean = statistics.mean(samples)
 print(f"{len(samples)} samples, mean {mean:.2f}")
 mean
+
+# %% plot them
+import matplotlib.pyplot as plt
+plt.figure(figsize=(5, 3))
+plt.plot(samples, marker="o")
+plt.axhline(mean, linestyle="--")
+plt.title(f"{len(samples)} samples, mean {mean:.2f}")
+plt.show()
 `;
 
 /** A notebook of the cells the walk runs, in .ipynb form. */
@@ -154,6 +162,28 @@ async function walk({ page, shot, dir }) {
   }
   await sessionRow.locator('.label-description', { hasText: /idle · 2 runs/ }).waitFor();
   await shot('cells-ran-in-session');
+
+  // 2b. a cell that plots: its figure opens in Execnet Plots beside the editor
+  await lenses
+    .nth(2)
+    .locator('a', { hasText: /^Run Cell$/ })
+    .first()
+    .click();
+  await page
+    .locator('.tabs-container .tab', { hasText: 'Execnet Plots' })
+    .waitFor({ timeout: 30_000 });
+  await page
+    .frameLocator('iframe.webview.ready')
+    .frameLocator('#active-frame')
+    .locator('img')
+    .first()
+    .waitFor({ timeout: 30_000 });
+  await shot('cell-figure-in-plots');
+  // closed again: the notebook below gets the whole width
+  const plotsTab = page.locator('.tabs-container .tab', { hasText: 'Execnet Plots' });
+  await plotsTab.click();
+  await plotsTab.locator('.tab-actions .codicon-close').click();
+  await plotsTab.waitFor({ state: 'detached', timeout: 15_000 });
 
   // 3. the REPL terminal on the gateway: a for block, Tab completion, Ctrl+C of a sleep
   await sessionRow.hover();

@@ -1,6 +1,7 @@
 // What activate() returns: a read-only window on the extension's state for other extensions and
 // for the integration tests (which cannot read an output channel's text through the editor API).
 
+import type { Plot } from '../views/plots';
 import type { Run, Session } from './session';
 
 export interface ExecnetApi {
@@ -24,4 +25,6 @@ export interface ExecnetApi {
   lastHint(): string | undefined;
   /** Specs typed into New Gateway lately, newest first (it offers them again). */
   recentSpecs(): string[];
+  /** The figures Execnet Plots keeps, newest first. */
+  plots(): readonly Plot[];
 }

@@ -353,6 +353,7 @@ export function registerCommands(services: Services): vscode.Disposable[] {
     'execnet.dismissGateway': (arg?: GatewayEntry) => dismissGateway(services, arg),
     'execnet.selectDefaultGateway': () => selectDefaultGateway(services),
     'execnet.showLog': () => services.log.show(),
+    'execnet.showPlots': () => services.plots.show(),
   };
   return Object.entries(handlers).map(([id, handler]) =>
     vscode.commands.registerCommand(id, async (...args: never[]) => {

@@ -4,6 +4,7 @@
 
 import * as vscode from 'vscode';
 import { GroupOutputs } from '../views/groupOutput';
+import { PlotsPanel } from '../views/plots';
 import { DefaultGatewayStatus } from '../views/statusBar';
 import { RunOutputs } from '../views/runOutput';
 import { RunStatus } from '../views/runStatus';
@@ -55,6 +56,7 @@ export function activate(context: vscode.ExtensionContext): ExecnetApi {
   context.subscriptions.push(current);
 
   const runLoop = new RunLoop(current, context.workspaceState);
+  const plots = new PlotsPanel(current);
   const recents = new RecentSpecs(context.globalState);
   const outputs = new RunOutputs(current, {
     settings: runLoop.settings,
@@ -68,7 +70,7 @@ export function activate(context: vscode.ExtensionContext): ExecnetApi {
   const tree = new GatewayTreeProvider(current);
   const status = new DefaultGatewayStatus(current, () => settings.defaultGateway());
   const runStatus = new RunStatus(current);
-  const repls = new ReplTerminals(current, context.globalState);
+  const repls = new ReplTerminals(current, context.globalState, plots);
   const notebooks = new NotebookKernels({ session: current, settings, log });
   const debugging = new GatewayDebugging({ session: current, settings, log });
   const services = {
@@ -77,6 +79,7 @@ export function activate(context: vscode.ExtensionContext): ExecnetApi {
     log,
     outputs,
     groupOutputs,
+    plots,
     runLoop,
     recents,
     traceback,
@@ -94,6 +97,7 @@ export function activate(context: vscode.ExtensionContext): ExecnetApi {
     hints,
     outputs,
     groupOutputs,
+    plots,
     traceback,
     tree,
     status,
@@ -125,6 +129,7 @@ export function activate(context: vscode.ExtensionContext): ExecnetApi {
     runStatusText: () => runStatus.text,
     lastHint: () => hints.last,
     recentSpecs: () => recents.list(),
+    plots: () => plots.plots,
   };
 }
 

@@ -3,6 +3,7 @@
 // module may name it without importing the command registry.
 
 import type { GroupOutputs } from '../views/groupOutput';
+import type { PlotsPanel } from '../views/plots';
 import type { RunOutputs } from '../views/runOutput';
 import type { TracebackNavigation } from '../views/tracebackLinks';
 import type { GatewayDebugging } from './debug';
@@ -15,6 +16,7 @@ import type { RunLoop } from './run/loop';
 export interface Services extends GatewayServices {
   readonly outputs: RunOutputs;
   readonly groupOutputs: GroupOutputs;
+  readonly plots: PlotsPanel;
   readonly runLoop: RunLoop;
   readonly recents: RecentSpecs;
   readonly traceback: TracebackNavigation;

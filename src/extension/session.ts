@@ -18,6 +18,7 @@ import type {
   Execution,
   ExecutionOutcome,
   InputRequest,
+  MimeBundle,
   Session as InteractiveSession,
 } from '../core/session';
 import { describeBundle } from '../repl/console';
@@ -53,8 +54,36 @@ export type RunEvent =
   | { readonly kind: 'item'; readonly value: unknown }
   | { readonly kind: 'sent'; readonly value: unknown }
   /** A value shown by a session run: its final expression (`result`) or display(). */
-  | { readonly kind: 'result' | 'display'; readonly text: string }
+  | {
+      readonly kind: 'result' | 'display';
+      readonly text: string;
+      /** The value's image, when it has one (a matplotlib figure, display() of a PNG). */
+      readonly image?: RunImage;
+    }
   | { readonly kind: 'end'; readonly outcome: RunOutcome };
+
+export interface RunImage {
+  readonly mime: 'image/png' | 'image/jpeg' | 'image/svg+xml';
+  readonly data: Buffer;
+  /** The value's text (`<Figure size 640x480 with 1 Axes>`). */
+  readonly alt: string;
+}
+
+/** The image of a rich value, preferring what shows best. */
+export function imageOf(data: MimeBundle): RunImage | undefined {
+  for (const mime of ['image/png', 'image/svg+xml', 'image/jpeg'] as const) {
+    const value = data[mime];
+    if (value !== undefined) {
+      const alt = data['text/plain'];
+      return {
+        mime,
+        data: typeof value === 'string' ? Buffer.from(value) : value,
+        alt: typeof alt === 'string' ? alt : mime,
+      };
+    }
+  }
+  return undefined;
+}
 
 export interface RunSource {
   /** The Python source to run. */
@@ -475,7 +504,11 @@ export class Session extends Disposable {
           return;
         case 'result':
         case 'display':
-          run.emit({ kind: event.kind, text: describeBundle(event.data) });
+          run.emit({
+            kind: event.kind,
+            text: describeBundle(event.data),
+            image: imageOf(event.data),
+          });
           return;
         case 'item':
           run.emit({ kind: 'item', value: event.value });

@@ -5,7 +5,7 @@
 // Invariant: keys typed while the console waits (a run, a codeop or completion question) are kept
 // and replayed in order when it prompts again.
 
-import type { Execution, ExecutionEvent, InputRequest, Session } from '../core/session';
+import type { Execution, ExecutionEvent, InputRequest, MimeBundle, Session } from '../core/session';
 import { parseKeys, type Key } from './keys';
 import { LineEditor, width } from './lineEditor';
 
@@ -32,6 +32,8 @@ export interface ConsoleOptions {
   readonly interactive?: boolean;
   /** Terminals that do not turn `\n` into `\r\n` themselves (a VS Code pseudoterminal). */
   readonly crlf?: boolean;
+  /** A value shown (a final expression, display(), a figure), besides its text on the screen. */
+  readonly onDisplay?: (data: MimeBundle) => void;
 }
 
 type Mode = 'prompt' | 'waiting' | 'running' | 'input' | 'ended' | 'closed';
@@ -369,6 +371,7 @@ export class ReplConsole {
       case 'result':
       case 'display':
         this.emit(`${this.atLineStart ? '' : '\n'}${describeBundle(event.data)}\n`);
+        this.options.onDisplay?.(event.data);
         return;
       case 'error':
         this.emit(`${this.atLineStart ? '' : '\n'}${event.error.traceback}`);

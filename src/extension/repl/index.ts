@@ -7,7 +7,8 @@ import * as vscode from 'vscode';
 import { Disposable, toDisposable } from '../../core/lifecycle';
 import { ReplConsole } from '../../repl/console';
 import { describeInterpreter } from '../../views/format';
-import type { GatewayEntry, Session } from '../session';
+import type { PlotsPanel } from '../../views/plots';
+import { imageOf, type GatewayEntry, type Session } from '../session';
 
 const HISTORY_KEY = 'execnet.replHistory';
 const HISTORY_KEPT = 500;
@@ -27,6 +28,7 @@ export class ReplTerminals extends Disposable {
   constructor(
     private readonly session: Session,
     private readonly state: vscode.Memento,
+    private readonly plots: PlotsPanel,
   ) {
     super();
     this.register(
@@ -99,6 +101,12 @@ export class ReplTerminals extends Disposable {
             void this.state.update(HISTORY_KEY, { ...all, [key]: lines.slice(-HISTORY_KEPT) });
           },
           crlf: true,
+          onDisplay: (data) => {
+            const image = imageOf(data);
+            if (image) {
+              this.plots.add(image, `REPL on ${entry.id}`);
+            }
+          },
         },
       ),
       ready,

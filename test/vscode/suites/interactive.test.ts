@@ -9,6 +9,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import type { GatewayEntry, Run } from '../../../src/extension/session';
 import {
+  api,
   EXTENSION_ID,
   newGateway,
   terminateAll,
@@ -261,6 +262,94 @@ describe('a notebook on the Execnet kernel', () => {
     assert.equal(cell.executionSummary?.success, false);
     const again = await execute(1);
     assert.deepEqual(texts(again, 'text/plain'), ['12']);
+  });
+});
+
+describe('figures of cells and selections: Execnet Plots', () => {
+  const python = '/usr/bin/python3';
+  let figures: GatewayEntry;
+  before(async function () {
+    if (!fs.existsSync(python)) {
+      this.skip();
+    }
+    figures = await newGateway({ spec: `popen//python=${python}`, name: 'figures' });
+    (await api()).session.defaultEntry = figures;
+  });
+  after(terminateAll);
+
+  function plotsTab(): vscode.Tab | undefined {
+    return vscode.window.tabGroups.all
+      .flatMap((group) => group.tabs)
+      .find(
+        (tab) =>
+          tab.input instanceof vscode.TabInputWebview &&
+          tab.input.viewType.endsWith('execnet.plots'),
+      );
+  }
+
+  it('a cell that plots shows its figure beside the editor, which keeps the focus', async () => {
+    const ext = await api();
+    const shown = ext.plots().length;
+    const editor = await editorWith(
+      'figures.py',
+      '# %% data\nvalues = [3, 1, 4, 1, 5]\n\n# %% plot\nimport matplotlib.pyplot as plt\nplt.plot(values)\nplt.title("values")\nplt.show()\n',
+    );
+    editor.selection = new vscode.Selection(1, 0, 1, 0);
+    await waitEnd(await vscode.commands.executeCommand<Run>('execnet.runCurrent'));
+    const plotted = await waitEnd(await vscode.commands.executeCommand<Run>('execnet.runCurrent'));
+    assert.deepEqual(plotted.outcome, { kind: 'ok' });
+    assert.equal(plotted.entry, figures);
+
+    await waitFor('the figure in Execnet Plots', () => ext.plots().length > shown);
+    const [plot] = ext.plots();
+    assert.equal(plot.mime, 'image/png');
+    assert.equal(plot.data.subarray(1, 4).toString('latin1'), 'PNG');
+    assert.equal(plot.title, 'figures.py:cell 2 on figures');
+    assert.match(plot.alt, /^<Figure size \d+x\d+ with 1 Axes>$/);
+    const tab = await waitFor('the Execnet Plots tab', plotsTab);
+    assert.equal(tab.label, 'Execnet Plots');
+    assert.equal(vscode.window.activeTextEditor?.document, editor.document);
+    // the output keeps the figure's text
+    assert.match(await waitOutput(plotted, /finished in/), /^<Figure size \d+x\d+ with 1 Axes>$/m);
+  });
+
+  it('a figure left open at the end of a selection shows too; Show Plots brings the closed panel back', async () => {
+    const ext = await api();
+    const tab = await waitFor('the Execnet Plots tab', plotsTab);
+    await vscode.window.tabGroups.close(tab);
+    await waitFor('the Execnet Plots tab to close', () => !plotsTab());
+
+    const shown = ext.plots().length;
+    const editor = await editorWith(
+      'bars.py',
+      'import matplotlib.pyplot as plt\nplt.figure()\nplt.bar(["a", "b"], [2, 3])\n',
+    );
+    await runSelection(editor, 0, 2);
+    await waitFor('the figure in Execnet Plots', () => ext.plots().length === shown + 1);
+    assert.equal(ext.plots()[0].title, 'bars.py:1-3 on figures');
+    await vscode.window.tabGroups.close(await waitFor('the Execnet Plots tab', plotsTab));
+
+    await vscode.commands.executeCommand('execnet.showPlots');
+    await waitFor('Show Plots to open the panel', plotsTab);
+    assert.equal(ext.plots().length, shown + 1);
+  });
+
+  it('the REPL terminal of the gateway sends its figures there too', async () => {
+    const ext = await api();
+    const shown = ext.plots().length;
+    const repl = await vscode.commands.executeCommand<OpenRepl>('execnet.openRepl', figures);
+    await waitScreen(repl, />>> $/);
+    repl.terminal.sendText(
+      'import matplotlib.pyplot as plt; plt.plot([2, 7, 1]); plt.show()\r',
+      false,
+    );
+    await waitFor('the REPL figure in Execnet Plots', () => ext.plots().length === shown + 1);
+    assert.equal(ext.plots()[0].title, 'REPL on figures');
+    assert.match(
+      await waitScreen(repl, /<Figure size \d+x\d+ with 1 Axes>\n>>> $/),
+      /plt\.show\(\)/,
+    );
+    repl.terminal.dispose();
   });
 });
 
