@@ -19,6 +19,8 @@ export interface Owner {
   send(line: string): void;
   /** Sends the signal (unless it has exited) and waits until it has exited. */
   kill(signal: NodeJS.Signals): Promise<void>;
+  /** Resolves when it has exited. */
+  readonly exited: Promise<void>;
 }
 
 /**
@@ -100,6 +102,7 @@ export function startOwner(
     send(line) {
       child.stdin.write(`${line}\n`);
     },
+    exited,
     async kill(signal) {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill(signal);

@@ -87,3 +87,19 @@ export async function othersLeft(mark: string, keep: readonly number[], waitMs =
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** `PID PPID COMMAND` of each pid, for an assertion's message about processes left over. */
+export function describeProcesses(pids: readonly number[]): string {
+  return pids
+    .map((pid) => {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+        const command = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+        return `${pid} ${ppid} ${command.trim().slice(0, 120)}`;
+      } catch {
+        return `${pid} (gone)`;
+      }
+    })
+    .join('\n');
+}

@@ -5,9 +5,10 @@
 // start. Each owner is a Node process of its own whose every descendant carries its mark.
 
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import { before, describe, test } from 'node:test';
 import { startOwner, type Owner } from '../helpers/owner';
-import { leftoverProcesses } from '../helpers/processes';
+import { describeProcesses, leftoverProcesses } from '../helpers/processes';
 import { defaultPython } from '../helpers/pythons';
 import { jobInState, jobsLeft, jobsNamed, requireCluster, slurmSpec } from '../helpers/slurm';
 import { SLURM_CPUS, startSlurmCluster } from '../helpers/slurmCluster';
@@ -37,15 +38,17 @@ async function withOwner(owner: Owner, body: (owner: Owner) => Promise<void>): P
   }
 }
 
-describe('a Node process that dies while its fan-out starts', () => {
-  for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
+describe('a Node process that dies or exits while its fan-out starts', () => {
+  for (const end of ['SIGKILL', 'SIGTERM', 'exit'] as const) {
     for (const via of [false, true]) {
       const where = via ? ', salloc and srun on a login node' : '';
-      test(`${signal} as the job is granted${where}: no job, no process left`, () =>
+      const how = end === 'exit' ? 'process.exit() without terminate()' : end;
+      test(`${how} as the job is granted${where}: no job, no process left`, (t) =>
         withOwner(
           startOwner(
             (mark) => `
               const group = new Group('doomed');
+              void command().then(() => process.exit(0));
               ${via ? `await group.makeGateway(${JSON.stringify(LOGIN)});` : ''}
               say('starting');
               await group.makeGateways(${JSON.stringify(named(mark, '', via ? 'via=login' : ''))}, 4);
@@ -55,9 +58,16 @@ describe('a Node process that dies while its fan-out starts', () => {
           async (owner) => {
             await owner.line(/^starting$/);
             const job = await jobInState(owner.mark, ['RUNNING']);
-            await owner.kill(signal);
-            assert.deepEqual(await jobsLeft([job], 20_000), [], 'squeue still lists the job');
+            const ended = Date.now();
+            if (end === 'exit') {
+              owner.send('exit');
+              await owner.exited;
+            } else {
+              await owner.kill(end);
+            }
             assert.deepEqual(await leftoverProcesses(owner.mark, 20_000), [], owner.output);
+            t.diagnostic(`last process gone ${Date.now() - ended} ms after the owner ended`);
+            assert.deepEqual(await jobsLeft([job], 20_000), [], 'squeue still lists the job');
           },
         ));
     }
@@ -144,3 +154,64 @@ describe('a cluster whose controller is gone', () => {
     }
   });
 });
+
+describe('a cluster whose controller stops under a held allocation', () => {
+  test('the holder and the steps are ended, nothing is left or spins, terminate() resolves after saying why', async (t) => {
+    const cluster = await startSlurmCluster();
+    try {
+      await withOwner(
+        startOwner(
+          (mark) => `
+            const group = new Group('stranded');
+            const gateways = await group.makeGateways(${JSON.stringify(named(mark))}, 2);
+            say('held');
+            await Promise.all(gateways.map((gateway) => new Promise((dead) =>
+              gateway.onDidChangeState((state) => state === 'dead' && dead()))));
+            say('dead ' + gateways[0].closeReason.message.split('\\n')[0]);
+            const started = Date.now();
+            await group.terminate(5);
+            say('terminated ' + (Date.now() - started));
+            await command();
+          `,
+          { SLURM_CONF: cluster.conf },
+        ),
+        async (owner) => {
+          await owner.line(/^held$/);
+          await jobInState(owner.mark, ['RUNNING'], { conf: cluster.conf });
+          cluster.killController();
+          const killed = Date.now();
+          const [, reason] = await owner.line(/^dead (.*)$/, 90_000);
+          assert.match(
+            reason,
+            /the Slurm controller of job \d+ could not be reached for \d+ s .*: the allocation was given up and its steps ended/,
+          );
+          const [, took] = await owner.line(/^terminated (\d+)$/, 30_000);
+          // the owner still runs (and its reaper, waiting for it): nothing else of ours does
+          const left = (await leftoverProcesses(owner.mark, 10_000)).filter(
+            (pid) => pid !== owner.pid && !isReaperOf(pid, owner.pid),
+          );
+          assert.deepEqual(left, [], `${describeProcesses(left)}\n${owner.output}`);
+          t.diagnostic(
+            `steps and holder gone ${Date.now() - killed} ms after the controller died; terminate() then took ${took} ms`,
+          );
+        },
+      );
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
+
+/** Whether `pid` is the reaper shell (reaper.ts) the process `parent` started. */
+function isReaperOf(pid: number, parent: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return (
+      Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent &&
+      cmdline.includes('while read -r op id')
+    );
+  } catch {
+    return false;
+  }
+}

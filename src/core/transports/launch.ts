@@ -21,7 +21,13 @@ import type { Transport, TransportExit } from './transport';
 const ANNOUNCE = '[execnet-launch]';
 
 /** Seconds a launcher gets to end after SIGTERM and its cleanup before it is killed. */
-const GRACE_SECONDS = 5;
+const GRACE_SECONDS = 2;
+/**
+ * Seconds ending a launcher waits for its cleanup (scancel returns at once from a controller
+ * that answers; one that is gone would hold it for a long while): what is ours here is gone by
+ * then, which is what terminate() waits for.
+ */
+const CLEANUP_WAIT_SECONDS = 4;
 
 /** A launcher process carrying a gateway; `terminate()` sends it SIGTERM. */
 export interface Launched extends Transport {
@@ -309,23 +315,35 @@ export function withCleanup(
 
 /**
  * Ends a launcher gently: SIGTERM and the cleanup at once, SIGKILL if it still runs after a
- * grace period. Resolves with how it ended.
+ * grace period. Resolves with how it ended, once the cleanup is done or has had its time.
  */
 export async function endGently(
   launched: Launched,
   cleanup?: () => Promise<unknown>,
 ): Promise<TransportExit> {
+  const started = Date.now();
   launched.terminate();
   const cleaned = cleanup?.().catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), GRACE_SECONDS * 1000);
-  });
-  const outcome = await Promise.race([launched.exited, late]);
-  clearTimeout(timer);
-  if (outcome === 'late') {
+  if ((await within(launched.exited, GRACE_SECONDS * 1000)) === 'late') {
     launched.kill();
   }
-  await cleaned;
-  return launched.exited;
+  const exit = await launched.exited;
+  if (
+    cleaned &&
+    (await within(cleaned, CLEANUP_WAIT_SECONDS * 1000 - (Date.now() - started))) === 'late'
+  ) {
+    trace(`${launched.description}: its cleanup has not finished; not waiting for it`);
+  }
+  return exit;
+}
+
+/** Whether `promise` settles within `ms` ('late' if not). */
+export async function within(promise: Promise<unknown>, ms: number): Promise<'done' | 'late'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), Math.max(0, ms));
+  });
+  const outcome = await Promise.race([promise.then(() => 'done' as const), late]);
+  clearTimeout(timer);
+  return outcome;
 }

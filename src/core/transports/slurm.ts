@@ -5,7 +5,7 @@
 // gateway. A job we created is cancelled when we are done with it; the reaper of the host it
 // was submitted from cancels it too if this process dies first, even while it is still pending.
 
-import { SlurmError, SpecError } from '../errors';
+import { ExecnetError, SlurmError, SpecError } from '../errors';
 import { Emitter, type Event } from '../events';
 import type { GatewaySpec } from '../spec';
 import { trace } from '../trace';
@@ -17,6 +17,7 @@ import {
   launchHost,
   waitAnnouncement,
   withCleanup,
+  within,
   type LaunchHost,
   type Launched,
 } from './launch';
@@ -24,6 +25,19 @@ import type { SlurmPlacement, Transport, TransportExit } from './transport';
 
 /** Seconds a job may wait in the queue, unless the spec says otherwise (slurm_pending=). */
 export const DEFAULT_PENDING_SECONDS = 300;
+
+/**
+ * Seconds the controller may stay out of reach before a held allocation is given up: its holder
+ * (salloc) and its steps (srun) are ended here, since none of them can end on its own — salloc
+ * cannot give a job back to a controller that is gone, and srun keeps waiting for it.
+ */
+export const CONTROLLER_LOST_SECONDS = 20;
+
+/** Seconds a step of a given-up allocation gets to end on its own before srun is killed. */
+const STEP_END_SECONDS = 3;
+
+/** Seconds between two looks (squeue) at a held allocation's controller. */
+const CONTROLLER_CHECK_SECONDS = 5;
 
 /** What the wrapper announces inside a task: job, step, node. */
 const TASK_FIELDS = '$SLURM_JOB_ID $SLURM_STEP_ID $SLURMD_NODENAME';
@@ -111,10 +125,30 @@ export async function openSlurm(
   };
   const step = `${announcedJob}.${stepId}`;
   trace(`slurm: ${label} runs as step ${step} on ${node}`);
+  const transport = withCleanup(announced.launched, {
+    // a job of its own ends with its only step; in an allocation only this step ends (scancel
+    // needs the controller: not when the allocation was given up because it is gone)
+    kill: () =>
+      allocation?.lost !== undefined
+        ? Promise.resolve()
+        : scancel(host, ownJob ? announcedJob : step),
+  });
+  const lost = allocation?.onDidChangeState((state) => {
+    if (state === 'ended' && allocation.lost !== undefined) {
+      // srun passes the end of its input on to the task without the controller (a signal would
+      // need it): the interpreter ends, and srun with it; killed if not
+      announced.launched.input.end();
+      void within(transport.exited, STEP_END_SECONDS * 1000).then(
+        (outcome) => outcome === 'late' && transport.kill(),
+      );
+    }
+  });
   return {
-    // a job of its own ends with its only step; in an allocation only this step ends
-    ...withCleanup(announced.launched, {
-      kill: () => scancel(host, ownJob ? announcedJob : step),
+    ...transport,
+    exited: transport.exited.then((exit) => {
+      lost?.dispose();
+      const why = allocation?.lost;
+      return why !== undefined && !exit.error ? { ...exit, error: new ExecnetError(why) } : exit;
     }),
     description: `slurm step ${step} on ${node}${host.via} ${python.shown}`,
     placement: { slurm: placement },
@@ -369,6 +403,7 @@ export class SlurmAllocation {
   private readonly claimed = new Set<number>();
   private holds = 1; // the creator's
   private ending: Promise<void> | undefined;
+  private lostValue: string | undefined;
   private readonly stateEmitter = new Emitter<AllocationState>();
   /** pending → running → ended. */
   readonly onDidChangeState: Event<AllocationState> = this.stateEmitter.event;
@@ -386,6 +421,48 @@ export class SlurmAllocation {
   ) {
     this.stateValue = 'running';
     void holder?.exited.then(() => this.setState('ended'));
+    if (holder) {
+      this.watchController();
+    }
+  }
+
+  /** Why the allocation was given up: its controller could not be reached (undefined if not). */
+  get lost(): string | undefined {
+    return this.lostValue;
+  }
+
+  /**
+   * While the allocation is held, looks at its job every few seconds; when the controller stays
+   * out of reach for CONTROLLER_LOST_SECONDS the allocation is given up (end()), and its steps
+   * with it, with a reason that says so.
+   */
+  private watchController(): void {
+    let reached = Date.now();
+    const look = async (): Promise<void> => {
+      const result = await this.host
+        .run(['squeue', '-h', '-j', this.jobId, '-o', '%T'], CONTROLLER_CHECK_SECONDS)
+        .catch(() => undefined);
+      if (this.ending || this.stateValue === 'ended') {
+        return;
+      }
+      const unreachable =
+        !result || result.code === null || /contact|connect|timed? ?out/i.test(result.stderr);
+      if (!unreachable) {
+        reached = Date.now();
+      } else if (Date.now() - reached >= CONTROLLER_LOST_SECONDS * 1000) {
+        const said = result?.stderr.trim().split('\n').pop() || 'squeue did not answer';
+        this.lostValue = `the Slurm controller of job ${this.jobId} could not be reached for ${CONTROLLER_LOST_SECONDS} s (${said}): the allocation was given up and its steps ended${this.host.via}`;
+        this.reasonValue = this.lostValue;
+        trace(`slurm: ${this.lostValue}`);
+        void this.end();
+        return;
+      }
+      timer = setTimeout(() => void look(), CONTROLLER_CHECK_SECONDS * 1000);
+      timer.unref();
+    };
+    let timer = setTimeout(() => void look(), CONTROLLER_CHECK_SECONDS * 1000);
+    timer.unref();
+    this.onDidChangeState((state) => state === 'ended' && clearTimeout(timer));
   }
 
   get state(): AllocationState {
@@ -436,17 +513,24 @@ export class SlurmAllocation {
       timeout: seconds,
       onLine: (line) => {
         const queued = /Pending job allocation (\d+)|job (\d+) queued and waiting/.exec(line);
-        const id = queued?.[1] ?? queued?.[2];
+        const id = queued?.[1] ?? queued?.[2] ?? /Granted job allocation (\d+)/.exec(line)?.[1];
         if (id !== undefined && jobId === undefined) {
           jobId = id;
           host.watchJob(id, true);
-          pending.start(id);
+        }
+        if (queued) {
+          pending.start(jobId!);
         }
       },
       timedOut: () => pendingTimeout(host, jobId, seconds, 'salloc'),
       signal: context.signal,
       failed: (exit, said) => slurmFailure('salloc', spec, exit, said, host),
-      cleanup: () => (jobId !== undefined ? scancel(host, jobId) : Promise.resolve()),
+      cleanup: () => {
+        // granted meanwhile (salloc then ignores SIGTERM): cat's input ends, so salloc gives the
+        // job back even before it said which it is
+        holder.input.end();
+        return jobId !== undefined ? scancel(host, jobId) : Promise.resolve();
+      },
     }).finally(() => pending.stop());
     const [granted, perNode] = fields;
     if (jobId === undefined) {
@@ -523,6 +607,12 @@ export class SlurmAllocation {
     trace(`slurm: releasing allocation ${this.jobId}`);
     // cat sees the end of its input and exits; salloc then relinquishes the job at once
     holder.input.end();
+    if (this.lostValue !== undefined) {
+      // salloc cannot relinquish it: it would keep trying, and ignores SIGTERM meanwhile
+      await endGently(holder);
+      this.setState('ended');
+      return;
+    }
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
       timer = setTimeout(() => resolve('late'), 5000);
