@@ -141,20 +141,32 @@ async function killedWithJobs(via?: string): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  try {
+    await jobsGoWithIt(child, mark);
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+/** Waits for the script's jobs, SIGKILLs it, and checks that none of them is left. */
+async function jobsGoWithIt(child: ReturnType<typeof spawn>, mark: string): Promise<void> {
   let out = '';
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const ours = await new Promise<string[]>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`no job ids from the script within 40 s; it printed:\n${out}`)),
       40_000,
     );
-    child.stdout.on('data', (d: Buffer) => {
+    child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
-      const jobs = /^jobs (.*)$/m.exec(out);
-      const pending = /^pending (\d+)$/m.exec(out);
+      const jobs = /^jobs (.*)$/m.exec(out)?.[1].split(' ');
+      // the fan-out's allocation may wait a moment too: the pending job is another one
+      const pending = [...out.matchAll(/^pending (\d+)$/gm)]
+        .map((match) => match[1])
+        .find((id) => !jobs?.includes(id));
       if (jobs && pending) {
         clearTimeout(timer);
-        resolve([...jobs[1].split(' '), pending[1]]);
+        resolve([...jobs, pending]);
       }
     });
     child.once('exit', (code) => {
