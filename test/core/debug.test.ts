@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DebugProtocol } from '@vscode/debugprotocol';
+import type { ProgramInput } from '../../src/core/debug/adapter';
 import { DebugRelay, DebugStartError } from '../../src/core/debug/relay';
 import { testGroup as newTestGroup, type TestGroup } from '../helpers/gateways';
 import {
@@ -23,6 +24,7 @@ import {
 } from '../helpers/debug';
 import { othersLeft, processesWithMark } from '../helpers/processes';
 import { findPythons } from '../helpers/pythons';
+import { until } from '../helpers/wait';
 
 /** Debian's Python, which has debugpy (python3-debugpy). */
 const SYSTEM_PYTHON = '/usr/bin/python3';
@@ -206,6 +208,65 @@ describe('debugging on a popen gateway', { skip }, () => {
     assert.match(dap.output('stderr'), /ZeroDivisionError: float division by zero/);
     await dap.request('disconnect', {});
     adapter.dispose();
+    await tg.close();
+  });
+
+  it("the program's input() reads what is typed in its terminal, on the gateway's host; without a terminal, end of file", async () => {
+    const tg = testGroup();
+    const gw = await tg.gateway(undefined, SYSTEM_PYTHON);
+    const program = path.join(fixture.dir, 'asks.py');
+    fs.writeFileSync(
+      program,
+      'import os\nname = input("name? ")\nprint("hello", name, "from", os.getppid() != 1)\n' +
+        'try:\n    input()\nexcept EOFError:\n    print("no more input")\n',
+    );
+    let screen = '';
+    let input: ProgramInput | undefined;
+    let ended = false;
+    const session = await launchToFirstStop(
+      gw,
+      { program, stopOnEntry: true },
+      {},
+      {
+        cacheDir: cache,
+        openConsole: () => ({
+          output: (text) => (screen += text),
+          attach: (typed) => (input = typed),
+          end: () => (ended = true),
+        }),
+      },
+    );
+    assert.equal(session.stopped.body.reason, 'entry');
+    const launcher = session.dap.events.find((e) => e.event === 'process');
+    assert.ok(launcher, 'no process event');
+    await session.dap.request('continue', { threadId: session.stopped.body.threadId });
+    await until('the prompt in the terminal', () => screen.includes('name? '));
+    assert.ok(input, 'the terminal takes no input');
+    input.write('Ada\n');
+    input.eof();
+    await session.dap.waitEvent('terminated');
+    assert.match(screen, /^name\? hello Ada from True\r?\nno more input\r?\n/);
+    // the debug console has the output too
+    assert.match(session.dap.output('stdout'), /hello Ada from True/);
+    await session.dap.request('disconnect', {});
+    await relayEnded(session.relay);
+    session.adapter.dispose();
+    assert.ok(ended, 'the terminal was not told the session ended');
+    assert.deepEqual(await othersLeft(tg.mark, [gw.info.pid]), [], 'launcher and program are gone');
+
+    // no terminal (a client without one): input() reads end of file at once
+    const bare = await launchToFirstStop(
+      gw,
+      { program, stopOnEntry: true },
+      {},
+      { cacheDir: cache },
+    );
+    await bare.dap.request('continue', { threadId: bare.stopped.body.threadId });
+    await bare.dap.waitEvent('terminated');
+    assert.match(bare.dap.output('stderr'), /EOFError/);
+    await bare.dap.request('disconnect', {});
+    await relayEnded(bare.relay);
+    bare.adapter.dispose();
     await tg.close();
   });
 

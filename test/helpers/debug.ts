@@ -4,7 +4,11 @@
 
 import * as assert from 'node:assert/strict';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { GatewayDebugAdapter, type LaunchArguments } from '../../src/core/debug/adapter';
+import {
+  GatewayDebugAdapter,
+  type GatewayDebugAdapterOptions,
+  type LaunchArguments,
+} from '../../src/core/debug/adapter';
 import { DebugRelay, type DebugRelayEnd, type DebugRelayOptions } from '../../src/core/debug/relay';
 import type { Gateway } from '../../src/core/gateway';
 import { DapClient } from './dap';
@@ -28,11 +32,11 @@ export async function launchToFirstStop(
   gateway: Gateway,
   launch: LaunchArguments,
   breakpoints: Breakpoints,
-  options: DebugRelayOptions & { exceptions?: string[] } = {},
+  options: DebugRelayOptions & GatewayDebugAdapterOptions & { exceptions?: string[] } = {},
 ): Promise<Session> {
   const started = performance.now();
   const relay = await DebugRelay.open(gateway, options);
-  const adapter = new GatewayDebugAdapter(relay);
+  const adapter = new GatewayDebugAdapter(relay, options);
   const dap = new DapClient(adapter);
   const stopped = await runToFirstStop(dap, launch, breakpoints, options.exceptions);
   return { relay, adapter, dap, stopped, msToFirstStop: performance.now() - started };

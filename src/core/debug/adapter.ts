@@ -4,7 +4,12 @@
 // `pathMappings`). The session ends with the relay: when the gateway or the adapter goes away the
 // client still gets answers to what it asked and a `terminated` event, and once the client has
 // disconnected the relay is closed, which ends the adapter and the program.
+// The program gets a terminal (debugpy's `integratedTerminal` console, the default): debugpy's
+// runInTerminal request is answered here, not by the client, whose terminals are on this machine:
+// the launcher starts on the gateway's host, and its stdin and output are a ProgramConsole of the
+// editor, so input() reads what is typed there. Its output also reaches the debug console.
 
+import { StringDecoder } from 'node:string_decoder';
 import { OutputEvent, Response, TerminatedEvent } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { Emitter, type Event } from '../events';
@@ -24,6 +29,33 @@ export interface LaunchArguments extends DebugProtocol.LaunchRequestArguments {
   readonly stopOnEntry?: boolean;
   /** Where local folders are on the gateway's host; none when it sees this machine's files. */
   readonly pathMappings?: readonly PathMapping[];
+  /**
+   * `integratedTerminal` (default): the program reads its stdin from a terminal of the editor;
+   * `internalConsole`: it has no stdin (input() raises EOFError).
+   */
+  readonly console?: 'integratedTerminal' | 'internalConsole';
+}
+
+/** What typed keys reach: the program's stdin, its end of file, Ctrl+C. */
+export interface ProgramInput {
+  write(text: string): void;
+  eof(): void;
+  interrupt(): void;
+}
+
+/** The terminal of a debugged program, on the client's side. */
+export interface ProgramConsole {
+  /** What the program writes (stdout and stderr, as a terminal shows them). */
+  output(text: string): void;
+  /** Where typed text goes from now on. */
+  attach(input: ProgramInput): void;
+  /** The session is over: the program reads no more. */
+  end(): void;
+}
+
+export interface GatewayDebugAdapterOptions {
+  /** A terminal for the program (its title: debugpy's); without one it reads end of file. */
+  readonly openConsole?: (title: string) => ProgramConsole;
 }
 
 /** Keys of ours that debugpy has no use for. */
@@ -37,11 +69,19 @@ export class GatewayDebugAdapter extends Disposable {
   private terminated = false;
   private disconnected = false;
 
-  constructor(private readonly relay: DebugRelay) {
+  private console: ProgramConsole | undefined;
+  private readonly decoder = new StringDecoder('utf8');
+  private adapterSeq = 1;
+
+  constructor(
+    private readonly relay: DebugRelay,
+    private readonly options: GatewayDebugAdapterOptions = {},
+  ) {
     super();
     this.register(relay);
     this.register(relay.onMessage((message) => this.fromAdapter(message)));
     this.register(relay.onDidEnd((end) => this.onRelayEnd(end)));
+    this.register(relay.onTerminalOutput((data) => this.console?.output(this.decoder.write(data))));
   }
 
   /** A message from the client. */
@@ -56,7 +96,13 @@ export class GatewayDebugAdapter extends Disposable {
       return;
     }
     let forward = request;
-    if (request.command === 'launch') {
+    if (request.command === 'initialize') {
+      // the program's terminal is ours to give, whatever the client can do
+      forward = {
+        ...request,
+        arguments: { ...request.arguments, supportsRunInTerminalRequest: true },
+      };
+    } else if (request.command === 'launch') {
       try {
         forward = { ...request, arguments: debugpyLaunch(request.arguments as LaunchArguments) };
       } catch (error) {
@@ -81,13 +127,61 @@ export class GatewayDebugAdapter extends Disposable {
       }
       return;
     }
+    if (
+      message.type === 'request' &&
+      (message as DebugProtocol.Request).command === 'runInTerminal'
+    ) {
+      void this.runInTerminal(message as DebugProtocol.RunInTerminalRequest);
+      return;
+    }
     if (message.type === 'event' && (message as DebugProtocol.Event).event === 'terminated') {
       this.terminated = true;
     }
     this.emit(message);
   }
 
+  /** debugpy asks for its launcher to be started in a terminal: on the gateway's host. */
+  private async runInTerminal(request: DebugProtocol.RunInTerminalRequest): Promise<void> {
+    const { args, cwd, env, title } = request.arguments;
+    const respond = (
+      body: DebugProtocol.RunInTerminalResponse['body'] | undefined,
+      error?: string,
+    ) =>
+      this.relay.send({
+        type: 'response',
+        seq: this.adapterSeq++,
+        request_seq: request.seq,
+        command: request.command,
+        success: error === undefined,
+        ...(error === undefined ? { body } : { message: error }),
+      } as DebugProtocol.Response);
+    try {
+      const processId = await this.relay.spawn(args, cwd || undefined, env ?? {});
+      const console = this.options.openConsole?.(title ?? 'Python Debug Console');
+      if (console) {
+        this.console = console;
+        console.attach({
+          write: (text) => this.relay.terminalInput({ text }),
+          eof: () => this.relay.terminalInput('eof'),
+          interrupt: () => this.relay.terminalInput('interrupt'),
+        });
+      } else {
+        // nobody types: input() reads end of file at once
+        this.relay.terminalInput('eof');
+      }
+      respond({ processId });
+    } catch (error) {
+      respond(undefined, (error as Error).message);
+    }
+  }
+
   private onRelayEnd(end: DebugRelayEnd): void {
+    const rest = this.decoder.end();
+    if (rest) {
+      this.console?.output(rest);
+    }
+    this.console?.end();
+    this.console = undefined;
     for (const request of this.pending.values()) {
       this.answer(
         request,
@@ -154,7 +248,8 @@ export function debugpyLaunch(args: LaunchArguments): Record<string, unknown> {
   launch.program = program;
   // a cwd outside the mapped folders is taken as a path on the gateway
   launch.cwd = args.cwd ? (remote(args.cwd) ?? args.cwd) : program.replace(/\/[^/]*$/, '') || '/';
-  launch.console = 'internalConsole';
+  launch.console = args.console === 'internalConsole' ? 'internalConsole' : 'integratedTerminal';
+  // the debug console shows the output too, with a terminal or without
   launch.redirectOutput = true;
   launch.justMyCode = args.justMyCode ?? true;
   if (mappings.length > 0) {

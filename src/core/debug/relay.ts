@@ -57,6 +57,10 @@ export class DebugRelay implements Disposable {
   readonly onMessage: Event<DebugProtocol.ProtocolMessage> = this.messageEmitter.event;
   /** Fires once, when the adapter and the program are gone (or the gateway is). */
   readonly onDidEnd: Event<DebugRelayEnd> = this.endEmitter.event;
+  private readonly outputEmitter = new Emitter<Buffer>();
+  /** What the program started with spawn() writes to its terminal (stdout and stderr). */
+  readonly onTerminalOutput: Event<Buffer> = this.outputEmitter.event;
+  private spawning: { resolve(pid: number): void; reject(error: Error): void } | undefined;
   private endValue: DebugRelayEnd | undefined;
   private exit: { status: number; stderr: string } | undefined;
   private closing: NodeJS.Timeout | undefined;
@@ -138,6 +142,37 @@ export class DebugRelay implements Disposable {
   }
 
   /**
+   * Start a command on the gateway's host for debugpy's runInTerminal (its launcher, which starts
+   * the program): its stdin is what terminalInput() sends, its output onTerminalOutput.
+   * Resolves with its pid.
+   */
+  spawn(
+    args: readonly string[],
+    cwd: string | undefined,
+    env: Readonly<Record<string, string | null>>,
+  ): Promise<number> {
+    if (this.endValue || this.closing) {
+      return Promise.reject(new ExecnetError('the debug session has ended'));
+    }
+    if (this.spawning) {
+      return Promise.reject(new ExecnetError('the debug session starts one program at a time'));
+    }
+    return new Promise<number>((resolve, reject) => {
+      this.spawning = { resolve, reject };
+      void this.channel.send(['spawn', [...args], cwd ?? null, { ...env }]);
+    });
+  }
+
+  /** Typed text for the spawned program's stdin, its end of file, or Ctrl+C (a SIGINT). */
+  terminalInput(input: { text: string } | 'eof' | 'interrupt'): void {
+    if (!this.endValue && !this.closing) {
+      void this.channel.send(
+        typeof input === 'string' ? [input] : ['stdin', Buffer.from(input.text, 'utf8')],
+      );
+    }
+  }
+
+  /**
    * End the session: the adapter's input ends, so it stops the program and exits, and the
    * remote kills what is left; onDidEnd fires once all of it is gone.
    */
@@ -157,15 +192,28 @@ export class DebugRelay implements Disposable {
       const error = this.channel.error;
       this.endValue = { ...this.exit, error };
       trace(`[${this.gateway.id}] debug relay ended (${this.exit?.status ?? error?.message})`);
+      this.spawning?.reject(new ExecnetError('the debug session ended'));
+      this.spawning = undefined;
       this.endEmitter.fire(this.endValue);
       this.endEmitter.dispose();
       this.messageEmitter.dispose();
+      this.outputEmitter.dispose();
       return;
     }
     if (item instanceof Uint8Array) {
       this.messageEmitter.fire(JSON.parse(Buffer.from(item).toString('utf8')));
     } else if (Array.isArray(item) && item[0] === 'exit') {
       this.exit = { status: Number(item[1]), stderr: String(item[2] ?? '') };
+    } else if (Array.isArray(item) && item[0] === 'output' && item[1] instanceof Uint8Array) {
+      this.outputEmitter.fire(Buffer.from(item[1]));
+    } else if (Array.isArray(item) && (item[0] === 'spawned' || item[0] === 'spawn-failed')) {
+      const spawning = this.spawning;
+      this.spawning = undefined;
+      if (item[0] === 'spawned') {
+        spawning?.resolve(Number(item[1]));
+      } else {
+        spawning?.reject(new ExecnetError(`the program could not start: ${String(item[1])}`));
+      }
     }
   }
 }

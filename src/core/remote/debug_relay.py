@@ -4,10 +4,13 @@
 # message per item (the JSON body, as bytes). The adapter starts the program itself (through
 # debugpy's launcher) and listens on 127.0.0.1 only; nothing here opens a port.
 # Items to the local side: ("hello", info), ("found", folder, complete) for each ("find", key),
-# then DAP bodies, then ("exit", status, stderr).
+# then DAP bodies, ("spawned", pid) or ("spawn-failed", message) for each ("spawn", ...), the
+# terminal output of what it spawned as ("output", bytes), then ("exit", status, stderr).
 # Items from the local side: ("find", key) when the interpreter has no debugpy of its own (its
-# cached copy), ("shipped", key) once a copy has landed, ("start",), then DAP bodies, then the
-# end of its sending (the session is over).
+# cached copy), ("shipped", key) once a copy has landed, ("start",), then DAP bodies and, for a
+# program with a terminal (debugpy's runInTerminal, which the local side answers by asking for it
+# here), ("spawn", args, cwd, env) and the terminal's ("stdin", bytes), ("eof",), ("interrupt",);
+# then the end of its sending (the session is over).
 # Invariant: when nothing more comes from the local side (the session ended, the local side is
 # gone, the gateway terminates) the adapter's input ends, and what is left of it, the launcher and
 # the program is killed before the exec returns: nothing outlives the session.
@@ -60,10 +63,13 @@ class _Adapter(object):
         # pydevd's warning about frozen modules on 3.11+ would reach the program's stderr
         env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
         options = {"start_new_session": True} if os.name == "posix" else {}
+        self.env = env
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "debugpy.adapter"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, env=env, **options)
         self.program = None
+        # debugpy's launcher, when the program has a terminal: it leads a session of its own
+        self.launcher = None
         self.stderr = b""
         self.inbox = queue.Queue()
         for target in (self._write, self._read_stderr):
@@ -135,6 +141,64 @@ class _Adapter(object):
         if message.get("type") == "event" and message.get("event") == "process":
             self.program = (message.get("body") or {}).get("systemProcessId")
 
+    def spawn(self, channel, args, cwd, env):
+        """Start what debugpy's runInTerminal asks for (its launcher, which starts the program),
+        its stdin and output being the local side's terminal. It gets the environment the adapter
+        would give it (a shipped debugpy on its path)."""
+        merged = dict(self.env)
+        for name, value in (env or {}).items():
+            if value is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = value
+        options = {"start_new_session": True} if os.name == "posix" else {}
+        try:
+            self.launcher = subprocess.Popen(
+                list(args), cwd=cwd or None, env=merged, stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0, **options)
+        except (OSError, ValueError) as error:
+            channel.send(("spawn-failed", "%s: %s" % (args[0] if args else "?", error)))
+            return
+        channel.send(("spawned", self.launcher.pid))
+        thread = threading.Thread(target=self._read_terminal, args=(channel,), name="debug-tty")
+        thread.daemon = True
+        thread.start()
+
+    def _read_terminal(self, channel):
+        out = self.launcher.stdout
+        try:
+            while True:
+                data = out.read(65536)
+                if not data:
+                    return
+                channel.send(("output", data))
+        except (OSError, ValueError, EOFError):
+            return
+
+    def terminal_input(self, item):
+        """The terminal's typed text, its end of file, or Ctrl+C (SIGINT to the program)."""
+        launcher = self.launcher
+        if launcher is None:
+            return
+        try:
+            if item[0] == "stdin":
+                launcher.stdin.write(item[1])
+            elif item[0] == "eof":
+                launcher.stdin.close()
+            elif item[0] == "interrupt" and self.program and self._ours(self.program):
+                os.killpg(self.program, signal.SIGINT)
+        except (OSError, ValueError):
+            pass
+
+    def _ours(self, group):
+        """A process group of the adapter's session or the launcher's: the pid may have been
+        reused."""
+        sessions = [self.proc.pid] + ([self.launcher.pid] if self.launcher else [])
+        try:
+            return os.getsid(group) in sessions and os.getpgid(group) == group
+        except OSError:
+            return False
+
     def end(self):
         """Close the adapter's input (it then ends the program and exits), and kill what is
         still there after a grace period."""
@@ -150,20 +214,21 @@ class _Adapter(object):
             if proc.poll() is None:
                 proc.kill()
             return
-        for group in (self.program, proc.pid):
-            if not group:
-                continue
-            try:
-                # only a group of the adapter's session: the pid may have been reused
-                if os.getsid(group) == proc.pid and os.getpgid(group) == group:
+        launcher = self.launcher
+        for group in (self.program, launcher and launcher.pid, proc.pid):
+            if group and self._ours(group):
+                try:
                     os.killpg(group, signal.SIGKILL)
-            except OSError:
-                pass
-        if proc.poll() is None:
-            try:
-                proc.kill()
-            except OSError:
-                pass
+                except OSError:
+                    pass
+        for child in (launcher, proc):
+            if child is not None and child.poll() is None:
+                try:
+                    child.kill()
+                except OSError:
+                    pass
+        if launcher is not None:
+            launcher.wait()
 
 
 def serve(channel, keep_as=None):
@@ -203,7 +268,12 @@ def serve(channel, keep_as=None):
             item = items.get()
             if item is _END:
                 break
-            adapter.inbox.put(item)
+            if not isinstance(item, (tuple, list)):
+                adapter.inbox.put(item)
+            elif item[0] == "spawn":
+                adapter.spawn(channel, item[1], item[2], item[3])
+            else:
+                adapter.terminal_input(item)
         adapter.end()
 
     forwarder = threading.Thread(target=forward, name="debug-relay-in")

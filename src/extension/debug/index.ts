@@ -1,12 +1,14 @@
 // Debugging Python on a gateway in the editor: the `execnet` debug type (F5, launch.json) and
 // Debug File on Gateway. Each session gets an inline debug adapter whose DAP travels over a
 // channel of the gateway to debugpy's adapter on the gateway's host (shipped there first if its
-// Python has no debugpy); the editor's debugger UI works as it does for a local program.
+// Python has no debugpy); the editor's debugger UI works as it does for a local program. The
+// program's stdin is a terminal of the editor (console: integratedTerminal, the default).
 
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Disposable } from '../../core/lifecycle';
 import { documentFor, ensureTrusted } from '../editor';
+import { DebugTerminals } from './console';
 import { loadDebug } from '../engine';
 import type { GatewayServices } from '../gateways';
 import { GatewayEntry } from '../session';
@@ -18,6 +20,8 @@ import {
 } from './configuration';
 
 export class GatewayDebugging extends Disposable implements vscode.DebugAdapterDescriptorFactory {
+  private readonly terminals = this.register(new DebugTerminals());
+
   constructor(private readonly services: GatewayServices) {
     super();
     const provider = new ExecnetConfigurationProvider(services);
@@ -70,7 +74,12 @@ export class GatewayDebugging extends Disposable implements vscode.DebugAdapterD
           `debug on ${entry.id}: ended${end.error ? ` (${end.error.message})` : end.status ? ` (adapter status ${end.status})` : ''}`,
         ),
       );
-      return new vscode.DebugAdapterInlineImplementation(new GatewayDebugAdapter(relay));
+      const program = path.basename(String(config.program ?? 'program'));
+      return new vscode.DebugAdapterInlineImplementation(
+        new GatewayDebugAdapter(relay, {
+          openConsole: () => this.terminals.openConsole(entry.id, program),
+        }),
+      );
     } catch (error) {
       log.error(`the debugger did not start on ${entry.id}`, error);
       const message = error instanceof Error ? error.message : String(error);

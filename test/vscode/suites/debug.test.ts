@@ -271,6 +271,37 @@ describe('debugging on a gateway', function () {
     assert.equal(entry.state, 'alive');
   });
 
+  it("the program's input() reads a line typed in its terminal, on a breakpoint's way", async () => {
+    const entry = await newGateway({ spec: LOCAL, name: 'debug-input' });
+    const file = workspaceFile('greet.py');
+    fs.writeFileSync(
+      file.fsPath,
+      'name = input("your name? ")\ngreeting = f"hello {name}"\nprint(greeting)\n',
+    );
+    try {
+      await openFile('greet.py');
+      breakAt(file.fsPath, 3);
+      const { session } = await start('execnet.debugFile', () =>
+        vscode.commands.executeCommand<boolean>('execnet.debugFile', entry),
+      );
+      const terminal = await waitFor("the program's terminal", () =>
+        vscode.window.terminals.find((t) => t.name === 'Debug: greet.py on debug-input'),
+      );
+      await waitFor('the prompt', () => /your name\? /.test(observed.output()));
+      terminal.sendText('Ada', true);
+      const stopped = await waitStopped(1);
+      const frame = await topFrame(session, stopped.body.threadId!);
+      assert.equal((await localsOf(session, frame.id)).get('greeting'), "'hello Ada'");
+      const end = ended(session);
+      await vscode.commands.executeCommand('workbench.action.debug.continue');
+      await end;
+      assert.match(observed.output(), /your name\? hello Ada\n/);
+      await nothingLeftUnder(entry.info!.pid);
+    } finally {
+      fs.rmSync(file.fsPath, { force: true });
+    }
+  });
+
   describe('over ssh', function () {
     let cache: string;
     before(function () {
