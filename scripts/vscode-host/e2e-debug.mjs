@@ -10,9 +10,15 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openFile, runCommand, textOf } from './e2e.mjs';
+import { waitTerminal } from './e2e-interactive.mjs';
 import { log, makeWorkspace, startSshdFixture, uiWalk } from './host.mjs';
 
 const PYTHON = '/usr/bin/python3';
+
+const GREET_PY = `name = input("your name? ")
+greeting = f"hello {name}"
+print(greeting)
+`;
 
 const RATIO_PY = `def ratio(a, b):
     return a / b
@@ -94,7 +100,11 @@ export async function runDebugE2E({ dir, vsix }) {
         dir,
         vsix,
         // the adapter's loopback ports are nobody's business here
-        settings: { 'remote.autoForwardPorts': false },
+        settings: {
+          'remote.autoForwardPorts': false,
+          // the program's terminal is read from the DOM
+          'terminal.integrated.gpuAcceleration': 'off',
+        },
         // marks every process the walk starts, debugpy's among them
         env: { EXECNET_TEST_MARK: mark },
         workspace: (outside) => {
@@ -114,6 +124,7 @@ export async function runDebugE2E({ dir, vsix }) {
             'execnet.rsync.target': mirrorOf(outside),
           });
           fs.writeFileSync(path.join(workspace, 'ratio.py'), RATIO_PY);
+          fs.writeFileSync(path.join(workspace, 'greet.py'), GREET_PY);
           fs.writeFileSync(
             path.join(workspace, '.vscode', 'launch.json'),
             JSON.stringify({ version: '0.2.0', configurations: [LAUNCH] }, null, 2),
@@ -219,6 +230,24 @@ async function walk({ page, shot, workspace, outside, mark, sshd }) {
     .locator('.exception-widget', { hasText: 'ZeroDivisionError' })
     .waitFor({ timeout: 15_000 });
   await shot('uncaught-exception');
+  await page.keyboard.press('Shift+F5');
+  await toolbar.waitFor({ state: 'hidden', timeout: 30_000 });
+  await waitNoDebugpy(mark);
+
+  // 6b. input() of the program reads a line typed in its terminal (on the gateway's host)
+  await openFile(page, 'greet.py');
+  await toggleBreakpoint(3);
+  await runCommand(page, 'Execnet: Debug File on Gateway');
+  await waitTerminal(page, /your name\?$/m);
+  await page.locator('.part.panel .terminal-wrapper.active').click();
+  await page.keyboard.type('Ada');
+  await page.keyboard.press('Enter');
+  await waitStop('greet.py', 3);
+  const greeting = await variable('greeting');
+  if (greeting !== "'hello Ada'") {
+    throw new Error(`after typing Ada the Variables view shows greeting = ${greeting}`);
+  }
+  await shot('input-typed-in-program-terminal');
   await page.keyboard.press('Shift+F5');
   await toolbar.waitFor({ state: 'hidden', timeout: 30_000 });
   await waitNoDebugpy(mark);
