@@ -8,7 +8,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { before, describe, test } from 'node:test';
 import { startOwner, type Owner } from '../helpers/owner';
-import { describeProcesses, leftoverProcesses } from '../helpers/processes';
+import {
+  describeProcesses,
+  leftoverProcesses,
+  othersLeft,
+  processesWithMark,
+} from '../helpers/processes';
 import { defaultPython } from '../helpers/pythons';
 import { jobInState, jobsLeft, jobsNamed, requireCluster, slurmSpec } from '../helpers/slurm';
 import { SLURM_CPUS, startSlurmCluster } from '../helpers/slurmCluster';
@@ -156,43 +161,91 @@ describe('a cluster whose controller is gone', () => {
 });
 
 describe('a cluster whose controller stops under a held allocation', () => {
-  test('the holder and the steps are ended, nothing is left or spins, terminate() resolves after saying why', async (t) => {
+  for (const via of [false, true]) {
+    const where = via ? ', salloc and srun on a login node' : '';
+    test(`the holder and the steps are ended, nothing is left or spins, terminate() resolves after saying why${where}`, async (t) => {
+      const cluster = await startSlurmCluster();
+      try {
+        await withOwner(
+          startOwner(
+            (mark) => `
+              const group = new Group('stranded');
+              ${via ? `await group.makeGateway(${JSON.stringify(LOGIN)});` : ''}
+              const gateways = await group.makeGateways(
+                ${JSON.stringify(named(mark, '', via ? 'via=login' : ''))}, 2);
+              say('held');
+              await Promise.all(gateways.map((gateway) => new Promise((dead) =>
+                gateway.onDidChangeState((state) => state === 'dead' && dead()))));
+              say('dead ' + gateways[0].closeReason.message.split('\\n')[0]);
+              const started = Date.now();
+              await group.terminate(5);
+              say('terminated ' + (Date.now() - started));
+              await command();
+            `,
+            { SLURM_CONF: cluster.conf },
+          ),
+          async (owner) => {
+            await owner.line(/^held$/);
+            await jobInState(owner.mark, ['RUNNING'], { conf: cluster.conf });
+            cluster.killController();
+            const killed = Date.now();
+            const [, reason] = await owner.line(/^dead (.*)$/, 90_000);
+            const dead = Date.now() - killed;
+            assert.match(
+              reason,
+              /the Slurm controller of job \d+ could not be reached for \d+ s .*: the allocation was given up and its steps ended/,
+            );
+            const [, took] = await owner.line(/^terminated (\d+)$/, 30_000);
+            // the owner still runs (and its reaper, waiting for it): nothing else of ours does
+            const reaper = processesWithMark(owner.mark).filter((pid) =>
+              isReaperOf(pid, owner.pid),
+            );
+            const left = await othersLeft(owner.mark, [owner.pid, ...reaper], 10_000);
+            assert.deepEqual(left, [], `${describeProcesses(left)}\n${owner.output}`);
+            t.diagnostic(
+              `gateways dead ${dead} ms after the controller died, then terminate() took ${took} ms; nothing of ours left ${Date.now() - killed} ms after`,
+            );
+          },
+        );
+      } finally {
+        await cluster.stop();
+      }
+    });
+  }
+});
+
+describe('a cluster whose controller stops while a fan-out waits in the queue', () => {
+  test('the start fails with a SlurmError that says so, before slurm_pending= runs out, and leaves nothing', async (t) => {
     const cluster = await startSlurmCluster();
     try {
       await withOwner(
         startOwner(
           (mark) => `
-            const group = new Group('stranded');
-            const gateways = await group.makeGateways(${JSON.stringify(named(mark))}, 2);
-            say('held');
-            await Promise.all(gateways.map((gateway) => new Promise((dead) =>
-              gateway.onDidChangeState((state) => state === 'dead' && dead()))));
-            say('dead ' + gateways[0].closeReason.message.split('\\n')[0]);
-            const started = Date.now();
-            await group.terminate(5);
-            say('terminated ' + (Date.now() - started));
+            const group = new Group('queued');
+            say('starting');
+            const outcome = await group.makeGateways(${JSON.stringify(named(mark, TOO_BIG))}, 2).then(
+              () => 'started', (error) => 'rejected ' + error.constructor.name + ' ' + error.message);
+            say(outcome);
             await command();
           `,
           { SLURM_CONF: cluster.conf },
         ),
         async (owner) => {
-          await owner.line(/^held$/);
-          await jobInState(owner.mark, ['RUNNING'], { conf: cluster.conf });
+          await owner.line(/^starting$/);
+          await jobInState(owner.mark, ['PENDING'], { conf: cluster.conf });
           cluster.killController();
           const killed = Date.now();
-          const [, reason] = await owner.line(/^dead (.*)$/, 90_000);
+          const [outcome] = await owner.line(/^(started|rejected .*)$/, 90_000);
           assert.match(
-            reason,
-            /the Slurm controller of job \d+ could not be reached for \d+ s .*: the allocation was given up and its steps ended/,
+            outcome,
+            /^rejected SlurmError the Slurm controller of job \d+ could not be reached for \d+ s while the job was pending .*: the request was given up$/,
           );
-          const [, took] = await owner.line(/^terminated (\d+)$/, 30_000);
-          // the owner still runs (and its reaper, waiting for it): nothing else of ours does
-          const left = (await leftoverProcesses(owner.mark, 10_000)).filter(
-            (pid) => pid !== owner.pid && !isReaperOf(pid, owner.pid),
-          );
+          const rejected = Date.now() - killed;
+          const reaper = processesWithMark(owner.mark).filter((pid) => isReaperOf(pid, owner.pid));
+          const left = await othersLeft(owner.mark, [owner.pid, ...reaper], 10_000);
           assert.deepEqual(left, [], `${describeProcesses(left)}\n${owner.output}`);
           t.diagnostic(
-            `steps and holder gone ${Date.now() - killed} ms after the controller died; terminate() then took ${took} ms`,
+            `rejected ${rejected} ms after the controller died; nothing of ours left ${Date.now() - killed} ms after`,
           );
         },
       );

@@ -269,8 +269,13 @@ export function waitAnnouncement(
         wait.onLine?.(line);
       }
     };
+    // aborted with an error (the transport's own reason to give up), or cancelled by the caller
     const onAbort = (): void =>
-      finish(new GatewayStartError(`${launched.description}: the start was cancelled`));
+      finish(
+        wait.signal?.reason instanceof ExecnetError
+          ? wait.signal.reason
+          : new GatewayStartError(`${launched.description}: the start was cancelled`),
+      );
     if (wait.signal?.aborted) {
       onAbort();
       return;

@@ -385,6 +385,48 @@ function scancel(host: LaunchHost, id: string): Promise<unknown> {
   return host.run(['scancel', id], 30).catch(() => undefined);
 }
 
+/**
+ * Looks at a job (squeue) every few seconds until stopped; `lost` is called once, with what
+ * squeue said last, when the controller has been out of reach for CONTROLLER_LOST_SECONDS.
+ */
+function watchController(
+  host: LaunchHost,
+  jobId: string,
+  lost: (said: string) => void,
+): { stop(): void } {
+  let reached = Date.now();
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const next = (): void => {
+    timer = setTimeout(() => void look(), CONTROLLER_CHECK_SECONDS * 1000);
+    timer.unref();
+  };
+  const look = async (): Promise<void> => {
+    const result = await host
+      .run(['squeue', '-h', '-j', jobId, '-o', '%T'], CONTROLLER_CHECK_SECONDS)
+      .catch(() => undefined);
+    if (stopped) {
+      return;
+    }
+    const unreachable =
+      !result || result.code === null || /contact|connect|timed? ?out/i.test(result.stderr);
+    if (!unreachable) {
+      reached = Date.now();
+    } else if (Date.now() - reached >= CONTROLLER_LOST_SECONDS * 1000) {
+      lost(result?.stderr.trim().split('\n').pop() || 'squeue did not answer');
+      return;
+    }
+    next();
+  };
+  next();
+  return {
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
 // -- fan-out: one allocation, a step per gateway --------------------------------------------
 
 export type AllocationState = 'pending' | 'running' | 'ended';
@@ -432,37 +474,20 @@ export class SlurmAllocation {
   }
 
   /**
-   * While the allocation is held, looks at its job every few seconds; when the controller stays
-   * out of reach for CONTROLLER_LOST_SECONDS the allocation is given up (end()), and its steps
-   * with it, with a reason that says so.
+   * While the allocation is held, its controller is watched: when it stays out of reach the
+   * allocation is given up (end()), and its steps with it, with a reason that says so.
    */
   private watchController(): void {
-    let reached = Date.now();
-    const look = async (): Promise<void> => {
-      const result = await this.host
-        .run(['squeue', '-h', '-j', this.jobId, '-o', '%T'], CONTROLLER_CHECK_SECONDS)
-        .catch(() => undefined);
+    const watch = watchController(this.host, this.jobId, (said) => {
       if (this.ending || this.stateValue === 'ended') {
         return;
       }
-      const unreachable =
-        !result || result.code === null || /contact|connect|timed? ?out/i.test(result.stderr);
-      if (!unreachable) {
-        reached = Date.now();
-      } else if (Date.now() - reached >= CONTROLLER_LOST_SECONDS * 1000) {
-        const said = result?.stderr.trim().split('\n').pop() || 'squeue did not answer';
-        this.lostValue = `the Slurm controller of job ${this.jobId} could not be reached for ${CONTROLLER_LOST_SECONDS} s (${said}): the allocation was given up and its steps ended${this.host.via}`;
-        this.reasonValue = this.lostValue;
-        trace(`slurm: ${this.lostValue}`);
-        void this.end();
-        return;
-      }
-      timer = setTimeout(() => void look(), CONTROLLER_CHECK_SECONDS * 1000);
-      timer.unref();
-    };
-    let timer = setTimeout(() => void look(), CONTROLLER_CHECK_SECONDS * 1000);
-    timer.unref();
-    this.onDidChangeState((state) => state === 'ended' && clearTimeout(timer));
+      this.lostValue = `the Slurm controller of job ${this.jobId} could not be reached for ${CONTROLLER_LOST_SECONDS} s (${said}): the allocation was given up and its steps ended${this.host.via}`;
+      this.reasonValue = this.lostValue;
+      trace(`slurm: ${this.lostValue}`);
+      void this.end();
+    });
+    this.onDidChangeState((state) => state === 'ended' && watch.stop());
   }
 
   get state(): AllocationState {
@@ -502,13 +527,35 @@ export class SlurmAllocation {
     const holder = await spawnLauncher(host, argv, 'salloc', 'salloc');
     holder.setKeepAlive(false);
     let jobId: string | undefined;
+    const made: { allocation?: SlurmAllocation } = {};
+    const unreachable = new AbortController();
     void holder.exited.then(() => {
-      if (jobId !== undefined) {
+      // a job given up on an unreachable controller stays on the reaper's list: if the
+      // controller comes back before this process goes, the reaper cancels it then
+      if (
+        jobId !== undefined &&
+        !unreachable.signal.aborted &&
+        made.allocation?.lost === undefined
+      ) {
         host.watchJob(jobId, false);
       }
     });
     const seconds = spec.slurmPending ?? DEFAULT_PENDING_SECONDS;
     const pending = followPending(host, context.onProgress);
+    // a job waiting for a controller that is gone would wait out slurm_pending=: given up sooner
+    let watch: { stop(): void } | undefined;
+    const watchPending = (id: string): void => {
+      watch ??= watchController(host, id, (said) =>
+        unreachable.abort(
+          new SlurmError(
+            `the Slurm controller of job ${id} could not be reached for ${CONTROLLER_LOST_SECONDS} s while the job was pending (${said}): the request was given up${host.via}`,
+            'failed',
+            id,
+            said,
+          ),
+        ),
+      );
+    };
     const { fields } = await waitAnnouncement(holder, {
       timeout: seconds,
       onLine: (line) => {
@@ -520,18 +567,26 @@ export class SlurmAllocation {
         }
         if (queued) {
           pending.start(jobId!);
+          watchPending(jobId!);
         }
       },
       timedOut: () => pendingTimeout(host, jobId, seconds, 'salloc'),
-      signal: context.signal,
+      signal: context.signal
+        ? AbortSignal.any([context.signal, unreachable.signal])
+        : unreachable.signal,
       failed: (exit, said) => slurmFailure('salloc', spec, exit, said, host),
       cleanup: () => {
         // granted meanwhile (salloc then ignores SIGTERM): cat's input ends, so salloc gives the
         // job back even before it said which it is
         holder.input.end();
-        return jobId !== undefined ? scancel(host, jobId) : Promise.resolve();
+        return jobId !== undefined && !unreachable.signal.aborted
+          ? scancel(host, jobId)
+          : Promise.resolve();
       },
-    }).finally(() => pending.stop());
+    }).finally(() => {
+      pending.stop();
+      watch?.stop();
+    });
     const [granted, perNode] = fields;
     if (jobId === undefined) {
       jobId = granted;
@@ -539,7 +594,8 @@ export class SlurmAllocation {
     }
     trace(`slurm: allocation ${granted} for ${tasks} tasks (${perNode} per node)`);
     const layout = tasksPerNode(perNode ?? '');
-    return new SlurmAllocation(granted, host, true, tasks, layout, holder);
+    made.allocation = new SlurmAllocation(granted, host, true, tasks, layout, holder);
+    return made.allocation;
   }
 
   /** The state of a job while it waits: polled by whoever shows it. */
@@ -613,13 +669,7 @@ export class SlurmAllocation {
       this.setState('ended');
       return;
     }
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), 5000);
-    });
-    const outcome = await Promise.race([holder.exited, late]);
-    clearTimeout(timer);
-    if (outcome === 'late') {
+    if ((await within(holder.exited, 5000)) === 'late') {
       await endGently(holder, () => scancel(this.host, this.jobId));
     }
     this.setState('ended');
