@@ -96,6 +96,30 @@ describe('an interactive session', () => {
     assert.deepEqual(results(await run(session, 'y = 1')), []);
   });
 
+  it('awaits at the top level, as a notebook does, on one event loop kept across runs', async () => {
+    const first = await run(
+      session,
+      'import asyncio\nasync def twice(x):\n    await asyncio.sleep(0.01)\n    return 2 * x\n' +
+        'loop = asyncio.get_running_loop()\nfirst = await twice(20)\nfirst + 1',
+    );
+    assert.deepEqual(first.outcome, { kind: 'ok' });
+    assert.deepEqual(results(first), ['41']);
+    // the final expression awaits too; the loop is the same one
+    const second = await run(
+      session,
+      'await twice(first) if asyncio.get_running_loop() is loop else None',
+    );
+    assert.deepEqual(results(second), ['80']);
+    const single = await run(session, 'await twice(1)', { mode: 'single' });
+    assert.deepEqual(results(single), ['2']);
+    const failed = await run(session, 'await asyncio.sleep(0)\n1 / 0', { filename: '<cell 9>' });
+    assert.equal(failed.outcome?.kind, 'error');
+    assert.match(
+      failed.outcome?.kind === 'error' ? failed.outcome.error.message : '',
+      /ZeroDivisionError/,
+    );
+  });
+
   it('in single mode shows every expression statement, as the interactive prompt does', async () => {
     const loop = await run(session, 'for i in range(3):\n    i * 10\n', { mode: 'single' });
     assert.deepEqual(results(loop), ['0', '10', '20']);
@@ -464,6 +488,13 @@ describe('a session on every Python found', () => {
           data: Record<string, unknown>;
         };
         assert.equal(result.data['text/html'], '<p>');
+        // top-level await from 3.8 on (the compiler's flag); before, the SyntaxError of Python
+        const awaited = await run(session, 'import asyncio\nawait asyncio.sleep(0, "slept")');
+        if (Number(python.version.split('.')[1]) >= 8) {
+          assert.deepEqual(results(awaited), ["'slept'"]);
+        } else {
+          assert.equal(awaited.outcome?.kind, 'error');
+        }
       } finally {
         await tg.close();
       }

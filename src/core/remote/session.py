@@ -43,6 +43,8 @@ class _Session(object):
         self.count = 0
         self.sources = {}  # filename -> list of lines, for tracebacks of code that is no file
         self.namespace = None
+        # the event loop of top-level await, made on its first use and kept, as a kernel's is
+        self.loop = None
         self.reset()
 
     def reset(self):
@@ -220,22 +222,40 @@ def _enter(cwd):
 # executing
 
 
+# `await` at the top level of a cell, a selection or a REPL line (Python 3.8+), as in Jupyter
+_TOP_LEVEL_AWAIT = getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
+_CO_COROUTINE = 0x80
+
+
 def _execute(current, source, filename, first_line, mode):
     # blank lines in front: tracebacks and syntax errors name the lines of the file or cell
     padded = "\n" * (first_line - 1) + source
     _remember_source(current.session, filename, padded)
-    namespace = current.session.namespace
-    tree = compile(padded, filename, "exec", ast.PyCF_ONLY_AST, True)
+    session = current.session
+    tree = compile(padded, filename, "exec", ast.PyCF_ONLY_AST | _TOP_LEVEL_AWAIT, True)
     if mode == "single":
-        exec(compile(ast.Interactive(body=tree.body), filename, "single", 0, True), namespace)
+        _evaluate(session, compile(ast.Interactive(body=tree.body), filename, "single",
+                                   _TOP_LEVEL_AWAIT, True))
         return
     last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     if last is not None:
         tree.body.pop()
-    exec(compile(tree, filename, "exec", 0, True), namespace)
+    _evaluate(session, compile(tree, filename, "exec", _TOP_LEVEL_AWAIT, True))
     if last is not None:
-        value = eval(compile(ast.Expression(last.value), filename, "eval", 0, True), namespace)
+        value = _evaluate(session, compile(ast.Expression(last.value), filename, "eval",
+                                           _TOP_LEVEL_AWAIT, True))
         _show_result(current, value)
+
+
+def _evaluate(session, code):
+    """Run compiled code in the session's namespace; code that awaits at the top level runs to
+    its end on the session's event loop."""
+    if not code.co_flags & _CO_COROUTINE:
+        return eval(code, session.namespace)
+    asyncio = _std("asyncio")
+    if session.loop is None or session.loop.is_closed():
+        session.loop = asyncio.new_event_loop()
+    return session.loop.run_until_complete(eval(code, session.namespace))
 
 
 def _show_result(current, value):
