@@ -89,14 +89,16 @@ describe('remote output', () => {
   });
 
   it('prints of the threads an exec starts are its output, even with another exec running', async () => {
+    // the pool's two threads write whole lines: print() writes its text and its end separately,
+    // so two threads printing at once may interleave them, in CPython's own stdout too
     const source = [
-      'import threading',
+      'import sys, threading',
       'from concurrent.futures import ThreadPoolExecutor',
       'tag = channel.receive()',
       't = threading.Thread(target=lambda: print(tag, "thread"))',
       't.start(); t.join()',
       'with ThreadPoolExecutor(2) as pool:',
-      '    list(pool.map(lambda i: print(tag, "pool", i), range(2)))',
+      '    list(pool.map(lambda i: sys.stdout.write("%s pool %d\\n" % (tag, i)), range(2)))',
     ].join('\n');
     const a = gw.remoteExec(source);
     const b = gw.remoteExec(source);
