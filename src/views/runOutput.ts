@@ -12,7 +12,8 @@ import { formatValue } from '../core/repr';
 import { Disposable, toDisposable } from '../core/lifecycle';
 import type { GatewayEntry, Run, RunEvent, Session } from '../extension/session';
 import { endLine, outputName, startLine } from './format';
-import { RunConsole, type OutputStyle } from './runConsole';
+import { openConsoleTerminal } from './consoleTerminal';
+import type { OutputStyle } from './runConsole';
 
 /** The language of run output channels: its grammar colours status lines, its links open frames. */
 export const OUTPUT_LANGUAGE = 'execnet-output';
@@ -273,58 +274,25 @@ export class RunOutputs extends Disposable {
   }
 
   private terminalSink(name: string): Sink {
-    const writes = new vscode.EventEmitter<string>();
-    const closes = new vscode.EventEmitter<void>();
-    // what comes before VS Code opens the terminal is kept until it does
-    let pending: string[] | undefined = [];
-    const emit = (ansi: string): void => {
-      if (pending) {
-        pending.push(ansi);
-      } else {
-        writes.fire(ansi);
-      }
-    };
-    const console = new RunConsole(emit);
-    let closedByUs = false;
-    const pty: vscode.Pseudoterminal = {
-      onDidWrite: writes.event,
-      onDidClose: closes.event,
-      open: (dimensions) => {
-        if (dimensions) {
-          console.columns = dimensions.columns;
-        }
-        const held = pending ?? [];
-        pending = undefined;
-        for (const ansi of held) {
-          writes.fire(ansi);
-        }
-      },
-      close: () => {
-        // the user closed it: the pane goes, and a run still going in it is stopped
+    const { terminal, console, clear, dispose } = openConsoleTerminal({
+      name,
+      icon: 'vm-running',
+      // the user closed it: the pane goes, and a run still going in it is stopped
+      onClose: () => {
         const pane = this.panes.get(paneKey('terminal', name));
-        if (!closedByUs && pane && pane.sink === sink) {
+        if (pane && pane.sink === sink) {
           this.panes.delete(paneKey('terminal', name));
           if (pane.run.isOpen) {
             this.options.onTerminalClosed?.(pane.run);
           }
         }
       },
-      handleInput: (data) => console.input(data),
-      setDimensions: (dimensions) => {
-        console.columns = dimensions.columns;
-      },
-    };
-    const terminal = vscode.window.createTerminal({
-      name,
-      pty,
-      iconPath: new vscode.ThemeIcon('vm-running'),
-      isTransient: true,
     });
     const sink: Sink = {
       kind: 'terminal',
       terminal,
       write: (text, style) => console.output(text, style),
-      clear: () => emit('\x1bc'),
+      clear,
       show: (preserveFocus) => terminal.show(preserveFocus),
       takeInput: (run) => {
         console.target = run && {
@@ -336,12 +304,7 @@ export class RunOutputs extends Disposable {
           interrupt: () => run.interrupt(),
         };
       },
-      dispose: () => {
-        closedByUs = true;
-        terminal.dispose();
-        writes.dispose();
-        closes.dispose();
-      },
+      dispose,
     };
     return sink;
   }
