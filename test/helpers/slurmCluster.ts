@@ -157,6 +157,7 @@ export async function startSlurmCluster(): Promise<SlurmCluster> {
     while (dPort === ctldPort) {
       dPort = await freePort();
     }
+    fs.writeFileSync(path.join(dir, 'job_submit.lua'), JOB_SUBMIT_LUA);
     fs.writeFileSync(
       conf,
       [
@@ -176,6 +177,9 @@ export async function startSlurmCluster(): Promise<SlurmCluster> {
         `SlurmctldLogFile=${dir}/log/slurmctld.log`,
         `SlurmdLogFile=${dir}/log/slurmd.log`,
         `PlugStackConfig=${dir}/plugstack.conf`,
+        // job_submit.lua beside slurm.conf refuses the account INVALID_ACCOUNT the way Slurm's
+        // accounting does (there is no slurmdbd here)
+        'JobSubmitPlugins=lua',
         'ProctrackType=proctrack/linuxproc',
         'TaskPlugin=task/none',
         'JobAcctGatherType=jobacct_gather/none',
@@ -228,6 +232,22 @@ function killQuietly(pid: number): void {
     // gone already
   }
 }
+
+/** An account the cluster refuses with Slurm's own error (ESLURM_INVALID_ACCOUNT). */
+export const INVALID_ACCOUNT = 'nosuchaccount';
+
+const JOB_SUBMIT_LUA = `
+function slurm_job_submit(job_desc, part_list, submit_uid)
+  if job_desc.account == "${INVALID_ACCOUNT}" then
+    return slurm.ESLURM_INVALID_ACCOUNT
+  end
+  return slurm.SUCCESS
+end
+
+function slurm_job_modify(job_desc, job_rec, part_list, modify_uid)
+  return slurm.SUCCESS
+end
+`;
 
 /** Slurm's client commands: one still running on a stopped cluster waits for it for ever. */
 const CLIENTS = new Set(['salloc', 'srun', 'sbatch', 'sattach', 'scancel', 'squeue', 'sinfo']);

@@ -9,7 +9,7 @@ import { Group } from '../../src/core/group';
 import { newMark } from '../helpers/processes';
 import { ensureTestUser, TEST_USER } from '../helpers/sshd';
 import { allJobIds, jobsLeft, requireCluster, slurmSpec } from '../helpers/slurm';
-import { SLURM_CPUS } from '../helpers/slurmCluster';
+import { INVALID_ACCOUNT, SLURM_CPUS } from '../helpers/slurmCluster';
 
 before(() => {
   requireCluster();
@@ -107,6 +107,30 @@ describe('refused jobs', () => {
       (error: unknown) =>
         error instanceof SlurmError && error.kind === 'partition' && /nosuch/.test(error.message),
     );
+  });
+
+  test('an account Slurm refuses is a SlurmError of kind account, for srun and salloc', async () => {
+    for (const start of [
+      (spec: string) => new Group('refused').makeGateway(spec),
+      (spec: string) => new Group('refused').makeGateways(spec, 2),
+    ]) {
+      await assert.rejects(
+        start(slurmSpec(newMark(), `slurm=-A ${INVALID_ACCOUNT}`)),
+        (error: unknown) => {
+          assert.ok(error instanceof SlurmError, String(error));
+          assert.equal(error.kind, 'account');
+          assert.match(
+            error.message,
+            /Slurm refused the job: .*Invalid account or account\/partition combination specified/,
+          );
+          assert.match(
+            error.message,
+            new RegExp(`check -A/--account in 'slurm=-A ${INVALID_ACCOUNT}'`),
+          );
+          return true;
+        },
+      );
+    }
   });
 
   test('a partition the user may not use is a SlurmError of kind denied', async (t) => {
