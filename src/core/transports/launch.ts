@@ -212,7 +212,8 @@ export interface AnnouncementWait {
 
 /**
  * Waits for the wrapper's announcement; resolves with its fields (split at spaces) and the
- * launcher, whose stderr now starts after the announcement. Ends the launcher when it fails.
+ * launcher, whose stderr now starts after the announcement. When it fails the launcher is
+ * ended, and the wait rejects once it is gone.
  */
 export function waitAnnouncement(
   launched: Launched,
@@ -236,8 +237,8 @@ export function waitAnnouncement(
       wait.signal?.removeEventListener('abort', onAbort);
       stderr.off('data', onData);
       if (error) {
-        void endGently(launched, wait.cleanup);
-        reject(error);
+        // settles once the launcher is gone and its cleanup done: nothing is left by then
+        void endGently(launched, wait.cleanup).finally(() => reject(error));
       }
     };
     const timer = setTimeout(() => {
