@@ -194,7 +194,9 @@ export function makeBootstrap(
   const line =
     // the current directory leaves sys.path while the gateway imports its modules (a user's
     // threading.py must not replace ours); gateway.py puts it back for the code it runs
-    `import sys;_boot_path0=sys.path.pop(0) if sys.path[:1]==[''] else None;` +
+    // Python 2 and 3.5 stop here with a sentence, not an ImportError of the line below
+    `import sys;sys.version_info<(3,6) and sys.exit('execnet: Python %s is too old for a gateway: it needs Python 3.6 or newer'%sys.version.split()[0]);` +
+    `_boot_path0=sys.path.pop(0) if sys.path[:1]==[''] else None;` +
     `import zlib,marshal,_frozen_importlib_external as e;r=sys.stdin.buffer.read;` +
     `exec(r(${head.length}));m=r(${compiled.length});s=r(${body.length});` +
     `_boot_cached=m[:4]==e.MAGIC_NUMBER;` +

@@ -1,6 +1,9 @@
 // The remote side runs unchanged on every CPython 3.x this machine has (3.6 to 3.13 here).
 
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Channel } from '../../src/core/channel';
 import { RemoteError } from '../../src/core/errors';
@@ -11,10 +14,53 @@ import { findPythons } from '../helpers/pythons';
 
 const pythons = findPythons();
 
+/** An interpreter older than 3.6: a real one when pyenv has it, else one that says it is 2.7. */
+function olderPython(): string {
+  const root = process.env.PYENV_ROOT ?? path.join(os.homedir(), '.pyenv');
+  const real = fs.existsSync(path.join(root, 'versions'))
+    ? fs
+        .readdirSync(path.join(root, 'versions'))
+        .filter((v) => /^2\.7\./.test(v))
+        .map((v) => path.join(root, 'versions', v, 'bin', 'python'))
+        .find((p) => fs.existsSync(p))
+    : undefined;
+  if (real) {
+    return real;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'execnet-old-python-'));
+  const wrapper = path.join(dir, 'python2.7');
+  const pretend =
+    "import sys; sys.version_info = (2, 7, 18, 'final', 0); sys.version = '2.7.18 (pretend)'; exec(sys.argv[1])";
+  // popen runs `PYTHON -c LINE`: the line runs after the pretence
+  fs.writeFileSync(wrapper, `#!/bin/sh\nexec /usr/bin/python3 -c "${pretend}" "$2"\n`, {
+    mode: 0o755,
+  });
+  return wrapper;
+}
+
 describe('every Python found', () => {
   it('finds at least one interpreter', () => {
     assert.ok(pythons.length > 0, 'no CPython 3 interpreter found');
     console.log(`# pythons: ${pythons.map((p) => p.version).join(' ')}`);
+  });
+
+  it('a Python older than 3.6 is refused with a sentence naming its version', async () => {
+    // pyenv's Python 2.7 where there is one; else a Python 3 that says it is 2.7 before the
+    // gateway's own line runs
+    const old = olderPython();
+    const tg = testGroup();
+    try {
+      await assert.rejects(tg.gateway(undefined, old), (error: Error) => {
+        assert.match(
+          error.message,
+          /execnet: Python 2\.7\.\d+ is too old for a gateway: it needs Python 3\.6 or newer/,
+        );
+        assert.doesNotMatch(error.message, /ImportError|Traceback/);
+        return true;
+      });
+    } finally {
+      await tg.close();
+    }
   });
 
   for (const python of pythons) {
