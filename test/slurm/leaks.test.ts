@@ -16,7 +16,7 @@ import {
 } from '../helpers/processes';
 import { defaultPython } from '../helpers/pythons';
 import { jobInState, jobsLeft, jobsNamed, requireCluster, slurmSpec } from '../helpers/slurm';
-import { SLURM_CPUS, startSlurmCluster } from '../helpers/slurmCluster';
+import { SLURM_CPUS, startSlurmCluster, type SlurmCluster } from '../helpers/slurmCluster';
 
 before(() => {
   requireCluster();
@@ -130,11 +130,8 @@ function jobsLeftNow(name: string): string[] {
 
 describe('a cluster whose controller is gone', () => {
   test('a Node process killed while fan-outs wait in the queue: the reapers end every salloc, here and on a login node', async () => {
-    const cluster = await startSlurmCluster();
-    try {
-      await withOwner(
-        startOwner(
-          (mark) => `
+    await withClusterOwner(
+      (mark) => `
             const group = new Group('waiting', { onProgress: (message) => say(message) });
             await group.makeGateway(${JSON.stringify(LOGIN)});
             const running = await group.makeGateways(${JSON.stringify(named(mark))}, 2);
@@ -143,20 +140,15 @@ describe('a cluster whose controller is gone', () => {
             group.makeGateways(${JSON.stringify(named(mark, TOO_BIG))}, 2).catch(() => {});
             group.makeGateways(${JSON.stringify(named(mark, TOO_BIG, 'via=login'))}, 2).catch(() => {});
           `,
-          { SLURM_CONF: cluster.conf },
-        ),
-        async (owner) => {
-          await owner.line(/^running$/);
-          await owner.line(/^job \d+ pending: [\s\S]*^job \d+ pending: /);
-          cluster.killController();
-          await owner.kill('SIGKILL');
-          // scancel gives up on the dead controller after ~10 s; the reapers wait for it
-          assert.deepEqual(await leftoverProcesses(owner.mark, 45_000), [], owner.output);
-        },
-      );
-    } finally {
-      await cluster.stop();
-    }
+      async (owner, cluster) => {
+        await owner.line(/^running$/);
+        await owner.line(/^job \d+ pending: [\s\S]*^job \d+ pending: /);
+        cluster.killController();
+        await owner.kill('SIGKILL');
+        // scancel gives up on the dead controller after ~10 s; the reapers wait for it
+        assert.deepEqual(await leftoverProcesses(owner.mark, 45_000), [], owner.output);
+      },
+    );
   });
 });
 
@@ -164,11 +156,8 @@ describe('a cluster whose controller stops under a held allocation', () => {
   for (const via of [false, true]) {
     const where = via ? ', salloc and srun on a login node' : '';
     test(`the holder and the steps are ended, nothing is left or spins, terminate() resolves after saying why${where}`, async (t) => {
-      const cluster = await startSlurmCluster();
-      try {
-        await withOwner(
-          startOwner(
-            (mark) => `
+      await withClusterOwner(
+        (mark) => `
               const group = new Group('stranded');
               ${via ? `await group.makeGateway(${JSON.stringify(LOGIN)});` : ''}
               const gateways = await group.makeGateways(
@@ -182,45 +171,33 @@ describe('a cluster whose controller stops under a held allocation', () => {
               say('terminated ' + (Date.now() - started));
               await command();
             `,
-            { SLURM_CONF: cluster.conf },
-          ),
-          async (owner) => {
-            await owner.line(/^held$/);
-            await jobInState(owner.mark, ['RUNNING'], { conf: cluster.conf });
-            cluster.killController();
-            const killed = Date.now();
-            const [, reason] = await owner.line(/^dead (.*)$/, 90_000);
-            const dead = Date.now() - killed;
-            assert.match(
-              reason,
-              /the Slurm controller of job \d+ could not be reached for \d+ s .*: the allocation was given up and its steps ended/,
-            );
-            const [, took] = await owner.line(/^terminated (\d+)$/, 30_000);
-            // the owner still runs (and its reaper, waiting for it): nothing else of ours does
-            const reaper = processesWithMark(owner.mark).filter((pid) =>
-              isReaperOf(pid, owner.pid),
-            );
-            const left = await othersLeft(owner.mark, [owner.pid, ...reaper], 10_000);
-            assert.deepEqual(left, [], `${describeProcesses(left)}\n${owner.output}`);
-            t.diagnostic(
-              `gateways dead ${dead} ms after the controller died, then terminate() took ${took} ms; nothing of ours left ${Date.now() - killed} ms after`,
-            );
-          },
-        );
-      } finally {
-        await cluster.stop();
-      }
+        async (owner, cluster) => {
+          await owner.line(/^held$/);
+          await jobInState(owner.mark, ['RUNNING'], { conf: cluster.conf });
+          cluster.killController();
+          const killed = Date.now();
+          const [, reason] = await owner.line(/^dead (.*)$/, 90_000);
+          const dead = Date.now() - killed;
+          assert.match(
+            reason,
+            /the Slurm controller of job \d+ could not be reached for \d+ s .*: the allocation was given up and its steps ended/,
+          );
+          const [, took] = await owner.line(/^terminated (\d+)$/, 30_000);
+          // the owner still runs (and its reaper, waiting for it): nothing else of ours does
+          await assertOnlyOwnerLeft(owner);
+          t.diagnostic(
+            `gateways dead ${dead} ms after the controller died, then terminate() took ${took} ms; nothing of ours left ${Date.now() - killed} ms after`,
+          );
+        },
+      );
     });
   }
 });
 
 describe('a cluster whose controller stops while a fan-out waits in the queue', () => {
   test('the start fails with a SlurmError that says so, before slurm_pending= runs out, and leaves nothing', async (t) => {
-    const cluster = await startSlurmCluster();
-    try {
-      await withOwner(
-        startOwner(
-          (mark) => `
+    await withClusterOwner(
+      (mark) => `
             const group = new Group('queued');
             say('starting');
             const outcome = await group.makeGateways(${JSON.stringify(named(mark, TOO_BIG))}, 2).then(
@@ -228,32 +205,50 @@ describe('a cluster whose controller stops while a fan-out waits in the queue', 
             say(outcome);
             await command();
           `,
-          { SLURM_CONF: cluster.conf },
-        ),
-        async (owner) => {
-          await owner.line(/^starting$/);
-          await jobInState(owner.mark, ['PENDING'], { conf: cluster.conf });
-          cluster.killController();
-          const killed = Date.now();
-          const [outcome] = await owner.line(/^(started|rejected .*)$/, 90_000);
-          assert.match(
-            outcome,
-            /^rejected SlurmError the Slurm controller of job \d+ could not be reached for \d+ s while the job was pending .*: the request was given up$/,
-          );
-          const rejected = Date.now() - killed;
-          const reaper = processesWithMark(owner.mark).filter((pid) => isReaperOf(pid, owner.pid));
-          const left = await othersLeft(owner.mark, [owner.pid, ...reaper], 10_000);
-          assert.deepEqual(left, [], `${describeProcesses(left)}\n${owner.output}`);
-          t.diagnostic(
-            `rejected ${rejected} ms after the controller died; nothing of ours left ${Date.now() - killed} ms after`,
-          );
-        },
-      );
-    } finally {
-      await cluster.stop();
-    }
+      async (owner, cluster) => {
+        await owner.line(/^starting$/);
+        await jobInState(owner.mark, ['PENDING'], { conf: cluster.conf });
+        cluster.killController();
+        const killed = Date.now();
+        const [outcome] = await owner.line(/^(started|rejected .*)$/, 90_000);
+        assert.match(
+          outcome,
+          /^rejected SlurmError the Slurm controller of job \d+ could not be reached for \d+ s while the job was pending .*: the request was given up$/,
+        );
+        const rejected = Date.now() - killed;
+        await assertOnlyOwnerLeft(owner);
+        t.diagnostic(
+          `rejected ${rejected} ms after the controller died; nothing of ours left ${Date.now() - killed} ms after`,
+        );
+      },
+    );
   });
 });
+
+/**
+ * Runs a test with a cluster of its own (its controller may be killed) and an owner using it
+ * (`body` as in startOwner); the owner is killed and the cluster stopped whatever happened.
+ */
+async function withClusterOwner(
+  body: (mark: string) => string,
+  check: (owner: Owner, cluster: SlurmCluster) => Promise<void>,
+): Promise<void> {
+  const cluster = await startSlurmCluster();
+  try {
+    await withOwner(startOwner(body, { SLURM_CONF: cluster.conf }), (owner) =>
+      check(owner, cluster),
+    );
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** Asserts that, soon, the owner and the reaper it started are all that carries its mark. */
+async function assertOnlyOwnerLeft(owner: Owner): Promise<void> {
+  const reaper = processesWithMark(owner.mark).filter((pid) => isReaperOf(pid, owner.pid));
+  const left = await othersLeft(owner.mark, [owner.pid, ...reaper], 10_000);
+  assert.deepEqual(left, [], `${describeProcesses(left)}\n${owner.output}`);
+}
 
 /** Whether `pid` is the reaper shell (reaper.ts) the process `parent` started. */
 function isReaperOf(pid: number, parent: number): boolean {
