@@ -190,6 +190,9 @@ export function announcedCommand(
  * run), from how it ended and what it said; undefined when it did start.
  */
 export function launcherMissing(exit: TransportExit, said: string): string | undefined {
+  if (exit.code === 127 && /^setpriv: failed to execute \S+: No such file/.test(said)) {
+    return said; // started through setpriv (slurm.ts)
+  }
   return exit.error && /ENOENT|not found|No such file/.test(exit.error.message) && !said
     ? exit.error.message
     : undefined;

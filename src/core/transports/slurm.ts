@@ -5,6 +5,7 @@
 // gateway. A job we created is cancelled when we are done with it; the reaper of the host it
 // was submitted from cancels it too if this process dies first, even while it is still pending.
 
+import * as fs from 'node:fs';
 import { ExecnetError, SlurmError, SpecError } from '../errors';
 import { Emitter, type Event } from '../events';
 import type { GatewaySpec } from '../spec';
@@ -238,6 +239,20 @@ export function tasksPerNode(text: string): number[] {
   return counts;
 }
 
+/**
+ * Here, srun and salloc get SIGTERM from the kernel when this process goes, even if its reaper
+ * goes with it (a whole process tree killed): setpriv's PR_SET_PDEATHSIG, where util-linux has
+ * it. A salloc still waiting in the queue ignores the end of its input and would wait for ever;
+ * on SIGTERM it cancels its job and leaves. (SIGTERM, not SIGKILL: a granted salloc gives its job
+ * back when cat's input ends, which a SIGKILL would prevent.)
+ */
+function dieWithUs(): string[] {
+  setprivPath ??= ['/usr/bin/setpriv', '/bin/setpriv'].find((file) => fs.existsSync(file)) ?? '';
+  return setprivPath ? [setprivPath, '--pdeathsig', 'TERM', '--'] : [];
+}
+
+let setprivPath: string | undefined;
+
 async function spawnLauncher(
   host: LaunchHost,
   argv: readonly string[],
@@ -245,7 +260,7 @@ async function spawnLauncher(
   command: 'srun' | 'salloc',
 ): Promise<Launched> {
   try {
-    return await host.spawn(argv, label);
+    return await host.spawn(host.name === 'local' ? [...dieWithUs(), ...argv] : argv, label);
   } catch (error) {
     throw missingCommand(command, host, (error as Error).message);
   }
