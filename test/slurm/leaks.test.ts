@@ -81,7 +81,7 @@ describe('a Node process that dies or exits while its fan-out starts', () => {
 });
 
 describe('a Node process killed together with its reaper (a whole process tree killed)', () => {
-  test('a salloc waiting in the queue (it ignores its input then) ends with it (PR_SET_PDEATHSIG)', () =>
+  test('a salloc waiting in the queue (it ignores its input then) ends with it and cancels its job (PR_SET_PDEATHSIG)', () =>
     withOwner(
       startOwner(
         (mark) => `
@@ -92,40 +92,21 @@ describe('a Node process killed together with its reaper (a whole process tree k
       ),
       async (owner) => {
         await owner.line(/^starting$/);
-        await jobInState(owner.mark, ['PENDING']);
+        const job = await jobInState(owner.mark, ['PENDING']);
         const reaper = processesWithMark(owner.mark).filter((pid) => isReaperOf(pid, owner.pid));
         assert.equal(reaper.length, 1, 'the reaper');
         process.kill(reaper[0], 'SIGKILL');
         await owner.kill('SIGKILL');
         try {
-          const deadline = Date.now() + 5000;
-          let left = launchers(owner.mark);
-          while (left.length > 0 && Date.now() < deadline) {
-            await new Promise((resolve) => setTimeout(resolve, 50));
-            left = launchers(owner.mark);
-          }
+          const left = await leftoverProcesses(owner.mark, 5000);
           assert.deepEqual(left, [], describeProcesses(left));
+          assert.deepEqual(await jobsLeft([job], 10_000), [], 'salloc cancels its job on SIGTERM');
         } finally {
-          // nothing of ours is left to cancel the job: the test does
-          execFileSync('scancel', ['-n', owner.mark]);
+          execFileSync('scancel', ['-n', owner.mark]); // a pending job would wait for ever
         }
-        assert.deepEqual(await leftoverProcesses(owner.mark, 20_000), [], owner.output);
       },
     ));
 });
-
-/** The salloc, srun and cat processes carrying the mark. */
-function launchers(mark: string): number[] {
-  return processesWithMark(mark).filter((pid) => {
-    try {
-      return ['salloc', 'srun', 'cat'].includes(
-        fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim(),
-      );
-    } catch {
-      return false;
-    }
-  });
-}
 
 describe('a group terminated while its fan-out starts', () => {
   const moments = [
