@@ -95,6 +95,12 @@ export interface ExecOptions {
   readonly main?: boolean;
   /** Change the remote's working directory first (`~` is the remote home). */
   readonly cwd?: string;
+  /**
+   * Never in the main thread: a short helper call beside the code (a completion, say), which
+   * must not take the main thread from the next exec (only there can a blocking call such as
+   * `time.sleep()` be interrupted). Ignored by execmodel=main_thread_only.
+   */
+  readonly aside?: boolean;
 }
 
 /** What remoteExec runs: source text, a local Python file, a remote module, or a function. */
@@ -1005,6 +1011,7 @@ export class Gateway implements ChannelHost {
         ['path0', source.sysPath0],
         ['main', source.main],
         ['cwd', source.cwd],
+        ['aside', source.aside],
       ] as const) {
         if (value !== undefined) {
           request.set(key, value);

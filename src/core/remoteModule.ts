@@ -17,6 +17,7 @@ export interface RemoteModuleHost {
     readonly filename?: string;
     readonly call?: string;
     readonly kwargs?: Readonly<Record<string, unknown>>;
+    readonly aside?: boolean;
   }): Channel;
 }
 
@@ -38,7 +39,12 @@ export class RemoteModule {
    * Run a function of the module on the host (by default its entry); returns its channel. Before
    * the module is kept there, the whole source goes, and the entry is told to keep it.
    */
-  exec(host: RemoteModuleHost, kwargs: Record<string, unknown>, call = this.call): Channel {
+  exec(
+    host: RemoteModuleHost,
+    kwargs: Record<string, unknown>,
+    call = this.call,
+    options: { readonly aside?: boolean } = {},
+  ): Channel {
     const { text, key } = this.read();
     if (this.keptOn.has(host)) {
       return host.remoteExec({
@@ -46,6 +52,7 @@ export class RemoteModule {
         filename: this.filename,
         call,
         kwargs,
+        ...options,
       });
     }
     return host.remoteExec({
@@ -53,6 +60,7 @@ export class RemoteModule {
       filename: this.filename,
       call,
       kwargs: call === this.call ? { ...kwargs, keep_as: key } : kwargs,
+      ...options,
     });
   }
 

@@ -461,7 +461,9 @@ export class Session extends Disposable {
     timeout: number,
   ): Promise<unknown> {
     await this.ensureLoaded();
-    const channel = this.call(fn, kwargs);
+    // beside the runs: the answer comes before the exec has ended, and the run that may follow
+    // at once must find the main thread free (there a Ctrl+C ends a sleep)
+    const channel = sessionModule.exec(this.host, kwargs, fn, { aside: true });
     try {
       return await channel.receive(timeout);
     } finally {

@@ -194,6 +194,23 @@ describe('an interactive session', () => {
     assert.deepEqual(results(await run(session, 'kept')), ["'still here'"]);
   });
 
+  it('a run right after a question (completion, codeop) gets the main thread, where Ctrl+C ends a sleep', async () => {
+    const onMain = 'import threading\nthreading.current_thread() is threading.main_thread()';
+    for (let i = 0; i < 30; i++) {
+      // the answer comes before the question's exec has ended: the run goes at once
+      await session.isComplete('x = 1');
+      assert.deepEqual(results(await run(session, onMain)), ['True'], `round ${i}`);
+    }
+    await session.complete('ma');
+    const sleeping = session.run('import time\nprint("asleep", flush=True)\ntime.sleep(100)');
+    await printed(sleeping, 'asleep');
+    const started = Date.now();
+    sleeping.interrupt();
+    await sleeping.done;
+    assert.equal(sleeping.outcome?.kind, 'interrupted');
+    assert.ok(Date.now() - started < 10_000, 'the sleep was not interrupted');
+  });
+
   it('interrupt cancels a queued run before it starts', async () => {
     const first = session.run('import time\ntime.sleep(0.3)');
     const queued = session.run('never = 1');

@@ -1285,7 +1285,7 @@ class RemoteGateway(object):
         task = _ExecTask(channel, request)
         channel._executing = True
         with self._main_cond:
-            if self.execmodel == "main_thread_only" or not self._main_busy:
+            if self.execmodel == "main_thread_only" or not (self._main_busy or request.get("aside")):
                 self._main_busy = True
                 self._main_queue.append(task)
                 self._main_cond.notify()
