@@ -22,8 +22,9 @@ import {
   writeFixture,
   type DebugFixture,
 } from '../helpers/debug';
-import { othersLeft, processesWithMark } from '../helpers/processes';
+import { leftoverProcesses, newMark, othersLeft, processesWithMark } from '../helpers/processes';
 import { findPythons } from '../helpers/pythons';
+import { runScript } from '../helpers/scripts';
 import { until } from '../helpers/wait';
 
 /** Debian's Python, which has debugpy (python3-debugpy). */
@@ -268,6 +269,37 @@ describe('debugging on a popen gateway', { skip }, () => {
     await relayEnded(bare.relay);
     bare.adapter.dispose();
     await tg.close();
+  });
+
+  it('a SIGKILLed owner leaves nothing of a session stopped at a breakpoint: gateway, adapter, launcher, program', async () => {
+    const mark = newMark();
+    const helpers = JSON.stringify(path.resolve('test/helpers/debug.ts'));
+    const core = JSON.stringify(path.resolve('src/core/index.ts'));
+    const script = `
+      const { Group } = require(${core});
+      const { launchToFirstStop } = require(${helpers});
+      (async () => {
+        const group = new Group();
+        const gw = await group.makeGateway('popen//python=${SYSTEM_PYTHON}//env:EXECNET_TEST_MARK=${mark}');
+        const session = await launchToFirstStop(
+          gw,
+          { program: ${JSON.stringify(fixture.program)} },
+          { [${JSON.stringify(fixture.module)}]: [${fixture.line('gross')}] },
+          { cacheDir: ${JSON.stringify(cache)}, openConsole: () => ({ output() {}, attach() {}, end() {} }) },
+        );
+        const program = session.dap.events.find((e) => e.event === 'process').body.systemProcessId;
+        console.log('stopped', program);
+        process.kill(process.pid, 'SIGKILL');
+      })();`;
+    const { stdout } = await runScript(script);
+    const stopped = /stopped (\d+)/.exec(stdout);
+    assert.ok(stopped, `the session did not stop: ${stdout}`);
+    assert.deepEqual(
+      await leftoverProcesses(mark, 10_000),
+      [],
+      'processes left after the owner was killed',
+    );
+    assert.ok(!fs.existsSync(`/proc/${stopped[1]}`), 'the program is left');
   });
 
   it('ending the session mid-way (the client goes away) ends the program and the adapter, not the gateway', async () => {
