@@ -451,8 +451,12 @@ export class Session extends Disposable {
   }
 
   /** A function of the loaded module (ensureLoaded() first). */
-  private call(fn: string, kwargs: Record<string, unknown>): Channel {
-    return sessionModule.exec(this.host, kwargs, fn);
+  private call(
+    fn: string,
+    kwargs: Record<string, unknown>,
+    options: { readonly aside?: boolean } = {},
+  ): Channel {
+    return sessionModule.exec(this.host, kwargs, fn, options);
   }
 
   private async ask(
@@ -463,7 +467,7 @@ export class Session extends Disposable {
     await this.ensureLoaded();
     // beside the runs: the answer comes before the exec has ended, and the run that may follow
     // at once must find the main thread free (there a Ctrl+C ends a sleep)
-    const channel = sessionModule.exec(this.host, kwargs, fn, { aside: true });
+    const channel = this.call(fn, kwargs, { aside: true });
     try {
       return await channel.receive(timeout);
     } finally {

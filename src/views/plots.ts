@@ -73,8 +73,11 @@ export class PlotsPanel extends Disposable {
     }
     this.kept.unshift({ ...image, title, shown: new Date() });
     this.kept.length = Math.min(this.kept.length, MAX_PLOTS);
+    if (this.panel) {
+      this.render();
+    }
+    // a panel made now renders what is kept
     this.show();
-    this.render();
   }
 
   private take(run: Run, event: Run['events'][number]): void {
