@@ -7,7 +7,7 @@
 
 import type { Execution, ExecutionEvent, InputRequest, MimeBundle, Session } from '../core/session';
 import { parseKeys, type Key } from './keys';
-import { LineEditor, width } from './lineEditor';
+import { LineEditor, terminalWidth, width } from './lineEditor';
 
 export interface ConsoleTerminal {
   /** Write terminal output (ANSI). */
@@ -84,8 +84,8 @@ export class ReplConsole {
     return this.execution;
   }
 
-  resize(columns: number): void {
-    this.columns = columns;
+  resize(columns: number | null | undefined): void {
+    this.columns = terminalWidth(columns, this.columns);
   }
 
   /** Terminal input: keys, pastes, control characters. */

@@ -229,6 +229,17 @@ function isWord(ch: string): boolean {
   return /[\p{L}\p{N}_]/u.test(ch);
 }
 
+/**
+ * A terminal's new width, or `current` when what it reports is no width: VS Code gives a
+ * pseudoterminal `columns: null` while its panel is laid out, and a width of 1 would draw every
+ * prompt as if it stood at the right margin.
+ */
+export function terminalWidth(columns: number | null | undefined, current: number): number {
+  return typeof columns === 'number' && Number.isInteger(columns) && columns > 0
+    ? columns
+    : current;
+}
+
 /** Columns a string takes (code points; wide characters are rare in code). */
 export function width(text: string): number {
   let n = 0;

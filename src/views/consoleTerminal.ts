@@ -36,7 +36,7 @@ export function openConsoleTerminal(options: {
     onDidWrite: writes.event,
     open: (dimensions) => {
       if (dimensions) {
-        console.columns = dimensions.columns;
+        console.resize(dimensions.columns);
       }
       const held = pending ?? [];
       pending = undefined;
@@ -51,7 +51,7 @@ export function openConsoleTerminal(options: {
     },
     handleInput: (data) => console.input(data),
     setDimensions: (dimensions) => {
-      console.columns = dimensions.columns;
+      console.resize(dimensions.columns);
     },
   };
   const terminal = vscode.window.createTerminal({

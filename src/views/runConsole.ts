@@ -5,7 +5,7 @@
 // Invariant: the line being typed is always drawn after the last output.
 
 import { parseKeys } from '../repl/keys';
-import { LineEditor, width } from '../repl/lineEditor';
+import { LineEditor, terminalWidth, width } from '../repl/lineEditor';
 
 /** What typed keys reach: the stdin of the run going on, and its interrupt. */
 export interface ConsoleInput {
@@ -29,7 +29,7 @@ const STYLES: Record<OutputStyle, [string, string]> = {
 export class RunConsole {
   /** Where typed lines go; undefined when no run takes input (typing is then ignored). */
   target: ConsoleInput | undefined;
-  columns = 80;
+  private columns = 80;
   private readonly editor = new LineEditor();
   /** Width of what was printed on the current screen row. */
   private column = 0;
@@ -39,6 +39,11 @@ export class RunConsole {
   private hiddenCursor = 0;
 
   constructor(private readonly emit: (ansi: string) => void) {}
+
+  /** The terminal's width changed (what is no width is ignored). */
+  resize(columns: number | null | undefined): void {
+    this.columns = terminalWidth(columns, this.columns);
+  }
 
   /** Text to show, in a style. */
   output(text: string, style: OutputStyle = 'stdout'): void {

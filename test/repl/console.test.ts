@@ -16,6 +16,8 @@ class Screen {
   readonly console: ReplConsole;
   closed = false;
   history: readonly string[] = [];
+  /** Everything the console wrote, escape sequences and all. */
+  raw = '';
   private writes = Promise.resolve();
 
   constructor(gw: Gateway, history: string[] = []) {
@@ -23,6 +25,7 @@ class Screen {
       gw.session(),
       {
         write: (text) => {
+          this.raw += text;
           this.writes = this.writes.then(
             () => new Promise<void>((resolve) => this.term.write(text, resolve)),
           );
@@ -104,6 +107,24 @@ describe('the terminal REPL', () => {
       text,
       />>> for i in range\(3\):\n\.\.\. {5}print\("line", i\)\n\.\.\. \nline 0\nline 1\nline 2\n>>> $/,
     );
+  });
+
+  it('a terminal that reports no width (VS Code while its panel is laid out) keeps the last one', async () => {
+    const s = new Screen(gw);
+    s.console.resize(undefined);
+    s.console.resize(null);
+    s.type('for i in range(2):');
+    assert.equal(await s.cursorLine(), '>>> for i in range(2):');
+    s.type('\r');
+    await s.waitFor(/\.\.\. $/);
+    s.type('    print("row", i)\r\r');
+    const text = await s.waitFor(/row 1\n>>> $/);
+    assert.match(
+      text,
+      /^test banner\n>>> for i in range\(2\):\n\.\.\. {5}print\("row", i\)\n\.\.\. \nrow 0\nrow 1\n>>> $/,
+    );
+    // no line of it is drawn as if it ended at the right margin (a width of 1 would)
+    assert.ok(!s.raw.includes(' \r\x1b[K'), JSON.stringify(s.raw));
   });
 
   it('edits the line locally: arrows, Home/End, backspace, delete', async () => {

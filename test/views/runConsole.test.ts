@@ -24,6 +24,16 @@ function plain(ansi: string): string {
   return ansi.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
 }
 
+test('a terminal that reports no width keeps the last one: a typed line is not drawn at the margin', () => {
+  const { term, screen } = console_();
+  term.resize(0);
+  term.resize(null);
+  term.input('abc');
+  // with a width of 1 each character would end at the margin, stepped over with ' \r\x1b[K'
+  assert.ok(!screen().includes(' \r\x1b[K'), JSON.stringify(screen()));
+  assert.equal(plain(screen()).replace(/\r/g, ''), 'abc');
+});
+
 test('a typed line goes to stdin with Enter, as edited with the arrows and Backspace', () => {
   const { term, sent } = console_();
   term.input('helo');
