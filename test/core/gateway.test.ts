@@ -20,6 +20,23 @@ describe('a popen gateway', () => {
   });
   after(() => tg.close());
 
+  it('an interrupt sent right after the exec, before its code has started, still lands', async () => {
+    for (let i = 0; i < 10; i++) {
+      // in the main thread
+      const main = gw.remoteExec('import time\ntime.sleep(100)');
+      main.interrupt();
+      await assert.rejects(main.waitClose(10), /KeyboardInterrupt/, `main thread, round ${i}`);
+      // in a worker thread, while the main one is taken
+      const holder = gw.remoteExec('channel.send(1)\nchannel.receive()');
+      await holder.receive(10);
+      const worker = gw.remoteExec('import time\nwhile True:\n    time.sleep(0.01)');
+      worker.interrupt();
+      await assert.rejects(worker.waitClose(10), /KeyboardInterrupt/, `worker, round ${i}`);
+      await holder.send(null);
+      await holder.waitClose(10);
+    }
+  });
+
   it('reports the interpreter it runs', () => {
     assert.equal(gw.state, 'alive');
     assert.equal(gw.info.pid, gw.pid);

@@ -945,7 +945,8 @@ class _StdinProxy(object):
 # the gateway
 
 class _ExecTask(object):
-    __slots__ = ("channel", "request", "runner", "is_main", "stdin", "killed", "kill_exc", "finished")
+    __slots__ = ("channel", "request", "runner", "is_main", "stdin", "killed", "kill_exc", "finished",
+                 "interrupted")
 
     def __init__(self, channel, request):
         self.channel = channel
@@ -957,6 +958,7 @@ class _ExecTask(object):
         self.killed = False           # channel.kill() asked to end it
         self.kill_exc = ExecKilled    # what is raised in its thread, saying what the kill did
         self.finished = False         # the code returned or raised: nothing more is raised in it
+        self.interrupted = False      # an interrupt came before the code started: it gets it then
 
 
 class RemoteGateway(object):
@@ -984,6 +986,7 @@ class RemoteGateway(object):
         self._dumps, self._loads = make_codec(Channel, self._channel_in_value, segmented=True)
         self._context = threading.local()
         self._running = []            # _ExecTask, in start order
+        self._starting = {}           # channel id -> _ExecTask scheduled, not running yet
         self._running_cond = threading.Condition()
         self._main_queue = collections.deque()
         self._main_cond = threading.Condition()
@@ -1284,6 +1287,8 @@ class RemoteGateway(object):
     def _schedule(self, channel, request):
         task = _ExecTask(channel, request)
         channel._executing = True
+        with self._running_cond:
+            self._starting[channel.id] = task
         with self._main_cond:
             if self.execmodel == "main_thread_only" or not (self._main_busy or request.get("aside")):
                 self._main_busy = True
@@ -1339,8 +1344,13 @@ class RemoteGateway(object):
         context.channel_id = channel.id
         context.stdin = task.stdin
         with self._running_cond:
+            self._starting.pop(channel.id, None)
             self._running.append(task)
+            early = task.interrupted
         self._trace("exec start on channel", channel.id, task.is_main and "(main thread)" or "")
+        if early:
+            # it lands once the code runs: both models wait until the thread is out of our code
+            _model.interrupt(self, task)
         error_info = None
         try:
             try:
@@ -1483,6 +1493,9 @@ class RemoteGateway(object):
                 if candidate.channel.id == cid and not candidate.finished:
                     task = candidate
             if task is None:
+                starting = self._starting.get(cid)
+                if starting is not None:
+                    starting.interrupted = True
                 return
             self._trace("interrupt exec on channel", cid)
             _model.interrupt(self, task)
