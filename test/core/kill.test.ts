@@ -61,7 +61,10 @@ describe('killing an exec', () => {
     assert.deepEqual(processesWithMark(tg.mark), [gw.info.pid]);
 
     assert.equal(gw.state, 'alive');
-    assert.equal(await gw.remoteExec('channel.send("next")').receive(10), 'next');
+    const next = gw.remoteExec('channel.send("next")');
+    assert.equal(await next.receive(10), 'next');
+    // its item comes before its end: the count is read once it has ended
+    await next.waitClose(10);
     assert.equal((await gw.remoteStatus()).numexecuting, 0);
     await tg.close();
   });
